@@ -1,0 +1,218 @@
+"""Command line: ``kedro airflow-k8s …`` (Kedro plugin) and ``kedro-af-ci …`` (console script).
+
+Thin on purpose: options are parsed here, the work happens in compiler/upload/deploy. User errors
+print one line and exit with the error's code; ``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import ConfigError, KafError
+
+log = logging.getLogger("kedro_af_ci")
+
+
+@dataclass(frozen=True)
+class Options:
+    env: str | None
+    pipeline: str
+    project_path: Path
+    conf_source: str
+    graph_file: Path | None
+    verbose: bool
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("kedro_af_ci")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+def handle_errors(func):
+    """Turn KafError into one line on stderr and its exit code; tracebacks only with --verbose."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        verbose = bool(getattr(ctx.find_object(Options), "verbose", False))
+        try:
+            return func(*args, **kwargs)
+        except KafError as exc:
+            if verbose:
+                traceback.print_exc(file=sys.stderr)
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted", err=True)
+            ctx.exit(130)
+
+    return wrapper
+
+
+def _check_env_name(ctx, param, value):
+    if value is not None and (not value or any(c in value for c in "/\\") or value.startswith(".")):
+        raise click.BadParameter(f"{value!r} is not a Kedro environment name")
+    return value or None
+
+
+@click.group(name="airflow-k8s", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-e", "--env", envvar="KEDRO_ENV", callback=_check_env_name,
+              help="Kedro environment (conf/<env>); defaults to $KEDRO_ENV, then Kedro's default.")
+@click.option("-p", "--pipeline", default="__default__", show_default=True, help="Pipeline name to pick.")
+@click.option("--project-path", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Root of the Kedro project.")
+@click.option("--conf-source", default="conf", show_default=True, help="Configuration folder of the project.")
+@click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Pipeline graph JSON (from export-graph) to use instead of importing the project.")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
+@click.version_option(__version__, prog_name="kedro-airflow-k8s-action")
+@click.pass_context
+def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, verbose):
+    """Compile Kedro pipelines to Airflow DAGs on Kubernetes, upload and run them."""
+    _setup_logging(verbose)
+    ctx.obj = Options(env=env, pipeline=pipeline, project_path=project_path, conf_source=conf_source,
+                      graph_file=graph_file, verbose=verbose)
+
+
+def _request(opts: Options, **kwargs):
+    from .compiler import CompileRequest
+
+    return CompileRequest(project_path=opts.project_path, env=opts.env, pipeline=opts.pipeline,
+                          conf_source=opts.conf_source, graph_file=opts.graph_file, **kwargs)
+
+
+def _report_warnings(warnings) -> None:
+    for warning in warnings:
+        log.warning("%s", warning)
+
+
+@airflow_k8s.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="DAG file to write (default: dag/<dag_id>.py in the project).")
+@click.option("--image", help="Override run_config.image (e.g. the image just built).")
+@click.option("--cron-expression", "cron", help="Override run_config.cron_expression.")
+@click.option("--no-verify", is_flag=True, help="Skip the pre-flight load in Airflow's DagBag.")
+@click.pass_obj
+@handle_errors
+def compile(opts: Options, output, image, cron, no_verify):  # noqa: A001 - the seed's command name
+    """Create an Airflow DAG for a project."""
+    from .compiler import compile_dag, default_output
+    from .fileio import atomic_write_text
+
+    overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
+    result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
+    _report_warnings(result.dag.warnings)
+    target = output or default_output(opts.project_path, result.dag.dag_id)
+    atomic_write_text(target, result.dag.source)
+    checked = "loaded in Airflow's DagBag" if result.verification.checked else "not checked (no Airflow here)"
+    click.echo(f"Compiled pipeline {result.graph.pipeline!r} into {target}: DAG {result.dag.dag_id!r}, "
+               f"{len(result.plan.tasks)} node task(s), {len(result.plan.edges)} edge(s), {result.dag.content_tag}; "
+               f"pre-flight: {checked}")
+
+
+@airflow_k8s.command("export-graph")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")
+@click.pass_obj
+@handle_errors
+def export_graph(opts: Options, output):
+    """Write the pipeline graph as JSON (run it where the project's dependencies are installed)."""
+    from .fileio import atomic_write_text
+    from .graph import extract_graph
+
+    graph = extract_graph(opts.project_path, opts.pipeline, opts.env)
+    text = graph.to_json() + "\n"
+    if output:
+        atomic_write_text(output, text)
+        click.echo(f"Wrote the graph of pipeline {opts.pipeline!r} ({len(graph.nodes)} nodes) to {output}",
+                   err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@airflow_k8s.command()
+@click.argument("host")
+@click.option("--output", "dag_output", default="${output|dags}", show_default=True,
+              help="Location Airflow reads DAGs from (folder, gs://, s3://).")
+@click.option("--image", help="Image repository for the nodes (default: the package name).")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.pass_obj
+@handle_errors
+def init(opts: Options, host, dag_output, image, force):
+    """Initializes configuration for the plugin."""
+    import jinja2
+    import yaml
+
+    from .config import _check_host
+    from .fileio import atomic_write_text
+
+    try:
+        _check_host(host)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="host") from None
+    project = _project_identity(opts.project_path)
+    target = opts.project_path / opts.conf_source / (opts.env or "base") / "airflow-k8s.yaml"
+    if target.exists() and not force:
+        raise ConfigError("already exists; pass --force to overwrite", file=str(target))
+
+    def to_yaml(value):
+        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("kedro_af_ci", "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)  # noqa: S701 - renders YAML, values go through to_yaml
+    env.filters["yaml"] = to_yaml
+    text = env.get_template("airflow-k8s.yaml.j2").render(
+        host=host, output=dag_output,
+        image=(image or project["package_name"].replace("_", "-")) + ":${commit_id|latest}",
+        project_name=project["project_name"], run_name=project["package_name"] + "-${branch_name|local}",
+        description=f"Kedro project {project['project_name']}",
+        start_date=datetime.now(timezone.utc).strftime("%Y%m%d"),
+    )
+    atomic_write_text(target, text)
+    click.echo(f"Wrote {target}")
+
+
+def _project_identity(project_path: Path) -> dict[str, str]:
+    """package_name/project_name from pyproject.toml's [tool.kedro], without importing Kedro."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    pyproject = project_path / "pyproject.toml"
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kedro", {})
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the Kedro project metadata: {exc}", file=str(pyproject)) from None
+    if "package_name" not in data:
+        raise ConfigError("[tool.kedro] package_name is missing: is this a Kedro project?", file=str(pyproject))
+    return {"package_name": data["package_name"], "project_name": data.get("project_name", data["package_name"])}
+
+
+@click.group(name="kedro-af-ci-plugin")
+def kedro_commands():
+    """Entry point group for kedro.project_commands."""
+
+
+kedro_commands.add_command(airflow_k8s)
+
+
+def main() -> None:
+    airflow_k8s.main(prog_name="kedro-af-ci")
+
+
+if __name__ == "__main__":
+    main()

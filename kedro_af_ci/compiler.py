@@ -1,0 +1,63 @@
+"""The compile step end to end: config + graph → plan → source → pre-flight, as one call.
+
+Used by the CLI's compile, upload-pipeline, run-once and schedule, and by the container action,
+so every entry point produces byte-identical DAGs for the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import PluginConfig, load_config
+from .gitinfo import GitInfo, read_git_info
+from .pipeline_graph import PipelineGraph
+from .plan import DagPlan, build_plan
+from .render import RenderedDag, render_dag
+from .verify import VerifyResult, verify_source
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    project_path: Path
+    env: str | None = None
+    pipeline: str = "__default__"
+    conf_source: str = "conf"
+    graph_file: Path | None = None
+    schedule: str | None | bool = True  # True: the config's cron_expression
+    verify: bool = True
+    overrides: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    config: PluginConfig
+    graph: PipelineGraph
+    plan: DagPlan
+    dag: RenderedDag
+    git: GitInfo
+    verification: VerifyResult
+
+
+def load_graph(request: CompileRequest) -> PipelineGraph:
+    if request.graph_file is not None:
+        return PipelineGraph.read(request.graph_file)
+    from .graph import extract_graph  # imports Kedro: only when there is no graph file
+
+    return extract_graph(request.project_path, request.pipeline, request.env)
+
+
+def compile_dag(request: CompileRequest) -> CompileResult:
+    git = read_git_info(request.project_path)
+    config = load_config(request.project_path, request.env, conf_source=request.conf_source,
+                         git_info=git, overrides=request.overrides)
+    graph = load_graph(request)
+    plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule)
+    dag = render_dag(plan)
+    verification = verify_source(dag.source, dag.dag_id) if request.verify else VerifyResult(checked=False)
+    return CompileResult(config, graph, plan, dag, git, verification)
+
+
+def default_output(project_path: Path, dag_id: str) -> Path:
+    return project_path / "dag" / f"{dag_id}.py"

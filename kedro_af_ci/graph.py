@@ -1,0 +1,153 @@
+"""Kedro project → :class:`PipelineGraph`. The only module that imports Kedro.
+
+Dataset types come from the catalog *configuration* (explicit entries, then dataset factory
+patterns, then the runtime default), not from instantiating datasets: building a dataset may need
+credentials or a network that the CI job does not have, and only the type is needed here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .errors import GraphError
+from .pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
+
+log = logging.getLogger(__name__)
+
+_MEMORY_TYPES = {"MemoryDataset", "MemoryDataSet", "kedro.io.MemoryDataset", "kedro.io.memory_dataset.MemoryDataset"}
+
+
+def _qualname(annotation: Any) -> str:
+    if isinstance(annotation, str):
+        return annotation
+    module = getattr(annotation, "__module__", None)
+    name = getattr(annotation, "__qualname__", None) or getattr(annotation, "__name__", None)
+    if module and name and module != "builtins":
+        return f"{module}.{name}"
+    return name or repr(annotation)
+
+
+def _type_hints(func: Any) -> dict[str, str]:
+    try:
+        target = inspect.unwrap(func)
+        annotations = inspect.get_annotations(target, eval_str=False)
+    except Exception:  # builtins, partials, callables without annotations
+        return {}
+    return {name: _qualname(ann) for name, ann in annotations.items()}
+
+
+def _func_path(func: Any) -> str | None:
+    module = getattr(func, "__module__", None)
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    return f"{module}.{name}" if module and name else None
+
+
+def _strip_credentials(catalog_conf: dict[str, Any]) -> dict[str, Any]:
+    """Only dataset types are needed; dropping credentials avoids needing credentials.yml in CI."""
+    cleaned = {}
+    for name, conf in catalog_conf.items():
+        if isinstance(conf, dict):
+            cleaned[name] = {k: v for k, v in conf.items() if k != "credentials"}
+        else:
+            cleaned[name] = conf
+    return cleaned
+
+
+def _dataset_infos(names: set[str], catalog_conf: dict[str, Any]) -> dict[str, DatasetInfo]:
+    from kedro.io.catalog_config_resolver import CatalogConfigResolver
+
+    resolver = CatalogConfigResolver(
+        config=_strip_credentials(catalog_conf),
+        default_runtime_patterns={"{default}": {"type": "kedro.io.MemoryDataset"}},
+    )
+    infos: dict[str, DatasetInfo] = {}
+    for name in sorted(names):
+        if name == "parameters" or name.startswith("params:"):
+            infos[name] = DatasetInfo(type=None, parameters=True)
+            continue
+        pattern = None
+        if name in resolver.config:
+            conf = resolver.config[name]
+        else:
+            pattern = resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)
+            conf = resolver.resolve_pattern(name)
+        ds_type = conf.get("type") if isinstance(conf, dict) else None
+        ds_type = ds_type if isinstance(ds_type, str) else _qualname(ds_type) if ds_type else None
+        memory = ds_type is None or ds_type in _MEMORY_TYPES or ds_type.endswith(".MemoryDataset")
+        infos[name] = DatasetInfo(type=ds_type, memory=memory, pattern=pattern)
+    return infos
+
+
+def extract_graph(project_path: str | Path, pipeline: str = "__default__", env: str | None = None,
+                  conf_source: str | None = None) -> PipelineGraph:
+    """Bootstrap the Kedro project at ``project_path`` and describe one registered pipeline."""
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    logging.getLogger("kedro").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # Kedro's own deprecation/naming warnings are the project's business, not this tool's output
+        warnings.simplefilter("ignore")
+        return _extract(Path(project_path).resolve(), pipeline, env, conf_source)
+
+
+def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: str | None) -> PipelineGraph:
+    try:
+        from kedro import __version__ as kedro_version
+        from kedro.framework.project import pipelines, settings
+        from kedro.framework.startup import bootstrap_project
+    except ImportError:
+        raise GraphError("Kedro is not installed here: install the project's dependencies, or pass a "
+                         "graph JSON made with `export-graph` inside the project image") from None
+    try:
+        metadata = bootstrap_project(project_path)
+    except Exception as exc:  # RuntimeError for a missing/invalid pyproject.toml, and others
+        raise GraphError(f"{project_path} is not a loadable Kedro project: {exc}") from None
+    try:
+        registry = dict(pipelines)
+    except Exception as exc:
+        raise GraphError(f"the pipeline registry of {metadata.package_name} failed to load: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    if pipeline not in registry:
+        raise GraphError(f"pipeline {pipeline!r} is not registered; registered: {', '.join(sorted(registry))}")
+    kedro_pipeline = registry[pipeline]
+
+    source = conf_source or str(project_path / settings.CONF_SOURCE)
+    try:
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=source, env=env, runtime_params={}, **settings.CONFIG_LOADER_ARGS
+        )
+        try:
+            catalog_conf = loader["catalog"] or {}
+        except KeyError:
+            catalog_conf = {}
+    except Exception as exc:
+        raise GraphError(f"the catalog configuration of {metadata.package_name} failed to load: {exc}") from exc
+
+    nodes = []
+    names: set[str] = set()
+    for node in kedro_pipeline.nodes:
+        names.update(node.inputs)
+        names.update(node.outputs)
+        nodes.append(GraphNode(
+            name=node.name,
+            inputs=tuple(node.inputs),
+            outputs=tuple(node.outputs),
+            tags=tuple(sorted(node.tags)),
+            namespace=node.namespace,
+            func=_func_path(node.func),
+            type_hints=_type_hints(node.func),
+        ))
+    graph = PipelineGraph(
+        project=ProjectInfo(package_name=metadata.package_name, project_name=metadata.project_name,
+                            kedro_version=kedro_version),
+        pipeline=pipeline,
+        nodes=tuple(nodes),
+        datasets=_dataset_infos(names, catalog_conf),
+        env=env,
+    )
+    graph.validate()
+    return graph

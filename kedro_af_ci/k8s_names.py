@@ -1,0 +1,111 @@
+"""Kubernetes and Airflow naming rules: validators for config and sanitisers for generated ids.
+
+Validators reject bad input up front with the rule spelled out; sanitisers turn free-form names
+(node names, run names) into valid ids deterministically, adding a short hash whenever the
+transformation lost information so that two different inputs never map to the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+QUANTITY = re.compile(
+    r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+)
+RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+AIRFLOW_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+IMAGE_REF = re.compile(
+    r"^(?:(?P<registry>[A-Za-z0-9.-]+(?::\d+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def short_hash(text: str, length: int = 6) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def check_dns_label(value: str) -> str:
+    if len(value) > 63 or not DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes name (lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+def check_dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not DNS1123_SUBDOMAIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes object name (lowercase letters, digits, '-' "
+            "and '.', starting and ending with a letter or digit, at most 253 characters)"
+        )
+    return value
+
+
+def check_label_key(key: str) -> str:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+        raise ValueError(f"label key {key!r} has an invalid prefix {prefix!r} (must be a DNS subdomain)")
+    if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
+        raise ValueError(
+            f"label key {key!r} is invalid (name part: letters, digits, '-', '_', '.', "
+            "starting and ending alphanumeric, at most 63 characters)"
+        )
+    return key
+
+
+def check_label_value(value: str) -> str:
+    if len(value) > 63 or not LABEL_VALUE.match(value):
+        raise ValueError(
+            f"label value {value!r} is invalid (at most 63 characters: letters, digits, '-', '_', "
+            "'.', starting and ending alphanumeric)"
+        )
+    return value
+
+
+def check_quantity(value: str | int | float) -> str:
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if not QUANTITY.match(text):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes quantity (examples: '500m', '2', '1.5', '512Mi', '4Gi')"
+        )
+    return text
+
+
+def check_image(value: str) -> str:
+    if not IMAGE_REF.match(value) or len(value) > 512:
+        raise ValueError(
+            f"{value!r} is not a valid container image reference (REGISTRY/PATH[:TAG][@sha256:DIGEST], "
+            "lowercase path, tag of letters, digits, '_', '.', '-')"
+        )
+    return value
+
+
+def sanitize_id(name: str, *, max_len: int = 250, lower: bool = False) -> str:
+    """Map ``name`` onto Airflow's id charset ``[A-Za-z0-9_.-]``; lossy maps get a hash suffix."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.lower() if lower else name).strip("_") or "x"
+    if clean != name or len(clean) > max_len:
+        suffix = "__" + short_hash(name)
+        clean = clean[: max_len - len(suffix)] + suffix
+    return clean
+
+
+def dns_name(name: str, *, max_len: int = 63, hash_lossy: bool = True) -> str:
+    """A DNS-1123 label derived from ``name``; lossy maps get a hash suffix unless told not to."""
+    clean = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    clean = re.sub(r"-{2,}", "-", clean) or "x"
+    if (hash_lossy and clean != name) or len(clean) > max_len:
+        suffix = "-" + short_hash(name)
+        clean = clean[: max_len - len(suffix)].rstrip("-") + suffix
+    if not clean[0].isalnum():
+        clean = "x" + clean[: max_len - 1]
+    return clean

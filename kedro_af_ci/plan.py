@@ -1,0 +1,226 @@
+"""PipelineGraph + PluginConfig → DagPlan: every decision about the DAG, made without I/O.
+
+The renderer only turns this plan into source text, so all naming, resource selection, volume
+wiring and dependency logic is here, where it is testable without Airflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from . import __version__
+from .config import PluginConfig, ResourceConfig, SecretConfig, tagged_values
+from .gitinfo import GitInfo
+from .k8s_names import dns_name, sanitize_id, short_hash
+from .pipeline_graph import PipelineGraph
+
+TAG_PREFIX = "generated_with_kedro_airflow_k8s"
+DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# Airflow 3 removed these from the template context; a task using them fails at render time.
+_REMOVED_IN_AIRFLOW3 = {
+    "execution_date", "next_ds", "next_ds_nodash", "next_execution_date", "prev_ds", "prev_ds_nodash",
+    "prev_execution_date", "prev_execution_date_success", "tomorrow_ds", "tomorrow_ds_nodash",
+    "yesterday_ds", "yesterday_ds_nodash", "conf",
+}
+RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end")
+DATA_VOLUME_NAME = "kedro-data"
+INIT_MOUNT_PATH = "/mnt/kedro-data-volume"
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    task_id: str
+    pod_name: str
+    nodes: tuple[str, ...]  # Kedro node names run by this task
+    profile: str | None  # key into DagPlan.profiles
+    upstream: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        return ",".join(self.nodes)
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    pvc_prefix: str  # DNS-safe prefix; the run id completes the name at run time
+    size: str
+    access_modes: tuple[str, ...]
+    storageclass: str | None
+    owner: int
+    init: bool
+    mount_path: str  # where node pods see the volume: <project_path>/data
+    image_data_path: str  # what data-volume-init copies from the image
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    dag_id: str
+    display_name: str
+    description: str | None
+    schedule: str | None
+    start_date: datetime
+    catchup: bool
+    max_active_runs: int | None
+    retries: int
+    tags: tuple[str, ...]
+    execution: str
+    image: str
+    namespace: str
+    image_pull_policy: str
+    startup_timeout: int
+    service_account_name: str | None
+    image_pull_secrets: tuple[str, ...]
+    secrets: tuple[SecretConfig, ...]
+    env_vars: dict[str, str]
+    kedro_args: tuple[str, ...]  # `kedro run` arguments shared by every node task
+    params: str | None  # value of --params, a Jinja template built only from validated names
+    profiles: dict[str, ResourceConfig]
+    tasks: tuple[PlannedTask, ...]
+    volume: VolumePlan | None
+    project_path: str
+    project_name: str
+    pipeline: str
+    kedro_env: str | None
+    commit_id: str
+    branch_name: str
+    version: str = __version__
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(up, task.task_id) for task in self.tasks for up in task.upstream]
+
+
+def _unique_ids(names: list[str], make, sep: str) -> dict[str, str]:
+    """Deterministic ids: sanitised, then numbered in sorted order of the originals on collision."""
+    taken: set[str] = set(RESERVED_TASK_IDS)
+    result: dict[str, str] = {}
+    for name in sorted(names):
+        candidate = make(name)
+        base, n = candidate, 2
+        while candidate in taken:
+            candidate = f"{base}{sep}{n}"
+            n += 1
+        taken.add(candidate)
+        result[name] = candidate
+    return result
+
+
+def _params_template(config: PluginConfig) -> str | None:
+    rc = config.run_config
+    parts = [f"{name}={{{{ {name} }}}}" for name in rc.macro_params]
+    parts += [f"{name}={{{{ var.value.get('{name}') }}}}" for name in rc.variables_params]
+    return ",".join(parts) or None
+
+
+def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
+               kedro_env: str | None = None, schedule: str | None | bool = True) -> DagPlan:
+    """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule."""
+    rc = config.run_config
+    warnings: list[str] = []
+
+    run_name = rc.run_name or graph.project.package_name
+    dag_id = sanitize_id(run_name)
+    if schedule is True:
+        cron = rc.cron_expression
+    else:
+        cron = schedule or None
+
+    task_ids = _unique_ids([n.name for n in graph.nodes], sanitize_id, "_")
+    pod_names = _unique_ids([n.name for n in graph.nodes], lambda n: dns_name(n, max_len=50, hash_lossy=False), "-")
+
+    profiles: dict[str, ResourceConfig] = {}
+    tasks = []
+    deps = graph.node_dependencies()
+    for node in graph.nodes:
+        profile = config.resources_for(node.tags)
+        key = None
+        if profile is not None:
+            named = [n for n in tagged_values(node.tags, "resources") if n in rc.resources]
+            unknown = [n for n in tagged_values(node.tags, "resources") if n not in rc.resources]
+            key = named[0] if named else "__default__"
+            profiles[key] = profile
+            if unknown:
+                warnings.append(f"node {node.name!r}: resources tag {unknown[0]!r} is not in "
+                                f"run_config.resources; using {key!r}")
+        else:
+            for name in tagged_values(node.tags, "resources"):
+                warnings.append(f"node {node.name!r}: resources tag {name!r} is not in run_config.resources; "
+                                "using the cluster defaults")
+        tasks.append(PlannedTask(
+            task_id=task_ids[node.name],
+            pod_name=pod_names[node.name],
+            nodes=(node.name,),
+            profile=key,
+            upstream=tuple(sorted(task_ids[d] for d in deps[node.name])),
+        ))
+
+    crossing = sorted(
+        name for name, info in graph.datasets.items()
+        if info.memory and any(name in n.outputs for n in graph.nodes) and any(name in n.inputs for n in graph.nodes)
+    )
+    if crossing:
+        shown = ", ".join(crossing[:5]) + (" ..." if len(crossing) > 5 else "")
+        warnings.append(f"{len(crossing)} in-memory dataset(s) pass between tasks and will not reach the "
+                        f"next pod: {shown}; persist them in the catalog or group nodes by memory")
+    removed = sorted(set(rc.macro_params) & _REMOVED_IN_AIRFLOW3)
+    if removed:
+        warnings.append(f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
+                        "tasks using them fail to render there")
+
+    volume = None
+    if not rc.volume.disabled and rc.execution == "kubernetes":
+        volume = VolumePlan(
+            pvc_prefix=dns_name(dag_id, max_len=40),
+            size=rc.volume.size,
+            access_modes=tuple(rc.volume.access_modes),
+            storageclass=rc.volume.storageclass,
+            owner=rc.volume.owner,
+            init=not rc.volume.skip_init,
+            mount_path=f"{rc.project_path}/data",
+            image_data_path=f"{rc.project_path}/data",
+        )
+
+    kedro_args: list[str] = ["run"]
+    if kedro_env:
+        kedro_args += ["--env", kedro_env]
+    kedro_args += ["--pipeline", graph.pipeline]
+
+    tags = [f"{TAG_PREFIX}:{__version__}", f"commit:{git.commit_id}"[:100]]
+    return DagPlan(
+        dag_id=dag_id,
+        display_name=run_name,
+        description=rc.description,
+        schedule=cron,
+        start_date=rc.start_date or DEFAULT_START_DATE,
+        catchup=rc.catchup,
+        max_active_runs=rc.max_active_runs,
+        retries=rc.retries,
+        tags=tuple(tags),
+        execution=rc.execution,
+        image=rc.image,
+        namespace=rc.namespace,
+        image_pull_policy=rc.image_pull_policy,
+        startup_timeout=rc.startup_time,
+        service_account_name=rc.service_account_name,
+        image_pull_secrets=tuple(rc.image_pull_secrets),
+        secrets=tuple(rc.secrets),
+        env_vars=dict(rc.env_vars),
+        kedro_args=tuple(kedro_args),
+        params=_params_template(config),
+        profiles=profiles,
+        tasks=tuple(tasks),
+        volume=volume,
+        project_path=rc.project_path,
+        project_name=graph.project.project_name,
+        pipeline=graph.pipeline,
+        kedro_env=kedro_env,
+        commit_id=git.commit_id,
+        branch_name=git.branch_name,
+        warnings=tuple(warnings),
+    )
+
+
+def content_tag(source_without_hash: str) -> str:
+    return f"dag_hash:{short_hash(source_without_hash, 16)}"

@@ -1,0 +1,118 @@
+"""Shared test setup: one Airflow home and a dummy kubeconfig per session, the example project in a
+real git repository, and helpers to load generated DAGs in Airflow's real DagBag.
+
+The kubeconfig is a stub in the sense the guide allows: no Kubernetes cluster runs here, and
+``build_pod_request_obj()`` only needs a syntactically valid config to build the real V1Pod.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "spaceflights"
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="kaf-tests-"))
+KUBECONFIG = _SESSION_DIR / "kubeconfig"
+KUBECONFIG.write_text(
+    """apiVersion: v1
+kind: Config
+clusters:
+- cluster: {server: "https://127.0.0.1:6443"}
+  name: stub
+contexts:
+- context: {cluster: stub, user: stub, namespace: default}
+  name: stub
+current-context: stub
+users:
+- name: stub
+  user: {token: stub-token}
+"""
+)
+os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_DIR / "airflow"))
+os.environ["KUBECONFIG"] = str(KUBECONFIG)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "1"
+for _var in ("GITHUB_SHA", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME",
+             "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH", "KEDRO_ENV"):
+    os.environ.pop(_var, None)
+for _var in [v for v in os.environ if v.startswith("KEDRO_CONFIG_")]:
+    os.environ.pop(_var)
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env=env).stdout.strip()
+
+
+def make_repo(path: Path, branch: str = "main") -> str:
+    git(path, "init", "-q", "-b", branch)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return git(path, "rev-parse", "HEAD")
+
+
+def copy_example(dest: Path) -> Path:
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "dag", "0[2-8]_*"))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def example_repo(tmp_path_factory) -> tuple[Path, str]:
+    """The example project committed on branch 'feature/price-model' of a real git repository."""
+    path = copy_example(tmp_path_factory.mktemp("repo") / "spaceflights")
+    commit = make_repo(path, branch="feature/price-model")
+    return path, commit
+
+
+@pytest.fixture(scope="session")
+def example_graph(example_repo):
+    from kedro_af_ci.graph import extract_graph
+
+    return extract_graph(example_repo[0])
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = False):
+    """The real console script in a subprocess, as users and the action call it."""
+    exe = Path(sys.executable).with_name("kedro-af-ci")
+    result = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def load_dag(source: str, dag_id: str, folder: Path):
+    """Load ``source`` in Airflow's DagBag and return the DAG (fails on any import error)."""
+    from kedro_af_ci.verify import _dagbag_class
+
+    path = folder / f"{dag_id}.py"
+    path.write_text(source, encoding="utf-8")
+    dagbag = _dagbag_class()(dag_folder=str(path), safe_mode=False)
+    assert dagbag.import_errors == {}, dagbag.import_errors
+    return dagbag.dags[dag_id]
+
+
+RUN_ID = "manual__2026-11-22T10:00:00+00:00"
+
+
+def render(task, **context):
+    """Render a task's templated fields as a worker would, with a minimal context."""
+    ctx = {"ds": "2026-11-22", "run_id": RUN_ID, "dag": task.dag, "task": task, **context}
+    task.render_template_fields(ctx)
+    return task
+
+
+def build_pod(task, **context):
+    """The real V1Pod the KubernetesPodOperator would submit, after rendering."""
+    return render(task, **context).build_pod_request_obj()
