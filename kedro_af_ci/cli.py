@@ -107,7 +107,7 @@ def _report_warnings(warnings) -> None:
 @click.option("--no-verify", is_flag=True, help="Skip the pre-flight load in Airflow's DagBag.")
 @click.pass_obj
 @handle_errors
-def compile(opts: Options, output, image, cron, no_verify):  # noqa: A001 - the seed's command name
+def compile(opts: Options, output, image, cron, no_verify):
     """Create an Airflow DAG for a project."""
     from .compiler import compile_dag, default_output
     from .fileio import atomic_write_text

@@ -25,7 +25,7 @@ class CompileRequest:
     pipeline: str = "__default__"
     conf_source: str = "conf"
     graph_file: Path | None = None
-    schedule: str | None | bool = True  # True: the config's cron_expression
+    schedule: str | bool | None = True  # True: the config's cron_expression
     verify: bool = True
     overrides: dict[str, Any] | None = None
 

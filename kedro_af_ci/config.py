@@ -82,8 +82,8 @@ _CRON_FIELDS = (
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
     ("month", 1, 12, {m: i + 1 for i, m in enumerate(
-        "jan feb mar apr may jun jul aug sep oct nov dec".split())}),
-    ("day of week", 0, 7, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}),
+    ("day of week", 0, 7, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}),
 )
 
 

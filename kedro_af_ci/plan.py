@@ -115,17 +115,14 @@ def _params_template(config: PluginConfig) -> str | None:
 
 
 def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
-               kedro_env: str | None = None, schedule: str | None | bool = True) -> DagPlan:
+               kedro_env: str | None = None, schedule: str | bool | None = True) -> DagPlan:
     """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule."""
     rc = config.run_config
     warnings: list[str] = []
 
     run_name = rc.run_name or graph.project.package_name
     dag_id = sanitize_id(run_name)
-    if schedule is True:
-        cron = rc.cron_expression
-    else:
-        cron = schedule or None
+    cron = rc.cron_expression if schedule is True else schedule or None
 
     task_ids = _unique_ids([n.name for n in graph.nodes], sanitize_id, "_")
     pod_names = _unique_ids([n.name for n in graph.nodes], lambda n: dns_name(n, max_len=50, hash_lossy=False), "-")

@@ -116,3 +116,40 @@ def render(task, **context):
 def build_pod(task, **context):
     """The real V1Pod the KubernetesPodOperator would submit, after rendering."""
     return render(task, **context).build_pod_request_obj()
+
+
+def make_graph(nodes, datasets=None, pipeline="__default__", package="tiny"):
+    """A PipelineGraph from (name, inputs, outputs, tags) tuples, without Kedro."""
+    from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
+
+    return PipelineGraph(
+        project=ProjectInfo(package_name=package, project_name=package.title()),
+        pipeline=pipeline,
+        nodes=tuple(GraphNode(name=n, inputs=tuple(i), outputs=tuple(o), tags=tuple(t)) for n, i, o, t in nodes),
+        datasets={k: DatasetInfo(**v) for k, v in (datasets or {}).items()},
+    )
+
+
+def make_config(tmp_path, run_config: dict, environ=None, git_info=None, **top):
+    """Write conf/base/airflow-k8s.yaml from dicts and load it (real YAML and validation)."""
+    import yaml
+
+    from kedro_af_ci.config import load_config
+    from kedro_af_ci.gitinfo import GitInfo
+
+    conf = tmp_path / "conf" / "base"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "airflow-k8s.yaml").write_text(yaml.safe_dump({**top, "run_config": run_config}))
+    return load_config(tmp_path, environ=environ or {},
+                       git_info=git_info or GitInfo("0123456789abcdef0123456789abcdef01234567", "main"))
+
+
+class FakeVariables:
+    """Stands in for the context's ``var`` accessor in template rendering."""
+
+    def __init__(self, values):
+        self.value = self
+        self._values = values
+
+    def get(self, key, default=None):
+        return self._values.get(key, default)

@@ -201,7 +201,7 @@ def test_unset_variable_without_default_is_named(tmp_path):
 
 
 def test_missing_config_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="no airflow-k8s.yaml found"):
+    with pytest.raises(ConfigError, match=r"no airflow-k8s\.yaml found"):
         load_config(tmp_path, None, environ={}, git_info=GIT)
 
 

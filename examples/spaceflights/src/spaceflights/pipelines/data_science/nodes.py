@@ -25,4 +25,4 @@ def evaluate_model(regressor: np.ndarray, X_test: pd.DataFrame, y_test: pd.Serie
     total = float(((y_test.to_numpy() - y_test.mean()) ** 2).sum()) or 1.0
     score = 1 - residual / total
     logging.getLogger(__name__).info("Model has a coefficient R^2 of %.3f on test data.", score)
-    return {"r2_score": score, "n_test": int(len(y_test))}
+    return {"r2_score": score, "n_test": len(y_test)}

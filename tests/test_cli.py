@@ -1,0 +1,115 @@
+"""The console script and the Kedro plugin, run as users run them (subprocesses)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import copy_example, make_repo, run_cli
+
+from kedro_af_ci.config import load_config
+from kedro_af_ci.errors import PreflightError
+from kedro_af_ci.verify import verify_source
+
+
+@pytest.fixture
+def project(tmp_path):
+    path = copy_example(tmp_path / "spaceflights")
+    make_repo(path, branch="main")
+    return path
+
+
+def test_compile_writes_dag_and_reports(project):
+    result = run_cli("--project-path", str(project), "compile", check=True)
+    dag_file = project / "dag" / "spaceflights.py"
+    assert dag_file.is_file()
+    assert "pre-flight: loaded in Airflow's DagBag" in result.stdout
+    assert "10 node task(s)" in result.stdout
+
+
+def test_graph_json_path_gives_identical_dag(project, tmp_path):
+    graph = tmp_path / "graph.json"
+    run_cli("--project-path", str(project), "export-graph", "-o", str(graph), check=True)
+    direct, via_json = tmp_path / "direct.py", tmp_path / "json.py"
+    run_cli("--project-path", str(project), "compile", "--no-verify", "-o", str(direct), check=True)
+    # the JSON path must not need Kedro: hide the project's source to prove nothing is imported
+    shutil.rmtree(project / "src")
+    run_cli("--project-path", str(project), "--graph", str(graph), "compile", "--no-verify", "-o",
+            str(via_json), check=True)
+    assert direct.read_text() == via_json.read_text()
+
+
+def test_malformed_config_one_line_no_traceback_nothing_written(project):
+    config = project / "conf" / "base" / "airflow-k8s.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["run_config"]["resources"]["huge_machines"]["requests"]["cpu"] = "lots"
+    config.write_text(yaml.safe_dump(data))
+    out = project / "dag" / "spaceflights.py"
+    result = run_cli("--project-path", str(project), "compile")
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("WARNING:")]
+    assert "uncommitted changes" in result.stderr  # the edited config makes the tree dirty
+    assert lines == [f"Error: {config}: run_config.resources.huge_machines.requests.cpu: 'lots' is not a "
+                     "Kubernetes quantity (examples: '500m', '2', '1.5', '512Mi', '4Gi')"]
+    assert "Traceback" not in result.stderr and not out.exists()
+    verbose = run_cli("--project-path", str(project), "--verbose", "compile")
+    assert verbose.returncode == 3 and "Traceback" in verbose.stderr
+
+
+def test_failed_compile_keeps_previous_dag(project):
+    run_cli("--project-path", str(project), "compile", "--no-verify", check=True)
+    out = project / "dag" / "spaceflights.py"
+    before = out.read_text()
+    (project / "conf" / "base" / "airflow-k8s.yaml").write_text("run_config: {image: 'BAD IMAGE'}\n")
+    assert run_cli("--project-path", str(project), "compile").returncode == 3
+    assert out.read_text() == before
+
+
+def test_kedro_env_selects_config_and_is_passed_to_kedro_run(project):
+    staging = project / "conf" / "staging"
+    staging.mkdir()
+    (staging / "airflow-k8s.yaml").write_text("run_config:\n  namespace: staging\n")
+    run_cli("--project-path", str(project), "compile", "--no-verify", env={"KEDRO_ENV": "staging"}, check=True)
+    source = (project / "dag" / "spaceflights.py").read_text()
+    assert "namespace='staging'" in source
+    assert "KEDRO_RUN = ['run', '--env', 'staging', '--pipeline', '__default__']" in source
+
+
+def test_unknown_pipeline_is_a_clear_error(project):
+    result = run_cli("--project-path", str(project), "-p", "nope", "compile")
+    assert result.returncode == 4
+    assert "pipeline 'nope' is not registered" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_writes_valid_config_and_refuses_to_overwrite(project):
+    shutil.rmtree(project / "conf" / "base" / "airflow-k8s.yaml", ignore_errors=True)
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink(missing_ok=True)
+    run_cli("--project-path", str(project), "init", "https://airflow.example.com", check=True)
+    config = load_config(project, environ={})
+    assert config.host == "https://airflow.example.com"
+    assert config.run_config.image.startswith("spaceflights:")
+    again = run_cli("--project-path", str(project), "init", "https://airflow.example.com")
+    assert again.returncode == 3 and "--force" in again.stderr
+    bad = run_cli("--project-path", str(project), "init", "--force", "airflow.example.com")
+    assert bad.returncode == 3 and "http(s) URL" in bad.stderr
+
+
+def test_kedro_plugin_entry_point(project):
+    kedro = Path(sys.executable).with_name("kedro")
+    result = subprocess.run([str(kedro), "airflow-k8s", "-p", "data_processing", "compile", "--no-verify"],
+                            cwd=project, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    source = (project / "dag" / "spaceflights.py").read_text()
+    assert "'--pipeline', 'data_processing'" in source
+    assert "compare_models_node" not in source
+
+
+def test_preflight_reports_airflow_import_error():
+    with pytest.raises(PreflightError, match=r"does not load in Airflow: .*NameError"):
+        verify_source("from airflow.sdk import DAG\nundefined_name\n", "x")
+    with pytest.raises(PreflightError, match="defines no DAG 'x'"):
+        verify_source("A = 1\n", "x")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from conftest import git, make_repo
+
+from kedro_af_ci.gitinfo import read_git_info
+
+
+def test_branch_and_commit_from_a_real_repository(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    commit = make_repo(tmp_path, branch="feature/login")
+    info = read_git_info(tmp_path, environ={})
+    assert (info.commit_id, info.branch_name, info.dirty, info.source) == (commit, "feature/login", False, "git")
+
+
+def test_subdirectory_of_repository(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.txt").write_text("x")
+    commit = make_repo(tmp_path)
+    assert read_git_info(tmp_path / "sub", environ={}).commit_id == commit
+
+
+def test_dirty_tree_is_reported(tmp_path, caplog):
+    (tmp_path / "f.txt").write_text("x")
+    make_repo(tmp_path)
+    (tmp_path / "f.txt").write_text("changed")
+    info = read_git_info(tmp_path, environ={})
+    assert info.dirty
+    assert "uncommitted changes" in caplog.text
+
+
+def test_detached_head_uses_github_pr_source_branch(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    commit = make_repo(tmp_path)
+    git(tmp_path, "checkout", "-q", "--detach", commit)
+    env = {"GITHUB_HEAD_REF": "feature/pr-branch", "GITHUB_REF_NAME": "12/merge", "GITHUB_SHA": "f" * 40}
+    info = read_git_info(tmp_path, environ=env)
+    # the commit is the checkout's own (what the image is built from), the branch the PR's source
+    assert (info.commit_id, info.branch_name) == (commit, "feature/pr-branch")
+
+
+def test_detached_head_on_gitlab(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    commit = make_repo(tmp_path)
+    git(tmp_path, "checkout", "-q", "--detach", commit)
+    info = read_git_info(tmp_path, environ={"CI_COMMIT_REF_NAME": "release/1.2", "CI_COMMIT_SHA": commit})
+    assert info.branch_name == "release/1.2"
+
+
+def test_detached_head_without_ci_names_a_branch_at_head(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    commit = make_repo(tmp_path, branch="develop")
+    git(tmp_path, "checkout", "-q", "--detach", commit)
+    assert read_git_info(tmp_path, environ={}).branch_name == "develop"
+
+
+def test_no_repository_falls_back_to_ci_variables(tmp_path):
+    info = read_git_info(tmp_path, environ={"CI_COMMIT_SHA": "abc123", "CI_COMMIT_REF_NAME": "main"})
+    assert (info.commit_id, info.branch_name, info.source) == ("abc123", "main", "ci")
+    none = read_git_info(tmp_path, environ={})
+    assert (none.commit_id, none.branch_name, none.source) == ("unknown", "unknown", "none")

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kedro_af_ci.errors import GraphError
+from kedro_af_ci.pipeline_graph import PipelineGraph
+
+
+def test_example_graph_nodes_namespaces_tags(example_graph):
+    names = [n.name for n in example_graph.nodes]
+    assert len(names) == 10
+    assert "active_modelling_pipeline.train_model_node" in names
+    train = next(n for n in example_graph.nodes if n.name == "candidate_modelling_pipeline.train_model_node")
+    assert train.namespace == "candidate_modelling_pipeline"
+    assert train.tags == ("resources.huge_machines",)
+    assert train.inputs == ("candidate_modelling_pipeline.X_train", "candidate_modelling_pipeline.y_train")
+    assert train.func == "spaceflights.pipelines.data_science.nodes.train_model"
+    assert train.type_hints["return"] == "numpy.ndarray"
+    assert example_graph.project.package_name == "spaceflights"
+
+
+def test_dataset_types_patterns_and_memory(example_graph):
+    ds = example_graph.datasets
+    assert ds["companies"].type == "pandas.CSVDataset" and not ds["companies"].memory
+    assert ds["active_modelling_pipeline.regressor"].type == "pickle.PickleDataset"
+    assert ds["active_modelling_pipeline.regressor"].pattern == "{namespace}.{name}"
+    assert ds["params:active_modelling_pipeline.model_options"].parameters
+
+
+def test_dependencies_equal_kedros(example_repo, example_graph):
+    from kedro.framework.project import pipelines
+
+    kedro_deps = pipelines["__default__"].node_dependencies
+    expected = {n.name: sorted(p.name for p in parents) for n, parents in kedro_deps.items()}
+    assert example_graph.node_dependencies() == expected
+
+
+def test_json_round_trip(example_graph, tmp_path):
+    path = tmp_path / "graph.json"
+    path.write_text(example_graph.to_json())
+    assert PipelineGraph.read(path) == example_graph
+
+
+def test_memory_datasets_detected(tmp_path):
+    data = json.loads(_tiny_graph_json())
+    data["datasets"]["mid"] = {"type": "kedro.io.MemoryDataset", "memory": True, "pattern": None,
+                               "parameters": False}
+    graph = PipelineGraph.from_dict(data)
+    assert graph.datasets["mid"].memory
+
+
+def test_malformed_graph_json(tmp_path):
+    bad = tmp_path / "g.json"
+    bad.write_text('{"schema": 1, "nodes": []}')
+    with pytest.raises(GraphError, match="malformed"):
+        PipelineGraph.read(bad)
+    bad.write_text("not json")
+    with pytest.raises(GraphError, match="cannot read graph JSON"):
+        PipelineGraph.read(bad)
+
+
+def test_unknown_pipeline_lists_registered(example_repo):
+    from kedro_af_ci.graph import extract_graph
+
+    with pytest.raises(GraphError, match="not registered; registered: __default__, data_processing"):
+        extract_graph(example_repo[0], "nope")
+
+
+def _tiny_graph_json() -> str:
+    return json.dumps({
+        "schema": 1,
+        "project": {"package_name": "tiny", "project_name": "Tiny", "kedro_version": "1.7.0"},
+        "pipeline": "__default__", "env": None,
+        "nodes": [
+            {"name": "a", "inputs": ["raw"], "outputs": ["mid"], "tags": [], "namespace": None},
+            {"name": "b", "inputs": ["mid"], "outputs": ["out"], "tags": [], "namespace": None},
+        ],
+        "datasets": {},
+    })

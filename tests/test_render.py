@@ -1,0 +1,212 @@
+"""Generated DAGs loaded in real Airflow; pods built by the real KubernetesPodOperator."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+import yaml
+from conftest import RUN_ID, FakeVariables, build_pod, load_dag, make_config, make_graph, render
+
+from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.plan import build_plan
+from kedro_af_ci.render import render_dag, tpl
+
+pytestmark = pytest.mark.airflow
+GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "main")
+
+
+def compile_tiny(tmp_path, run_config, nodes=None, git=GIT, **kw):
+    config = make_config(tmp_path, run_config, git_info=git)
+    graph = make_graph(nodes or [("a", ["raw"], ["x"], ["resources.big"]), ("b", ["x"], ["y"], [])],
+                       pipeline=kw.pop("pipeline", "__default__"))
+    plan = build_plan(graph, config, git, **kw)
+    rendered = render_dag(plan)
+    dag = load_dag(rendered.source, plan.dag_id, tmp_path)
+    return plan, rendered, dag
+
+
+@pytest.fixture(scope="module")
+def example_dag(example_repo, tmp_path_factory):
+    result = compile_dag(CompileRequest(project_path=example_repo[0]))
+    assert result.verification.checked
+    return result, load_dag(result.dag.source, result.dag.dag_id, tmp_path_factory.mktemp("dags"))
+
+
+def test_example_loads_with_kedro_task_ids_and_edges(example_dag, example_graph):
+    result, dag = example_dag
+    node_names = {n.name for n in example_graph.nodes}
+    assert node_names <= set(dag.task_dict)
+    assert set(dag.task_dict) - node_names == {"create_volume", "data_volume_init", "delete_volume", "end"}
+    for name, parents in example_graph.node_dependencies().items():
+        upstream = dag.task_dict[name].upstream_task_ids - {"data_volume_init"}
+        assert upstream == set(parents), name
+    assert dag.schedule == "0 6 * * 1-5"
+    commit = result.git.commit_id
+    assert f"commit:{commit}" in dag.tags and result.dag.content_tag in dag.tags
+
+
+def test_example_volume_lifecycle_wiring(example_dag):
+    _, dag = example_dag
+    t = dag.task_dict
+    assert t["data_volume_init"].upstream_task_ids == {"create_volume"}
+    roots = {n for n, task in t.items() if task.upstream_task_ids == {"data_volume_init"}}
+    assert roots == {"preprocess_companies_node", "preprocess_shuttles_node"}
+    assert t["delete_volume"].upstream_task_ids == {"compare_models_node"}
+    assert t["delete_volume"].trigger_rule == "all_done"
+    assert t["end"].upstream_task_ids == {"compare_models_node"} and t["end"].trigger_rule == "all_success"
+
+
+def test_example_pod_of_tagged_node(example_dag, example_repo):
+    _, dag = example_dag
+    pod = build_pod(dag.task_dict["active_modelling_pipeline.train_model_node"])
+    container = pod.spec.containers[0]
+    assert container.image == f"ghcr.io/example/spaceflights:{example_repo[1]}"
+    assert container.command == ["kedro"]
+    assert container.args == ["run", "--pipeline", "__default__", "--nodes",
+                              "active_modelling_pipeline.train_model_node", "--params", "ds=2026-11-22"]
+    assert container.resources.requests == {"cpu": "4", "memory": "16Gi"}
+    assert container.resources.limits == {"memory": "16Gi"}
+    assert pod.spec.node_selector == {"cloud.google.com/gke-nodepool": "highmem"}
+    assert [(t.key, t.operator, t.value, t.effect) for t in pod.spec.tolerations] == [
+        ("dedicated", "Equal", "highmem", "NoSchedule")]
+    assert pod.metadata.labels["app"] == "spaceflights"
+    assert pod.metadata.namespace == "airflow"
+    assert pod.spec.service_account_name == "kedro-runner"
+    assert [s.name for s in pod.spec.image_pull_secrets] == ["registry-credentials"]
+    assert container.image_pull_policy == "IfNotPresent"
+    env = {e.name: e for e in container.env}
+    assert env["KEDRO_LOGGING_CONFIG"].value == "conf/logging.yml"
+    assert env["DB_URL"].value_from.secret_key_ref.to_dict() == {"key": "db_url", "name": "spaceflights-secrets",
+                                                                 "optional": None}
+    assert pod.spec.security_context == {"fsGroup": 0}
+    assert container.volume_mounts[0].mount_path == "/home/kedro/data"
+
+
+def test_example_pvc_name_matches_between_create_and_pods(example_dag):
+    _, dag = example_dag
+    create = render(dag.task_dict["create_volume"])
+    pvc = yaml.safe_load(create.yaml_conf)
+    assert pvc["kind"] == "PersistentVolumeClaim"
+    assert pvc["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}
+    name = pvc["metadata"]["name"]
+    assert name.startswith("spaceflights-manual-2026-11-22t10-00-00") and len(name) <= 253
+    for task_id in ("preprocess_companies_node", "data_volume_init"):
+        pod = build_pod(dag.task_dict[task_id])
+        assert pod.spec.volumes[0].persistent_volume_claim.claim_name == name
+    init = build_pod(dag.task_dict["data_volume_init"]).spec.containers[0]
+    assert init.command == ["sh", "-c"] and init.args[2:] == ["/home/kedro/data", "/mnt/kedro-data-volume"]
+    # a different run gets a different claim
+    other = render(dag.task_dict["delete_volume"], run_id="scheduled__2026-11-23T06:00:00+00:00")
+    assert yaml.safe_load(other.yaml_conf)["metadata"]["name"] != name
+
+
+def test_default_profile_pod(example_dag):
+    _, dag = example_dag
+    container = build_pod(dag.task_dict["compare_models_node"]).spec.containers[0]
+    assert container.resources.requests == {"cpu": "500m", "memory": "1Gi"}
+    assert container.resources.limits == {"memory": "2Gi"}
+
+
+def test_secret_variants_volume_and_env_from(tmp_path):
+    _, _, dag = compile_tiny(tmp_path, {"image": "a:1", "secrets": [
+        {"deploy_type": "env", "secret": "all-keys"},
+        {"deploy_type": "volume", "deploy_target": "/etc/creds", "secret": "gcp-sa", "key": "key.json"},
+        {"deploy_type": "volume", "deploy_target": "/etc/all", "secret": "whole"},
+    ]})
+    pod = build_pod(dag.task_dict["a"])
+    container = pod.spec.containers[0]
+    assert [e.secret_ref.name for e in container.env_from] == ["all-keys"]
+    mounts = {m.mount_path: m for m in container.volume_mounts}
+    assert {"/etc/creds", "/etc/all"} <= set(mounts)
+    volumes = {v.name: v for v in pod.spec.volumes}
+    secret_names = sorted(v.secret.secret_name for v in volumes.values() if v.secret)
+    assert secret_names == ["gcp-sa", "whole"]
+    gcp = next(v for v in volumes.values() if v.secret and v.secret.secret_name == "gcp-sa")
+    assert [i.key for i in gcp.secret.items] == ["key.json"]
+
+
+def test_volume_disabled_and_skip_init(tmp_path):
+    _, _, dag = compile_tiny(tmp_path / "off", {"image": "a:1", "volume": {"disabled": True}})
+    assert set(dag.task_dict) == {"a", "b"}
+    assert not build_pod(dag.task_dict["a"]).spec.volumes
+    _, _, dag = compile_tiny(tmp_path / "skip", {"image": "a:1", "volume": {"skip_init": True, "owner": 1000,
+                                                                           "storageclass": "fast-ssd",
+                                                                           "access_modes": ["ReadWriteMany"]}})
+    assert "data_volume_init" not in dag.task_dict
+    assert dag.task_dict["a"].upstream_task_ids == {"create_volume"}
+    assert build_pod(dag.task_dict["a"]).spec.security_context == {"fsGroup": 1000}
+    pvc = yaml.safe_load(render(dag.task_dict["create_volume"]).yaml_conf)
+    assert pvc["spec"]["storageClassName"] == "fast-ssd" and pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_variables_params_and_env_render(tmp_path):
+    _, _, dag = compile_tiny(tmp_path, {"image": "a:1", "macro_params": ["ds"], "variables_params": ["env"],
+                                        "volume": {"disabled": True}}, kedro_env="prod")
+    args = build_pod(dag.task_dict["b"], var=FakeVariables({"env": "staging"})).spec.containers[0].args
+    assert args == ["run", "--env", "prod", "--pipeline", "__default__", "--nodes", "b",
+                    "--params", "ds=2026-11-22,env=staging"]
+
+
+def test_startup_timeout_and_pull_policy(tmp_path):
+    _, _, dag = compile_tiny(tmp_path, {"image": "r.io/a/b@sha256:" + "0" * 64, "startup_time": 77,
+                                        "image_pull_policy": "Always", "volume": {"disabled": True}})
+    task = dag.task_dict["a"]
+    assert task.startup_timeout_seconds == 77
+    assert build_pod(task).spec.containers[0].image_pull_policy == "Always"
+
+
+HOSTILE = [
+    "it's \"quoted\" '''triple''' \"\"\"triple\"\"\"",
+    "back\\slash \\n not a newline \\",
+    "line1\nline2\r\nline3\n",
+    "{{ dag.dag_id }} {% if true %}jinja{% endif %} {# comment #}",
+    "${HOME} $(rm -rf /) `id` ; | & > <",
+    "ünïcödé 日本語 \u202eRTL\u202c emoji 🚀",
+    "ends_like_a_template.yaml",
+    "{{ raw }}{% raw %}{% endraw %}",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_round_trip(tmp_path, value):
+    git = GitInfo("0123456789abcdef0123456789abcdef01234567", value)
+    # the value arrives as the branch name, through ${branch_name} substitution, like a pushed branch would
+    run_config = {"image": "a:1", "run_name": "${branch_name}", "description": "${branch_name}",
+                  "env_vars": {"HOSTILE": "${branch_name}"},
+                  "resources": {"__default__": {"annotations": {"example.com/note": "${branch_name}"}}}}
+    _, rendered, dag = compile_tiny(tmp_path, run_config, git=git, pipeline=value)
+    ast.parse(rendered.source)
+    assert dag.description == value
+    assert dag.dag_display_name == value
+    task = dag.task_dict["a"]
+    pod = build_pod(task)
+    container = pod.spec.containers[0]
+    assert pod.metadata.annotations["example.com/note"] == value
+    assert {e.name: e.value for e in container.env}["HOSTILE"] == value
+    assert container.args[:3] == ["run", "--pipeline", value]
+
+
+def test_tpl_encoder_only_wraps_what_jinja_would_touch():
+    assert tpl("plain") == "'plain'"
+    assert tpl("a{b") == "literal('a{b')"
+    assert tpl("x.json") == "literal('x.json')"
+    assert tpl({"k": "v\n"}) == "{'k': literal('v\\n')}"
+
+
+def test_compile_is_deterministic_and_hash_tracks_content(tmp_path):
+    a = compile_tiny(tmp_path / "1", {"image": "a:1"})[1]
+    b = compile_tiny(tmp_path / "2", {"image": "a:1"})[1]
+    c = compile_tiny(tmp_path / "3", {"image": "a:2"})[1]
+    assert a.source == b.source and a.content_tag == b.content_tag
+    assert c.content_tag != a.content_tag
+
+
+def test_run_id_with_odd_characters_gives_valid_claim(tmp_path):
+    _, _, dag = compile_tiny(tmp_path, {"image": "a:1"})
+    task = render(dag.task_dict["create_volume"], run_id="Ünïcode run/with spaces & {{ braces }}")
+    name = yaml.safe_load(task.yaml_conf)["metadata"]["name"]
+    import re
+    assert re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name), name
+    assert RUN_ID
