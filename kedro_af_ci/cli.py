@@ -123,6 +123,190 @@ def compile(opts: Options, output, image, cron, no_verify):
                f"pre-flight: {checked}")
 
 
+def _airflow_options(func):
+    func = click.option("--host", help="Airflow base URL (default: host from the config).")(func)
+    func = click.option("--insecure", is_flag=True,
+                        help="Do not verify the server's TLS certificate (AIRFLOW_CA_BUNDLE sets a CA file).")(func)
+    return func
+
+
+def _client(host: str | None, insecure: bool):
+    import os
+
+    from .airflow_api import AirflowClient, Credentials
+
+    if not host:
+        raise ConfigError("no Airflow host: set host in airflow-k8s.yaml or pass --host", key="host")
+    credentials = Credentials(token=os.environ.get("AIRFLOW_API_TOKEN") or None,
+                              username=os.environ.get("AIRFLOW_USERNAME") or None,
+                              password=os.environ.get("AIRFLOW_PASSWORD") or None)
+    verify: bool | str = False if insecure else os.environ.get("AIRFLOW_CA_BUNDLE") or True
+    return AirflowClient(host, credentials, verify=verify)
+
+
+def _upload(result, output: str | None):
+    from .upload import upload_dag
+
+    destination = output or result.config.output
+    if not destination:
+        raise ConfigError("no DAG location: set output in airflow-k8s.yaml or pass -o/--output", key="output")
+    uploaded = upload_dag(result.dag.source, destination, f"{result.dag.dag_id}.py")
+    click.echo(f"Uploaded DAG {result.dag.dag_id!r} ({result.dag.content_tag}) to {uploaded.location}")
+    return uploaded
+
+
+@airflow_k8s.command("upload-pipeline")
+@click.option("-o", "--output", help="DAG folder or file: path, gs://, s3://, any fsspec URL (default: output).")
+@click.option("--image", help="Override run_config.image.")
+@click.option("--no-verify", is_flag=True, help="Skip the pre-flight load in Airflow's DagBag.")
+@click.pass_obj
+@handle_errors
+def upload_pipeline(opts: Options, output, image, no_verify):
+    """Uploads pipeline to Airflow DAG location."""
+    from .compiler import compile_dag
+
+    overrides = {"run_config": {"image": image}} if image else None
+    result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
+    _report_warnings(result.dag.warnings)
+    _upload(result, output)
+
+
+@airflow_k8s.command()
+@click.option("-c", "--cron-expression", "cron", required=True, help="Schedule (cron or preset such as @daily).")
+@click.option("-o", "--output", help="DAG folder or file (default: output from the config).")
+@click.option("--image", help="Override run_config.image.")
+@click.pass_obj
+@handle_errors
+def schedule(opts: Options, cron, output, image):
+    """Uploads pipeline to Airflow with given schedule."""
+    from .compiler import compile_dag
+
+    overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
+    result = compile_dag(_request(opts, overrides=overrides))
+    _report_warnings(result.dag.warnings)
+    _upload(result, output)
+    click.echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.schedule!r}")
+
+
+@airflow_k8s.command("run-once")
+@click.option("-o", "--output", help="DAG folder or file (default: output from the config).")
+@click.option("--image", help="Override run_config.image.")
+@click.option("--wait-for-completion", "wait", is_flag=True, help="Wait for the run to end; exit 8 unless it succeeds.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True,
+              help="Seconds to wait for the run to end.")
+@click.option("--version-timeout", type=click.FloatRange(min=1), default=660, show_default=True,
+              help="Seconds to wait for Airflow to load the uploaded version (covers the 300 s folder scan).")
+@click.option("--poll-interval", type=click.FloatRange(min=0.1), default=10, show_default=True)
+@click.option("--run-id", help="Run id to use (default: derived from the DAG version and the time).")
+@_airflow_options
+@click.pass_obj
+@handle_errors
+def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_interval, run_id, host, insecure):
+    """Uploads pipeline to Airflow and runs once."""
+    import time
+
+    from .compiler import compile_dag
+    from .deploy import Progress, make_run_id, trigger_and_wait, wait_for_version
+    from .errors import RunFailed
+
+    overrides = {"run_config": {"image": image}} if image else None
+    result = compile_dag(_request(opts, schedule=None, overrides=overrides))
+    _report_warnings(result.dag.warnings)
+    client = _client(host or result.config.host, insecure)
+    client.api  # noqa: B018 - detect the API (and fail on a wrong host) before uploading
+    uploaded_at = time.time()
+    _upload(result, output)
+    progress = Progress()
+    dag_id = result.dag.dag_id
+    wait_for_version(client, dag_id, result.dag.content_tag, filename=f"{dag_id}.py", uploaded_at=uploaded_at,
+                     timeout=version_timeout, poll=min(poll_interval, 5), progress=progress)
+    progress.done()
+    run_id = run_id or make_run_id(result.dag.content_tag)
+    outcome = trigger_and_wait(client, dag_id, run_id, wait=wait, timeout=timeout, poll=poll_interval,
+                               progress=progress)
+    click.echo(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}")
+    if outcome.tasks:
+        _task_table(outcome.tasks)
+    if wait and outcome.state != "success":
+        lines = [f"  {task}: {url}" for task, url in outcome.failed]
+        raise RunFailed(f"run {outcome.run_id} of {dag_id!r} ended {outcome.state}; failed task(s): "
+                        + (", ".join(t for t, _ in outcome.failed) or "none reported")
+                        + ("\n" + "\n".join(lines) if lines else ""))
+
+
+def _task_table(tasks: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("task", "state", "duration (s)", "try")
+    for ti in sorted(tasks, key=lambda t: (t.get("start_date") or "", t["task_id"])):
+        duration = ti.get("duration")
+        table.add_row(ti["task_id"], str(ti.get("state")), f"{duration:.1f}" if duration else "-",
+                      str(ti.get("try_number", "")))
+    Console(width=max(100, Console().width)).print(table)
+
+
+@airflow_k8s.command("list-pipelines")
+@_airflow_options
+@click.pass_obj
+@handle_errors
+def list_pipelines(opts: Options, host, insecure):
+    """List pipelines generated by this plugin."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .plan import TAG_PREFIX
+
+    client = _client(host or _config_host(opts), insecure)
+    dags = [d for d in client.list_dags()
+            if any(_tag_name(t).startswith(TAG_PREFIX + ":") for t in d.get("tags", []))]
+    table = Table("Name", "ID", "Paused", "Last run")
+    for dag in sorted(dags, key=lambda d: d["dag_id"]):
+        runs = client.latest_runs(dag["dag_id"])
+        last = f"{runs[0].get('state')} ({runs[0].get('dag_run_id')})" if runs else "-"
+        table.add_row(str(dag.get("dag_display_name") or dag["dag_id"]), dag["dag_id"], str(dag.get("is_paused")), last)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _tag_name(tag) -> str:
+    return tag["name"] if isinstance(tag, dict) else str(tag)
+
+
+def _config_host(opts: Options) -> str | None:
+    from .config import load_config
+
+    return load_config(opts.project_path, opts.env, conf_source=opts.conf_source).host
+
+
+@airflow_k8s.command()
+@click.option("--dag/--no-dag", "open_dag", default=True, help="Open this project's DAG (default) or the home page.")
+@_airflow_options
+@click.pass_obj
+@handle_errors
+def ui(opts: Options, open_dag, host, insecure):
+    """Open Apache Airflow UI in new browser tab."""
+    import webbrowser
+
+    from .config import load_config
+    from .errors import AirflowApiError
+    from .k8s_names import sanitize_id
+
+    config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source)
+    client = _client(host or config.host, insecure)
+    url = client.host
+    if open_dag:
+        dag_id = sanitize_id(config.run_config.run_name or _project_identity(opts.project_path)["package_name"])
+        try:
+            url = client.dag_url(dag_id)
+        except AirflowApiError:  # server unreachable: Airflow 3 URL layout
+            url = f"{client.host}/dags/{dag_id}"
+    click.echo(url)
+    try:
+        webbrowser.open_new_tab(url)
+    except webbrowser.Error:
+        pass
+
+
 @airflow_k8s.command("export-graph")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: standard output).")

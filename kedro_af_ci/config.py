@@ -331,7 +331,8 @@ def _check_variable_name(value: str) -> str:
 
 
 class RunConfig(StrictModel):
-    image: ImageRef
+    execution: Literal["kubernetes", "local"] = "kubernetes"  # first: image's validator reads it
+    image: ImageRef | None = Field(default=None, validate_default=True)  # required for kubernetes
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     startup_time: int = Field(default=600, gt=0, description="seconds")
     namespace: DnsLabel = "airflow"
@@ -357,12 +358,18 @@ class RunConfig(StrictModel):
     kubernetes_pod_templates: dict[str, PodTemplateConfig] = Field(default_factory=dict)
     spark: SparkConfig | None = None
     # Beyond the original plugin:
-    execution: Literal["kubernetes", "local"] = "kubernetes"
     project_path: str = "/home/kedro"
     env_vars: dict[Annotated[str, AfterValidator(lambda v: _env_name(v))], str] = Field(default_factory=dict)
     catchup: bool = False
     max_active_runs: int | None = Field(default=None, gt=0)
     retries: int = Field(default=0, ge=0)
+
+    @field_validator("image")
+    @classmethod
+    def _image_for_kubernetes(cls, value: str | None, info) -> str | None:
+        if value is None and info.data.get("execution", "kubernetes") == "kubernetes":
+            raise ValueError("required key is missing: the image that runs the nodes (unless execution is local)")
+        return value
 
     @field_validator("project_path")
     @classmethod

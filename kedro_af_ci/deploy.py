@@ -1,0 +1,140 @@
+"""compile → upload → wait for this version → unpause → trigger → wait: shared by CLI and action.
+
+"This version" is recognised by the DAG's content-hash tag, so run-once never triggers the DAG
+Airflow had before the upload.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .airflow_api import TERMINAL_RUN_STATES, AirflowClient
+from .errors import AirflowApiError, RunFailed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    dag_id: str
+    run_id: str
+    state: str
+    run_url: str
+    tasks: list[dict] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (task_id, log url)
+
+
+def make_run_id(content_tag: str, now: datetime | None = None) -> str:
+    """Deterministic per invocation: the DAG version plus the invocation time."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    digest = content_tag.split(":")[-1][:12]
+    return f"kaf_run_once__{digest}__{stamp}"
+
+
+class Progress:
+    """One line per change; a live spinner on a terminal, plain lines in CI logs."""
+
+    def __init__(self, enabled_tty: bool | None = None):
+        self.tty = sys.stderr.isatty() if enabled_tty is None else enabled_tty
+        self._last = None
+        self._status = None
+        if self.tty:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+
+    def update(self, message: str) -> None:
+        if message == self._last:
+            return
+        self._last = message
+        if self.tty:
+            if self._status is None:
+                self._status = self._console.status(message)
+                self._status.start()
+            else:
+                self._status.update(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def wait_for_version(client: AirflowClient, dag_id: str, content_tag: str, *, filename: str,
+                     uploaded_at: float, timeout: float, poll: float, progress: Progress,
+                     clock: Callable[[], float] = time.monotonic) -> dict:
+    """Poll until Airflow serves the DAG with ``content_tag``; fail fast on its import error."""
+    deadline = clock() + timeout
+    reparse_asked = False
+    while True:
+        details = client.dag_details(dag_id)
+        tags = {t["name"] if isinstance(t, dict) else t for t in (details or {}).get("tags", [])}
+        if details and content_tag in tags:
+            return details
+        if details is None:
+            progress.update(f"waiting for Airflow to discover the new file {filename} (the dag-processor scans "
+                            "the DAGs folder every [dag_processor] refresh_interval, 300 s by default)")
+        else:
+            if not reparse_asked and details.get("file_token"):
+                reparse_asked = client.reparse(details["file_token"])
+            progress.update(f"waiting for Airflow to parse the uploaded version ({content_tag}) of {dag_id}")
+        _raise_import_error(client, filename, uploaded_at)
+        if clock() >= deadline:
+            raise RunFailed(f"Airflow did not load version {content_tag} of DAG {dag_id!r} within {timeout:.0f}s; "
+                            "is the output location Airflow's DAGs folder?")
+        time.sleep(poll)
+
+
+def _raise_import_error(client: AirflowClient, filename: str, uploaded_at: float) -> None:
+    try:
+        errors = client.import_errors()
+    except AirflowApiError:
+        return  # listing import errors needs extra permissions on some deployments
+    for error in errors:
+        name = str(error.get("filename", ""))
+        if name.rsplit("/", 1)[-1] != filename:
+            continue
+        stamp = error.get("timestamp")
+        try:
+            when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            when = uploaded_at
+        if when >= uploaded_at - 1:
+            trace = str(error.get("stack_trace", "")).strip().splitlines()
+            raise RunFailed(f"Airflow cannot import {filename}: {trace[-1] if trace else 'unknown error'}")
+
+
+def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: bool, timeout: float,
+                     poll: float, progress: Progress, clock: Callable[[], float] = time.monotonic) -> RunOutcome:
+    details = client.get_dag(dag_id)
+    if details and details.get("is_paused"):
+        client.set_paused(dag_id, False)
+    logical_date = datetime.now(timezone.utc).isoformat()
+    run = client.trigger(dag_id, run_id, logical_date)
+    outcome = RunOutcome(dag_id=dag_id, run_id=run_id, state=run.get("state", "queued"),
+                         run_url=client.run_url(dag_id, run_id))
+    if not wait:
+        return outcome
+    deadline = clock() + timeout
+    while outcome.state not in TERMINAL_RUN_STATES:
+        progress.update(f"run {run_id} of {dag_id}: {outcome.state}")
+        if clock() >= deadline:
+            progress.done()
+            raise RunFailed(f"run {run_id} of {dag_id!r} did not finish within {timeout:.0f}s "
+                            f"(last state: {outcome.state}); see {outcome.run_url}")
+        time.sleep(poll)
+        outcome.state = client.get_run(dag_id, run_id).get("state", outcome.state)
+    progress.done()
+    outcome.tasks = client.task_instances(dag_id, run_id)
+    outcome.failed = [
+        (ti["task_id"], client.task_log_url(dag_id, run_id, ti["task_id"]))
+        for ti in outcome.tasks if ti.get("state") == "failed"
+    ]
+    return outcome

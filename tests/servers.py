@@ -1,0 +1,109 @@
+"""Real servers on loopback for the tests: Airflow standalone, moto (S3), gcp-storage-emulator (GCS).
+
+Each is started once per test session (see conftest fixtures) and stopped with its process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered:\n{tail}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def start(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    handle = log.open("wb")
+    return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            cwd=cwd, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@dataclass
+class AirflowServer:
+    url: str
+    username: str
+    password: str
+    dags_folder: Path
+    home: Path
+    proc: subprocess.Popen
+
+    def env(self) -> dict[str, str]:
+        return {"AIRFLOW_USERNAME": self.username, "AIRFLOW_PASSWORD": self.password}
+
+
+def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
+    """`airflow db migrate` + `airflow standalone` (SQLite, LocalExecutor), loopback only."""
+    home, dags = base / "home", base / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+    }
+    env.pop("KUBECONFIG", None)
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env={**os.environ, **env}, check=True,
+                   capture_output=True, timeout=300)
+    log = base / "standalone.log"
+    proc = start([str(BIN / "airflow"), "standalone"], log, env=env, cwd=base)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/api/v2/monitor/health", timeout, proc, log)
+        passwords = home / "simple_auth_manager_passwords.json.generated"
+        deadline = time.monotonic() + 60
+        while not passwords.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        password = json.loads(passwords.read_text())["admin"]
+    except BaseException:
+        stop(proc)
+        raise
+    return AirflowServer(url=url, username="admin", password=password, dags_folder=dags, home=home, proc=proc)
