@@ -8,6 +8,7 @@ so a flaky network can never start a second run. Credentials never appear in mes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -106,10 +107,8 @@ class AirflowClient:
     def _sleep(self, attempt: int, retry_after: str | None, why: str) -> None:
         delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         if retry_after:
-            try:
+            with contextlib.suppress(ValueError):
                 delay = min(max(float(retry_after), 0.0), 60.0)
-            except ValueError:
-                pass
         log.info("%s; retrying in %.1fs (attempt %d of %d)", why, delay, attempt, self.retries)
         time.sleep(delay)
 

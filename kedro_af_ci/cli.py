@@ -6,6 +6,7 @@ print one line and exit with the error's code; ``--verbose`` adds the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
@@ -301,10 +302,8 @@ def ui(opts: Options, open_dag, host, insecure):
         except AirflowApiError:  # server unreachable: Airflow 3 URL layout
             url = f"{client.host}/dags/{dag_id}"
     click.echo(url)
-    try:
+    with contextlib.suppress(webbrowser.Error):
         webbrowser.open_new_tab(url)
-    except webbrowser.Error:
-        pass
 
 
 @airflow_k8s.command("export-graph")

@@ -53,7 +53,9 @@ def filesystem(protocol: str, storage_options: dict | None = None):
     except ImportError:
         extra = _EXTRAS.get(protocol)
         hint = f"pip install '{PACKAGE}[{extra}]'" if extra else f"install the fsspec backend for {protocol}://"
-        raise UploadError(f"cannot write to {protocol}:// locations: the filesystem library is missing ({hint})") from None
+        raise UploadError(
+            f"cannot write to {protocol}:// locations: the filesystem library is missing ({hint})"
+        ) from None
     except ValueError as exc:
         raise UploadError(f"{protocol}:// is not a known storage protocol: {exc}") from None
 

@@ -153,3 +153,48 @@ class FakeVariables:
 
     def get(self, key, default=None):
         return self._values.get(key, default)
+
+
+@pytest.fixture(scope="session")
+def airflow_server(tmp_path_factory):
+    """One real Airflow 3 standalone (SQLite, loopback) for the whole session."""
+    from servers import start_airflow, stop
+
+    server = start_airflow(tmp_path_factory.mktemp("airflow-server"))
+    yield server
+    stop(server.proc)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """moto's S3 API server on loopback, with bucket 'dags-bucket'."""
+    import boto3
+    from servers import BIN, free_port, start, stop, wait_http
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = start([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url, 60, proc, log)
+    creds = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket="dags-bucket")
+    yield url, {**creds, "AWS_ENDPOINT_URL": url}
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint(tmp_path_factory):
+    """gcp-storage-emulator's GCS JSON API on loopback, with bucket 'dags-bucket'."""
+    import requests
+    from servers import BIN, free_port, start, stop, wait_http
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("gcs") / "gcs.log"
+    proc = start([str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", str(port),
+                  "--in-memory"], log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url, 60, proc, log)
+    requests.post(f"{url}/storage/v1/b?project=test", json={"name": "dags-bucket"}, timeout=10).raise_for_status()
+    yield url, {"STORAGE_EMULATOR_HOST": url}
+    stop(proc)

@@ -1,0 +1,123 @@
+"""run-once, schedule and list-pipelines against a real Airflow 3 standalone (local execution mode)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+
+import pytest
+from conftest import copy_example, git, make_repo, run_cli
+from faultproxy import FaultProxy, Rule
+
+from kedro_af_ci.airflow_api import AirflowClient, Credentials
+from kedro_af_ci.deploy import Progress, trigger_and_wait
+
+pytestmark = pytest.mark.slow
+
+
+def deploy_env(server, project, run_name):
+    return {
+        "KEDRO_CONFIG_AIRFLOW_HOST": server.url,
+        "KEDRO_CONFIG_DAGS_FOLDER": str(server.dags_folder),
+        "KEDRO_CONFIG_PROJECT_PATH": str(project),
+        "KEDRO_CONFIG_RUN_NAME": run_name,
+        **server.env(),
+    }
+
+
+@pytest.fixture(scope="module")
+def small_dag(airflow_server, tmp_path_factory):
+    """The 3-node data_processing pipeline deployed once (and run once) under dag id kaf-e2e-small."""
+    project = copy_example(tmp_path_factory.mktemp("small") / "spaceflights")
+    make_repo(project)
+    env = deploy_env(airflow_server, project, "kaf-e2e-small")
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once",
+                     "--wait-for-completion", "--poll-interval", "1", env=env)
+    return project, env, result
+
+
+def test_run_once_example_end_to_end(airflow_server, tmp_path):
+    project = copy_example(tmp_path / "spaceflights")
+    make_repo(project)
+    result = run_cli("--project-path", str(project), "-e", "demo", "run-once", "--wait-for-completion",
+                     "--poll-interval", "1", env=deploy_env(airflow_server, project, "kaf-e2e-full"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Run kaf_run_once__" in result.stdout and ": success —" in result.stdout
+    assert "compare_models_node" in result.stdout  # the task table
+    rows = list(csv.DictReader((project / "data" / "08_reporting" / "model_comparison.csv").open()))
+    assert [r["model"] for r in rows] == ["active", "candidate"]
+    assert rows[0]["run_date"] == datetime.now(timezone.utc).strftime("%Y-%m-%d")  # macro_params: ds
+    for secret in (airflow_server.password,):
+        assert secret not in result.stdout and secret not in result.stderr
+
+
+def test_small_dag_succeeds_and_waits_for_new_file(small_dag):
+    _, _, result = small_dag
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "waiting for Airflow to discover the new file kaf-e2e-small.py" in result.stderr
+
+
+def test_failing_node_gives_exit_8_naming_the_task(airflow_server, tmp_path):
+    project = copy_example(tmp_path / "spaceflights")
+    (project / "data" / "01_raw" / "companies.csv").unlink()
+    make_repo(project)
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once",
+                     "--wait-for-completion", "--poll-interval", "1",
+                     env=deploy_env(airflow_server, project, "kaf-e2e-failing"))
+    assert result.returncode == 8
+    assert "failed task(s): preprocess_companies_node" in result.stderr
+    assert f"{airflow_server.url}/dags/kaf-e2e-failing/runs/" in result.stderr
+    assert "/tasks/preprocess_companies_node" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_redeploy_waits_for_the_new_version(small_dag, airflow_server):
+    project, env, _ = small_dag
+    (project / "conf" / "demo" / "airflow-k8s.yaml").write_text(
+        (project / "conf" / "demo" / "airflow-k8s.yaml").read_text().replace("\n  execution: local\n",
+                                                                               "\n  execution: local\n  retries: 1\n"))
+    git(project, "commit", "-qam", "retries")
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once",
+                     "--poll-interval", "1", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "waiting for Airflow to parse the uploaded version" in result.stderr
+
+
+def test_list_pipelines_and_schedule(small_dag, airflow_server):
+    project, env, _ = small_dag
+    listed = run_cli("--project-path", str(project), "-e", "demo", "list-pipelines", env=env, check=True)
+    assert "kaf-e2e-small" in listed.stdout
+    scheduled = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "schedule",
+                        "-c", "0 5 * * *", env=env, check=True)
+    assert "Scheduled 'kaf-e2e-small' with '0 5 * * *'" in scheduled.stdout
+    assert "schedule='0 5 * * *'" in (airflow_server.dags_folder / "kaf-e2e-small.py").read_text()
+    ui = run_cli("--project-path", str(project), "-e", "demo", "ui", env={**env, "BROWSER": "true"}, check=True)
+    assert ui.stdout.strip() == f"{airflow_server.url}/dags/kaf-e2e-small"
+
+
+def test_faults_never_trigger_twice(small_dag, airflow_server):
+    upstream = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
+    before = len(upstream.latest_runs("kaf-e2e-small", limit=100))
+    proxy = FaultProxy(airflow_server.url, rules=[
+        Rule("GET", "/api/v2/version", "status:503"),
+        Rule("POST", "/auth/token", "reset"),
+        Rule("GET", "/api/v2/dags/kaf-e2e-small", "status:500", times=2),
+        Rule("POST", "/dagRuns", "lose-answer"),  # the run is created, the client sees 502
+        Rule("GET", "/dagRuns/", "status:429", times=2),
+        Rule("GET", "/dagRuns/", "reset"),
+        Rule("GET", "/taskInstances", "status:502"),
+    ])
+    url = proxy.start()
+    try:
+        client = AirflowClient(url, Credentials(username="admin", password=airflow_server.password),
+                               backoff=0.05, retries=6)
+        outcome = trigger_and_wait(client, "kaf-e2e-small", "kaf_fault_test_run", wait=True, timeout=600, poll=1,
+                                   progress=Progress(enabled_tty=False))
+    finally:
+        proxy.stop()
+    assert outcome.state == "success"
+    after = upstream.latest_runs("kaf-e2e-small", limit=100)
+    assert len(after) == before + 1
+    assert sum(r["dag_run_id"] == "kaf_fault_test_run" for r in after) == 1
+    assert ("POST", "/api/v2/dags/kaf-e2e-small/dagRuns", "lose-answer") in proxy.log
+    assert all(rule.used == rule.times for rule in proxy.rules)
