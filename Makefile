@@ -13,11 +13,10 @@ $(STAMP): pyproject.toml requirements/airflow3.txt
 	  || $(BIN)/python -m pip install --quiet -e '.[dev]' -r requirements/airflow3.txt
 	touch $(STAMP)
 
-## demo: compile the bundled example project and load the DAG in Airflow (pre-flight)
+## demo: embedded Airflow 3, compile + upload + run the example once, wait for success, stop Airflow
 demo: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=true AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW_HOME=$(abspath $(VENV))/airflow-home \
-	  $(BIN)/kedro-af-ci --project-path examples/spaceflights compile -o $(VENV)/demo/spaceflights.py
-	@echo "DAG written to $(VENV)/demo/spaceflights.py"
+	  $(BIN)/python scripts/demo.py
 
 ## test: lint, then the whole test suite (fails when no test ran)
 test: $(STAMP)

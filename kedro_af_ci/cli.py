@@ -225,6 +225,7 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
     run_id = run_id or make_run_id(result.dag.content_tag)
     outcome = trigger_and_wait(client, dag_id, run_id, wait=wait, timeout=timeout, poll=poll_interval,
                                progress=progress)
+    click.echo(f"DAG {dag_id!r}: {client.dag_url(dag_id)}")
     click.echo(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}")
     if outcome.tasks:
         _task_table(outcome.tasks)

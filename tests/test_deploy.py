@@ -121,3 +121,27 @@ def test_faults_never_trigger_twice(small_dag, airflow_server):
     assert sum(r["dag_run_id"] == "kaf_fault_test_run" for r in after) == 1
     assert ("POST", "/api/v2/dags/kaf-e2e-small/dagRuns", "lose-answer") in proxy.log
     assert all(rule.used == rule.times for rule in proxy.rules)
+
+
+def test_bearer_token_is_used_and_never_printed(small_dag, airflow_server):
+    project, env, _ = small_dag
+    token = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
+    jwt = token._exchange_token()
+    token_env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW_")}
+    result = run_cli("--project-path", str(project), "-e", "demo", "--verbose", "list-pipelines",
+                     env={**token_env, "AIRFLOW_API_TOKEN": jwt, "AIRFLOW_USERNAME": "", "AIRFLOW_PASSWORD": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "kaf-e2e-small" in result.stdout
+    assert jwt not in result.stdout + result.stderr
+    bad = run_cli("--project-path", str(project), "-e", "demo", "--verbose", "list-pipelines",
+                  env={**token_env, "AIRFLOW_API_TOKEN": "not-a-valid-token-s3cr3t", "AIRFLOW_USERNAME": ""})
+    assert bad.returncode == 7 and "HTTP 401" in bad.stderr
+    assert "s3cr3t" not in bad.stdout + bad.stderr
+
+
+def test_listing_paginates(small_dag, airflow_server):
+    client = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
+    everything = client.list_dags()
+    assert len(everything) >= 2
+    paged = list(client._paginate("/api/v2/dags", "dags", page=1))
+    assert [d["dag_id"] for d in paged] == [d["dag_id"] for d in everything]
