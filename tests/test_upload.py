@@ -76,7 +76,7 @@ def test_gcs_upload_against_emulator(gcs_endpoint, monkeypatch):
 def test_missing_bucket_is_one_line_error(s3_endpoint, monkeypatch):
     for key, value in s3_endpoint[1].items():
         monkeypatch.setenv(key, value)
-    with pytest.raises(UploadError, match="upload to s3://no-such-bucket/d.py failed"):
+    with pytest.raises(UploadError, match=r"upload to s3://no-such-bucket/d\.py failed"):
         upload_dag("x = 1\n", "s3://no-such-bucket", "d.py")
 
 
