@@ -31,6 +31,7 @@ class Options:
     conf_source: str
     graph_file: Path | None
     verbose: bool
+    grouping: str | None = None
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -78,21 +79,24 @@ def _check_env_name(ctx, param, value):
 @click.option("--conf-source", default="conf", show_default=True, help="Configuration folder of the project.")
 @click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Pipeline graph JSON (from export-graph) to use instead of importing the project.")
+@click.option("--group-by", "grouping", type=click.Choice(["none", "memory", "namespace", "tag"]),
+              help="Group nodes into tasks (default: run_config.grouping, else none).")
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
 @click.version_option(__version__, prog_name="kedro-airflow-k8s-action")
 @click.pass_context
-def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, verbose):
+def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, grouping, verbose):
     """Compile Kedro pipelines to Airflow DAGs on Kubernetes, upload and run them."""
     _setup_logging(verbose)
     ctx.obj = Options(env=env, pipeline=pipeline, project_path=project_path, conf_source=conf_source,
-                      graph_file=graph_file, verbose=verbose)
+                      graph_file=graph_file, verbose=verbose, grouping=grouping)
 
 
 def _request(opts: Options, **kwargs):
     from .compiler import CompileRequest
 
     return CompileRequest(project_path=opts.project_path, env=opts.env, pipeline=opts.pipeline,
-                          conf_source=opts.conf_source, graph_file=opts.graph_file, **kwargs)
+                          conf_source=opts.conf_source, graph_file=opts.graph_file, grouping=opts.grouping,
+                          **kwargs)
 
 
 def _report_warnings(warnings) -> None:

@@ -27,6 +27,7 @@ class CompileRequest:
     graph_file: Path | None = None
     schedule: str | bool | None = True  # True: the config's cron_expression
     verify: bool = True
+    grouping: str | None = None  # None: run_config.grouping
     overrides: dict[str, Any] | None = None
 
 
@@ -53,7 +54,8 @@ def compile_dag(request: CompileRequest) -> CompileResult:
     config = load_config(request.project_path, request.env, conf_source=request.conf_source,
                          git_info=git, overrides=request.overrides)
     graph = load_graph(request)
-    plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule)
+    plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
+                      grouping=request.grouping)
     dag = render_dag(plan)
     verification = verify_source(dag.source, dag.dag_id) if request.verify else VerifyResult(checked=False)
     return CompileResult(config, graph, plan, dag, git, verification)

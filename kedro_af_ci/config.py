@@ -358,6 +358,7 @@ class RunConfig(StrictModel):
     kubernetes_pod_templates: dict[str, PodTemplateConfig] = Field(default_factory=dict)
     spark: SparkConfig | None = None
     # Beyond the original plugin:
+    grouping: Literal["none", "memory", "namespace", "tag"] = "none"
     project_path: str = "/home/kedro"
     env_vars: dict[Annotated[str, AfterValidator(lambda v: _env_name(v))], str] = Field(default_factory=dict)
     catchup: bool = False

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import __version__
-from .config import PluginConfig, ResourceConfig, SecretConfig, tagged_values
+from .config import ExternalDependency, PluginConfig, ResourceConfig, SecretConfig, SlackFailureHandler, tagged_values
 from .gitinfo import GitInfo
+from .grouping import group_nodes
 from .k8s_names import dns_name, sanitize_id, short_hash
 from .pipeline_graph import PipelineGraph
 
@@ -23,7 +24,7 @@ _REMOVED_IN_AIRFLOW3 = {
     "prev_execution_date", "prev_execution_date_success", "tomorrow_ds", "tomorrow_ds_nodash",
     "yesterday_ds", "yesterday_ds_nodash", "conf",
 }
-RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end")
+RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end", "external_dependencies")
 DATA_VOLUME_NAME = "kedro-data"
 INIT_MOUNT_PATH = "/mnt/kedro-data-volume"
 
@@ -54,6 +55,12 @@ class VolumePlan:
 
 
 @dataclass(frozen=True)
+class SensorPlan:
+    task_id: str  # inside the "external_dependencies" task group
+    dependency: ExternalDependency
+
+
+@dataclass(frozen=True)
 class DagPlan:
     dag_id: str
     display_name: str
@@ -78,6 +85,8 @@ class DagPlan:
     profiles: dict[str, ResourceConfig]
     tasks: tuple[PlannedTask, ...]
     volume: VolumePlan | None
+    sensors: tuple[SensorPlan, ...]
+    failure_handlers: tuple[SlackFailureHandler, ...]
     project_path: str
     project_name: str
     pipeline: str
@@ -115,7 +124,8 @@ def _params_template(config: PluginConfig) -> str | None:
 
 
 def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
-               kedro_env: str | None = None, schedule: str | bool | None = True) -> DagPlan:
+               kedro_env: str | None = None, schedule: str | bool | None = True,
+               grouping: str | None = None) -> DagPlan:
     """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule."""
     rc = config.run_config
     warnings: list[str] = []
@@ -124,38 +134,47 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     dag_id = sanitize_id(run_name)
     cron = rc.cron_expression if schedule is True else schedule or None
 
-    task_ids = _unique_ids([n.name for n in graph.nodes], sanitize_id, "_")
-    pod_names = _unique_ids([n.name for n in graph.nodes], lambda n: dns_name(n, max_len=50, hash_lossy=False), "-")
+    groups, group_warnings = group_nodes(graph, grouping or rc.grouping)
+    warnings += group_warnings
+    group_names = [g.name for g in groups]
+    task_ids = _unique_ids(group_names, sanitize_id, "_")
+    pod_names = _unique_ids(group_names, lambda n: dns_name(n, max_len=50, hash_lossy=False), "-")
+    group_of = {node: g.name for g in groups for node in g.nodes}
+    nodes_by_name = {n.name: n for n in graph.nodes}
+    deps = graph.node_dependencies()
 
     profiles: dict[str, ResourceConfig] = {}
     tasks = []
-    deps = graph.node_dependencies()
-    for node in graph.nodes:
-        profile = config.resources_for(node.tags)
-        key = None
-        if profile is not None:
-            named = [n for n in tagged_values(node.tags, "resources") if n in rc.resources]
-            unknown = [n for n in tagged_values(node.tags, "resources") if n not in rc.resources]
-            key = named[0] if named else "__default__"
-            profiles[key] = profile
-            if unknown:
-                warnings.append(f"node {node.name!r}: resources tag {unknown[0]!r} is not in "
-                                f"run_config.resources; using {key!r}")
-        else:
-            for name in tagged_values(node.tags, "resources"):
-                warnings.append(f"node {node.name!r}: resources tag {name!r} is not in run_config.resources; "
-                                "using the cluster defaults")
+    for group in groups:
+        tags: list[str] = []
+        for name in group.nodes:
+            tags += [t for t in nodes_by_name[name].tags if t not in tags]
+        named = [n for n in tagged_values(tags, "resources") if n in rc.resources]
+        unknown = [n for n in tagged_values(tags, "resources") if n not in rc.resources]
+        for name in unknown:
+            warnings.append(f"node(s) {group.nodes[0]!r}: resources tag {name!r} is not in run_config.resources; "
+                            + ("using '__default__'" if "__default__" in rc.resources
+                               else "using the cluster defaults"))
+        if len(set(named)) > 1:
+            warnings.append(f"task {group.name!r} groups nodes with different resources tags {sorted(set(named))}; "
+                            f"using {named[0]!r}")
+        key = named[0] if named else ("__default__" if "__default__" in rc.resources else None)
+        if key is not None:
+            profiles[key] = config.resources_for((f"resources:{key}",) if named else ())
+        upstream = {group_of[d] for name in group.nodes for d in deps[name]} - {group.name}
         tasks.append(PlannedTask(
-            task_id=task_ids[node.name],
-            pod_name=pod_names[node.name],
-            nodes=(node.name,),
+            task_id=task_ids[group.name],
+            pod_name=pod_names[group.name],
+            nodes=group.nodes,
             profile=key,
-            upstream=tuple(sorted(task_ids[d] for d in deps[node.name])),
+            upstream=tuple(sorted(task_ids[u] for u in upstream)),
         ))
 
+    producer = {out: n.name for n in graph.nodes for out in n.outputs}
     crossing = sorted(
         name for name, info in graph.datasets.items()
-        if info.memory and any(name in n.outputs for n in graph.nodes) and any(name in n.inputs for n in graph.nodes)
+        if info.memory and name in producer
+        and any(name in n.inputs and group_of[n.name] != group_of[producer[name]] for n in graph.nodes)
     )
     if crossing:
         shown = ", ".join(crossing[:5]) + (" ..." if len(crossing) > 5 else "")
@@ -178,6 +197,17 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
             mount_path=f"{rc.project_path}/data",
             image_data_path=f"{rc.project_path}/data",
         )
+
+    sensor_ids = _unique_ids(
+        list(dict.fromkeys(f"{d.dag_id}__{d.task_id}" if d.task_id else d.dag_id for d in rc.external_dependencies)),
+        lambda n: sanitize_id("wait_for_" + n), "_")
+    used: dict[str, int] = {}
+    sensors = []
+    for dep in rc.external_dependencies:  # the same dependency twice (other delta) gets numbered ids
+        key = f"{dep.dag_id}__{dep.task_id}" if dep.task_id else dep.dag_id
+        used[key] = used.get(key, 0) + 1
+        task_id = sensor_ids[key] if used[key] == 1 else f"{sensor_ids[key]}_{used[key]}"
+        sensors.append(SensorPlan(task_id=task_id, dependency=dep))
 
     kedro_args: list[str] = ["run"]
     if kedro_env:
@@ -209,6 +239,8 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         profiles=profiles,
         tasks=tuple(tasks),
         volume=volume,
+        sensors=tuple(sensors),
+        failure_handlers=tuple(rc.failure_handlers),
         project_path=rc.project_path,
         project_name=graph.project.project_name,
         pipeline=graph.pipeline,

@@ -9,7 +9,9 @@ The result is checked with ``ast.parse`` before it is returned.
 from __future__ import annotations
 
 import ast
+import json
 import re
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -53,6 +55,26 @@ def py(value: Any) -> str:
     raise TypeError(f"cannot encode {type(value).__name__} as a Python literal")
 
 
+# failure message placeholders → Jinja expressions of the failure callback's context
+_SLACK_FIELDS = {
+    "task": "ti.task_id",
+    "dag": "dag.dag_id",
+    "execution_time": "(logical_date or dag_run.run_after)",
+    "url": "ti.log_url",
+}
+
+
+def slack_text(template: str) -> str:
+    """The seed's ``{task}``-style message as a Jinja template whose literal text Jinja cannot alter."""
+    parts = []
+    for literal_text, field, _, _ in string.Formatter().parse(template):
+        if literal_text:
+            parts.append("{{ " + json.dumps(literal_text, ensure_ascii=False) + " }}")
+        if field is not None:
+            parts.append("{{ " + _SLACK_FIELDS[field] + " }}")
+    return "".join(parts)
+
+
 def needs_literal(text: str) -> bool:
     return bool(_NEEDS_LITERAL.search(text)) or text.lower().endswith(_TEMPLATE_SUFFIXES)
 
@@ -88,6 +110,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["py"] = py
     env.filters["tpl"] = tpl
+    env.filters["slack_text"] = slack_text
     return env
 
 

@@ -210,3 +210,54 @@ def test_run_id_with_odd_characters_gives_valid_claim(tmp_path):
     import re
     assert re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name), name
     assert RUN_ID
+
+
+def test_external_dependencies_sensors_group_and_order(tmp_path):
+    deps = [{"dag_id": "upstream-dag"},
+            {"dag_id": "another-upstream-dag", "task_id": "with-precise-task", "timeout": 2,
+             "check_existence": False, "execution_delta": 10},
+            {"dag_id": "upstream-dag", "execution_delta": 60}]
+    _, _, dag = compile_tiny(tmp_path, {"image": "a:1", "external_dependencies": deps})
+    sensors = {tid: t for tid, t in dag.task_dict.items() if tid.startswith("external_dependencies.")}
+    assert set(sensors) == {"external_dependencies.wait_for_upstream-dag",
+                            "external_dependencies.wait_for_another-upstream-dag__with-precise-task",
+                            "external_dependencies.wait_for_upstream-dag_2"}
+    whole = sensors["external_dependencies.wait_for_upstream-dag"]
+    assert (whole.external_dag_id, whole.external_task_id, whole.timeout, whole.check_existence,
+            whole.execution_delta, whole.mode) == ("upstream-dag", None, 1440 * 60, True, None, "reschedule")
+    precise = sensors["external_dependencies.wait_for_another-upstream-dag__with-precise-task"]
+    assert (precise.external_task_id, precise.timeout, precise.check_existence) == ("with-precise-task", 120, False)
+    assert precise.execution_delta.total_seconds() == 600
+    assert sensors["external_dependencies.wait_for_upstream-dag_2"].execution_delta.total_seconds() == 3600
+    # every sensor gates the volume creation, which gates everything else
+    assert dag.task_dict["create_volume"].upstream_task_ids == set(sensors)
+    assert all(t.upstream_task_ids == set() for t in sensors.values())
+
+
+def test_external_dependencies_without_volume_gate_the_roots(tmp_path):
+    _, _, dag = compile_tiny(tmp_path, {"image": "a:1", "volume": {"disabled": True},
+                                        "external_dependencies": [{"dag_id": "up"}]})
+    assert dag.task_dict["a"].upstream_task_ids == {"external_dependencies.wait_for_up"}
+    assert dag.task_dict["b"].upstream_task_ids == {"a"}
+
+
+def test_slack_failure_handler_message_renders_safely(tmp_path):
+    template = ("{{ not jinja }} *Task*: {task}\n*Dag*: {dag} \"quoted\" 🚀 {{%raw%}}\n"
+                "*Execution Time*: {execution_time}\n*Log Url*: {url}")
+    _, _, dag = compile_tiny(tmp_path, {"image": "a:1", "failure_handlers": [
+        {"type": "slack", "connection_id": "team-slack", "message_template": template}]})
+    task = dag.task_dict["b"]
+    callbacks = task.on_failure_callback
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    assert len(callbacks) == 1
+    notifier = callbacks[0]
+    assert type(notifier).__name__ == "SlackWebhookNotifier"
+    assert notifier.slack_webhook_conn_id == "team-slack"
+
+    class TI:
+        task_id = "b"
+        log_url = "http://airflow/log?x=1"
+
+    notifier.render_template_fields({"ti": TI(), "dag": dag, "logical_date": "2026-11-22T10:00:00+00:00"})
+    assert notifier.text == template.format(task="b", dag=dag.dag_id, execution_time="2026-11-22T10:00:00+00:00",
+                                            url="http://airflow/log?x=1")
