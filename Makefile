@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VENV_AF2 ?= .venv-af2
+STAMP_AF2 := $(VENV_AF2)/.installed
 
 .PHONY: demo test lint fmt clean
 
@@ -13,15 +15,22 @@ $(STAMP): pyproject.toml requirements/airflow3.txt
 	  || $(BIN)/python -m pip install --quiet -e '.[dev]' -r requirements/airflow3.txt
 	touch $(STAMP)
 
+# Airflow 2 side of the compatibility tests: Airflow 2.11 + the same providers, nothing else.
+$(STAMP_AF2): requirements/airflow2.txt $(STAMP)
+	$(PYTHON) -m venv $(VENV_AF2)
+	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet -r requirements/airflow2.txt \
+	  || $(VENV_AF2)/bin/python -m pip install --quiet -r requirements/airflow2.txt
+	touch $(STAMP_AF2)
+
 ## demo: embedded Airflow 3, compile + upload + run the example once, wait for success, stop Airflow
 demo: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=true AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW_HOME=$(abspath $(VENV))/airflow-home \
 	  $(BIN)/python scripts/demo.py
 
 ## test: lint, then the whole test suite (fails when no test ran)
-test: $(STAMP)
+test: $(STAMP) $(STAMP_AF2)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	KAF_AIRFLOW2_PYTHON=$(abspath $(VENV_AF2))/bin/python $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
@@ -31,4 +40,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(VENV_AF2) build dist *.egg-info

@@ -102,7 +102,9 @@ class AirflowClient:
             if status in RETRY_STATUSES and idempotent and attempt <= self.retries:
                 self._sleep(attempt, response.headers.get("Retry-After"), f"{method} {path}: HTTP {status}")
                 continue
-            raise AirflowApiError(f"{method} {path} → HTTP {status}: {self._detail(response)}")
+            hint = (" (check AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME and AIRFLOW_PASSWORD)"
+                    if status in (401, 403) else "")
+            raise AirflowApiError(f"{method} {path} → HTTP {status}: {self._detail(response)}{hint}")
 
     def _sleep(self, attempt: int, retry_after: str | None, why: str) -> None:
         delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))

@@ -1,0 +1,51 @@
+"""Run under any Airflow: load a DAGs folder and write, as JSON, every task's built pod.
+
+Used to compare Airflow 2 and Airflow 3 on the same generated files; the parts that differ by
+design (random pod-name suffix, the airflow_version label) are normalised away.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(folder: str, output: str) -> None:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=folder, safe_mode=False)
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+
+        bag = DagBag(dag_folder=folder, include_examples=False, safe_mode=False)
+    from kubernetes.client import ApiClient
+
+    out = {"import_errors": {k.rsplit("/", 1)[-1]: v.strip().splitlines()[-1] for k, v in bag.import_errors.items()},
+           "pods": {}, "tasks": {}}
+    client = ApiClient()
+    for dag_id, dag in sorted(bag.dags.items()):
+        out["tasks"][dag_id] = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+        for task in dag.tasks:
+            if not hasattr(task, "build_pod_request_obj"):
+                continue
+            context = {"ds": "2026-11-22", "run_id": "manual__2026-11-22T10:00:00+00:00", "dag": dag, "task": task}
+            task.render_template_fields(context)
+            pod = client.sanitize_for_serialization(task.build_pod_request_obj())
+            pod["metadata"]["name"] = pod["metadata"]["name"].rsplit("-", 1)[0]
+            pod["metadata"].get("labels", {}).pop("airflow_version", None)
+            renamed = {}  # secret volumes get random names (secretvol<uuid>) in every Airflow version
+            for i, volume in enumerate(pod["spec"].get("volumes", [])):
+                if volume["name"].startswith("secretvol"):
+                    renamed[volume["name"]] = f"secretvol-{i}"
+                    volume["name"] = renamed[volume["name"]]
+            for container in pod["spec"]["containers"]:
+                for mount in container.get("volumeMounts", []):
+                    mount["name"] = renamed.get(mount["name"], mount["name"])
+            out["pods"][f"{dag_id}.{task.task_id}"] = pod
+    with open(output, "w", encoding="utf-8") as handle:
+        json.dump(out, handle, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

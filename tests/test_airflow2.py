@@ -1,0 +1,68 @@
+"""The same generated DAGs in Airflow 2.11 and Airflow 3: zero import errors, identical pods.
+
+`make test` builds a second virtualenv with Airflow 2 and passes its Python in KAF_AIRFLOW2_PYTHON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_config, make_graph
+
+from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.plan import build_plan
+from kedro_af_ci.render import render_dag
+
+pytestmark = pytest.mark.airflow
+AIRFLOW2 = os.environ.get("KAF_AIRFLOW2_PYTHON")
+SNAPSHOT = Path(__file__).with_name("pods_snapshot.py")
+
+
+def snapshot(python: str, folder: Path, home: Path) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    if python != sys.executable:
+        subprocess.run([python, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True,
+                       timeout=600)
+    output = home / "snapshot.json"
+    result = subprocess.run([python, str(SNAPSHOT), str(folder), str(output)], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(output.read_text())
+
+
+@pytest.mark.skipif(not AIRFLOW2 and os.environ.get("CI") != "true", reason="no Airflow 2 virtualenv")
+def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tmp_path):
+    assert AIRFLOW2, "CI must provide KAF_AIRFLOW2_PYTHON (see Makefile)"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    result = compile_dag(CompileRequest(project_path=example_repo[0], verify=False))
+    (folder / "spaceflights.py").write_text(result.dag.source)
+    local = compile_dag(CompileRequest(project_path=example_repo[0], env="demo", verify=False))
+    (folder / "spaceflights_demo.py").write_text(local.dag.source)
+    config = make_config(tmp_path, {
+        "image": "a:1", "run_name": "features", "external_dependencies": [{"dag_id": "up", "execution_delta": 5}],
+        "failure_handlers": [{"type": "slack"}], "env_vars": {"BRACES": "{{ not rendered }}"},
+        "secrets": [{"secret": "all"}, {"deploy_type": "volume", "deploy_target": "/s", "secret": "v", "key": "k"}],
+        "resources": {"__default__": {"annotations": {"a.io/x": "line\nbreak"}, "labels": {"team": "ds"},
+                                      "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                                      "requests": {"cpu": "1"}}},
+    })
+    plan = build_plan(make_graph([("a", [], ["x"], []), ("b", ["x"], [], [])]), config, GitInfo("a" * 40, "m"),
+                      grouping="none")
+    (folder / "features.py").write_text(render_dag(plan).source)
+
+    af3 = snapshot(sys.executable, folder, tmp_path / "home3")
+    af2 = snapshot(AIRFLOW2, folder, tmp_path / "home2")
+    assert af3["import_errors"] == {} and af2["import_errors"] == {}
+    assert set(af3["tasks"]) == {"spaceflights", "spaceflights-demo", "features"}
+    assert af2["tasks"] == af3["tasks"]
+    assert len(af3["pods"]) == (10 + 1) + (2 + 1)  # node pods + data_volume_init of both Kubernetes DAGs
+    for key in af3["pods"]:
+        assert af2["pods"][key] == af3["pods"][key], key
