@@ -15,6 +15,7 @@ from .gitinfo import GitInfo
 from .grouping import group_nodes
 from .k8s_names import dns_name, sanitize_id, short_hash
 from .pipeline_graph import PipelineGraph
+from .pod_templates import parse_pod_template, template_volume_names
 
 TAG_PREFIX = "generated_with_kedro_airflow_k8s"
 DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -36,6 +37,7 @@ class PlannedTask:
     nodes: tuple[str, ...]  # Kedro node names run by this task
     profile: str | None  # key into DagPlan.profiles
     upstream: tuple[str, ...] = ()
+    template: str | None = None  # key into DagPlan.pod_templates
 
     @property
     def display_name(self) -> str:
@@ -52,6 +54,11 @@ class VolumePlan:
     init: bool
     mount_path: str  # where node pods see the volume: <project_path>/data
     image_data_path: str  # what data-volume-init copies from the image
+
+    @property
+    def claim_name(self) -> str:
+        """PVC name: the run id completes it at run time (the DAG defines the kaf_dns filter)."""
+        return self.pvc_prefix + "-{{ run_id | kaf_dns }}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,9 @@ class DagPlan:
     tasks: tuple[PlannedTask, ...]
     volume: VolumePlan | None
     sensors: tuple[SensorPlan, ...]
+    pod_templates: dict[str, dict]  # name -> pod dict for pod_template_dict
+    template_images: dict[str, str]  # name -> image override
+    templates_with_volume: tuple[str, ...]  # templates that define the data volume themselves
     failure_handlers: tuple[SlackFailureHandler, ...]
     project_path: str
     project_name: str
@@ -161,6 +171,14 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         key = named[0] if named else ("__default__" if "__default__" in rc.resources else None)
         if key is not None:
             profiles[key] = config.resources_for((f"resources:{key}",) if named else ())
+        template = None
+        if rc.execution == "kubernetes":
+            wanted = tagged_values(tags, "k8s_template")
+            known = [t for t in wanted if t in rc.kubernetes_pod_templates]
+            for name in sorted(set(wanted) - set(known)):
+                warnings.append(f"node(s) {group.nodes[0]!r}: k8s_template {name!r} is not in "
+                                "run_config.kubernetes_pod_templates; using the default template")
+            template = known[0] if known else ("__default__" if "__default__" in rc.kubernetes_pod_templates else None)
         upstream = {group_of[d] for name in group.nodes for d in deps[name]} - {group.name}
         tasks.append(PlannedTask(
             task_id=task_ids[group.name],
@@ -168,6 +186,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
             nodes=group.nodes,
             profile=key,
             upstream=tuple(sorted(task_ids[u] for u in upstream)),
+            template=template,
         ))
 
     producer = {out: n.name for n in graph.nodes for out in n.outputs}
@@ -209,6 +228,16 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         task_id = sensor_ids[key] if used[key] == 1 else f"{sensor_ids[key]}_{used[key]}"
         sensors.append(SensorPlan(task_id=task_id, dependency=dep))
 
+    pod_templates: dict[str, dict] = {}
+    for name in sorted({t.template for t in tasks if t.template}):
+        key = f"run_config.kubernetes_pod_templates.{name}.template"
+        pod_templates[name] = parse_pod_template(rc.kubernetes_pod_templates[name].template, key,
+                                                 volume.claim_name if volume else None)
+    template_images = {name: rc.kubernetes_pod_templates[name].image for name in pod_templates
+                       if rc.kubernetes_pod_templates[name].image}
+    templates_with_volume = tuple(sorted(n for n, d in pod_templates.items()
+                                         if DATA_VOLUME_NAME in template_volume_names(d)))
+
     kedro_args: list[str] = ["run"]
     if kedro_env:
         kedro_args += ["--env", kedro_env]
@@ -240,6 +269,9 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         tasks=tuple(tasks),
         volume=volume,
         sensors=tuple(sensors),
+        pod_templates=pod_templates,
+        template_images=template_images,
+        templates_with_volume=templates_with_volume,
         failure_handlers=tuple(rc.failure_handlers),
         project_path=rc.project_path,
         project_name=graph.project.project_name,

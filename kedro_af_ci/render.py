@@ -126,15 +126,10 @@ def _pvc_yaml(plan: DagPlan) -> str:
     doc = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": pvc_name_template(plan), "labels": {"app.kubernetes.io/managed-by": "kedro-af-ci"}},
+        "metadata": {"name": volume.claim_name, "labels": {"app.kubernetes.io/managed-by": "kedro-af-ci"}},
         "spec": spec,
     }
     return yaml.safe_dump(doc, sort_keys=False)
-
-
-def pvc_name_template(plan: DagPlan) -> str:
-    assert plan.volume is not None
-    return plan.volume.pvc_prefix + "-{{ run_id | kaf_dns }}"
 
 
 def render_dag(plan: DagPlan) -> RenderedDag:
@@ -150,7 +145,7 @@ def render_dag(plan: DagPlan) -> RenderedDag:
         "docstring": docstring,
         "tags": [*plan.tags, HASH_PLACEHOLDER],
         "pvc_yaml": _pvc_yaml(plan) if plan.volume else None,
-        "pvc_name": pvc_name_template(plan) if plan.volume else None,
+        "pvc_name": plan.volume.claim_name if plan.volume else None,
         "data_volume_name": DATA_VOLUME_NAME,
         "init_mount_path": INIT_MOUNT_PATH,
         "roots": [t.task_id for t in plan.tasks if not t.upstream],

@@ -55,7 +55,6 @@ def test_memory_group_that_would_be_cyclic_is_split_deterministically():
     groups, warnings = groups_of(graph, "memory")
     assert groups == {"a": ("a",), "b": ("b",), "a_2": ("c",)}
     assert any("split at node 'c'" in w for w in warnings)
-    config_dir = None  # noqa: F841
     assert groups_of(graph, "memory") == (groups, warnings)
 
 
