@@ -122,7 +122,8 @@ def compile(opts: Options, output, image, cron, no_verify):
     _report_warnings(result.dag.warnings)
     target = output or default_output(opts.project_path, result.dag.dag_id)
     atomic_write_text(target, result.dag.source)
-    checked = "loaded in Airflow's DagBag" if result.verification.checked else "not checked (no Airflow here)"
+    verification = result.verification
+    checked = "loaded in Airflow's DagBag" if verification.checked else f"skipped ({verification.skipped_because})"
     click.echo(f"Compiled pipeline {result.graph.pipeline!r} into {target}: DAG {result.dag.dag_id!r}, "
                f"{len(result.plan.tasks)} node task(s), {len(result.plan.edges)} edge(s), {result.dag.content_tag}; "
                f"pre-flight: {checked}")

@@ -57,7 +57,8 @@ def compile_dag(request: CompileRequest) -> CompileResult:
     plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
                       grouping=request.grouping)
     dag = render_dag(plan)
-    verification = verify_source(dag.source, dag.dag_id) if request.verify else VerifyResult(checked=False)
+    verification = (verify_source(dag.source, dag.dag_id) if request.verify
+                    else VerifyResult(checked=False, skipped_because="--no-verify"))
     return CompileResult(config, graph, plan, dag, git, verification)
 
 

@@ -87,6 +87,8 @@ def extract_graph(project_path: str | Path, pipeline: str = "__default__", env: 
                   conf_source: str | None = None) -> PipelineGraph:
     """Bootstrap the Kedro project at ``project_path`` and describe one registered pipeline."""
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    # Kedro configures logging on import; keep this tool's output to warnings unless the user chose
+    os.environ.setdefault("KEDRO_LOGGING_CONFIG", str(Path(__file__).with_name("templates") / "kedro_logging.yml"))
     logging.getLogger("kedro").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # Kedro's own deprecation/naming warnings are the project's business, not this tool's output

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VerifyResult:
-    checked: bool  # False when Airflow is not importable here
+    checked: bool  # False when skipped or Airflow is not importable here
+    skipped_because: str = ""
     dag_ids: tuple[str, ...] = ()
     task_count: int = 0
 
@@ -43,7 +44,7 @@ def verify_source(source: str, dag_id: str, filename: str | None = None) -> Veri
     """Import ``source`` in a DagBag; raise :class:`PreflightError` with Airflow's import error."""
     if not airflow_available():
         log.warning("Airflow is not installed here: skipping the pre-flight DagBag check")
-        return VerifyResult(checked=False)
+        return VerifyResult(checked=False, skipped_because="Airflow is not installed here")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
     with tempfile.TemporaryDirectory(prefix="kaf-preflight-") as folder:
