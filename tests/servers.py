@@ -106,3 +106,41 @@ def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
         stop(proc)
         raise
     return AirflowServer(url=url, username="admin", password=password, dags_folder=dags, home=home, proc=proc)
+
+
+def start_airflow2(python: Path, base: Path, timeout: float = 300) -> AirflowServer:
+    """Airflow 2 `standalone` from another virtualenv (webserver + API v1 with basic auth)."""
+    home, dags = base / "home", base / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    bin_dir = Path(python).parent
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(port),
+        "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+        "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session",
+        "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "2",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "2",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+    }
+    full_env = {k: v for k, v in {**os.environ, **env}.items() if k != "KUBECONFIG"}
+    subprocess.run([str(bin_dir / "airflow"), "db", "migrate"], env=full_env, check=True, capture_output=True,
+                   timeout=300)
+    log = base / "standalone.log"
+    proc = start([str(bin_dir / "airflow"), "standalone"], log, env=env, cwd=base)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", timeout, proc, log)
+        passwords = home / "standalone_admin_password.txt"
+        deadline = time.monotonic() + 60
+        while not passwords.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        password = passwords.read_text().strip()
+    except BaseException:
+        stop(proc)
+        raise
+    return AirflowServer(url=url, username="admin", password=password, dags_folder=dags, home=home, proc=proc)

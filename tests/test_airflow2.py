@@ -66,3 +66,37 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     assert len(af3["pods"]) == (10 + 1) + (2 + 1)  # node pods + data_volume_init of both Kubernetes DAGs
     for key in af3["pods"]:
         assert af2["pods"][key] == af3["pods"][key], key
+
+
+@pytest.fixture(scope="module")
+def airflow2_server(tmp_path_factory):
+    from servers import start_airflow2, stop
+
+    if not AIRFLOW2:
+        pytest.skip("no Airflow 2 virtualenv")
+    server = start_airflow2(Path(AIRFLOW2), tmp_path_factory.mktemp("airflow2-server"))
+    yield server
+    stop(server.proc)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not AIRFLOW2 and os.environ.get("CI") != "true", reason="no Airflow 2 virtualenv")
+def test_run_once_with_wait_on_airflow_2(airflow2_server, tmp_path):
+    """API v1 with basic auth: upload, wait for the version, unpause, trigger, wait, success."""
+    from conftest import copy_example, make_repo, run_cli
+
+    project = copy_example(tmp_path / "spaceflights")
+    make_repo(project)
+    env = {"KEDRO_CONFIG_AIRFLOW_HOST": airflow2_server.url,
+           "KEDRO_CONFIG_DAGS_FOLDER": str(airflow2_server.dags_folder),
+           "KEDRO_CONFIG_PROJECT_PATH": str(project), "KEDRO_CONFIG_RUN_NAME": "kaf-airflow2",
+           **airflow2_server.env()}
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once",
+                     "--wait-for-completion", "--poll-interval", "1", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{airflow2_server.url}/dags/kaf-airflow2/grid?dag_run_id=kaf_run_once__" in result.stdout
+    assert ": success —" in result.stdout
+    assert (project / "data" / "03_primary" / "model_input_table.csv").is_file()
+    assert airflow2_server.password not in result.stdout + result.stderr
+    listed = run_cli("--project-path", str(project), "-e", "demo", "list-pipelines", env=env, check=True)
+    assert "kaf-airflow2" in listed.stdout
