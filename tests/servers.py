@@ -89,19 +89,28 @@ def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         "KEDRO_DISABLE_TELEMETRY": "true",
     }
-    env.pop("KUBECONFIG", None)
-    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env={**os.environ, **env}, check=True,
-                   capture_output=True, timeout=300)
+    return _standalone(BIN, base, port, env, "/api/v2/monitor/health",
+                       "simple_auth_manager_passwords.json.generated", lambda text: json.loads(text)["admin"],
+                       timeout)
+
+
+def _standalone(bin_dir: Path, base: Path, port: int, env: dict, health: str, password_file: str,
+                read_password, timeout: float) -> AirflowServer:
+    """`airflow db migrate`, then `airflow standalone` until healthy and its admin password is written."""
+    home, dags = Path(env["AIRFLOW_HOME"]), Path(env["AIRFLOW__CORE__DAGS_FOLDER"])
+    full_env = {k: v for k, v in {**os.environ, **env}.items() if k != "KUBECONFIG"}
+    subprocess.run([str(bin_dir / "airflow"), "db", "migrate"], env=full_env, check=True, capture_output=True,
+                   timeout=300)
     log = base / "standalone.log"
-    proc = start([str(BIN / "airflow"), "standalone"], log, env=env, cwd=base)
+    proc = start([str(bin_dir / "airflow"), "standalone"], log, env=env, cwd=base)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{url}/api/v2/monitor/health", timeout, proc, log)
-        passwords = home / "simple_auth_manager_passwords.json.generated"
+        wait_http(url + health, timeout, proc, log)
+        passwords = home / password_file
         deadline = time.monotonic() + 60
         while not passwords.exists() and time.monotonic() < deadline:
             time.sleep(0.5)
-        password = json.loads(passwords.read_text())["admin"]
+        password = read_password(passwords.read_text())
     except BaseException:
         stop(proc)
         raise
@@ -127,20 +136,4 @@ def start_airflow2(python: Path, base: Path, timeout: float = 300) -> AirflowSer
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
         "KEDRO_DISABLE_TELEMETRY": "true",
     }
-    full_env = {k: v for k, v in {**os.environ, **env}.items() if k != "KUBECONFIG"}
-    subprocess.run([str(bin_dir / "airflow"), "db", "migrate"], env=full_env, check=True, capture_output=True,
-                   timeout=300)
-    log = base / "standalone.log"
-    proc = start([str(bin_dir / "airflow"), "standalone"], log, env=env, cwd=base)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/health", timeout, proc, log)
-        passwords = home / "standalone_admin_password.txt"
-        deadline = time.monotonic() + 60
-        while not passwords.exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        password = passwords.read_text().strip()
-    except BaseException:
-        stop(proc)
-        raise
-    return AirflowServer(url=url, username="admin", password=password, dags_folder=dags, home=home, proc=proc)
+    return _standalone(bin_dir, base, port, env, "/health", "standalone_admin_password.txt", str.strip, timeout)
