@@ -26,10 +26,6 @@ class GitInfo:
     dirty: bool = False
     source: str = "git"  # where the values came from: git, ci, none
 
-    @property
-    def short_commit(self) -> str:
-        return self.commit_id[:12]
-
 
 def _ci_branch(environ: Mapping[str, str]) -> str | None:
     # GITHUB_HEAD_REF is the PR's source branch; GITHUB_REF_NAME is then "123/merge".

@@ -46,7 +46,6 @@ def verify_source(source: str, dag_id: str, filename: str | None = None) -> Veri
         log.warning("Airflow is not installed here: skipping the pre-flight DagBag check")
         return VerifyResult(checked=False, skipped_because="Airflow is not installed here")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
     with tempfile.TemporaryDirectory(prefix="kaf-preflight-") as folder:
         path = Path(folder) / (filename or f"{dag_id}.py")
         path.write_text(source, encoding="utf-8")
