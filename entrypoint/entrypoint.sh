@@ -1,6 +1,23 @@
 #!/usr/bin/env bash
-# Minimal entrypoint: compile the project from the action inputs. Completed by the action issue.
+# Entrypoint of the action image.
+#   no arguments:  the container action (GitHub Actions, GitLab CI job, `docker run` with INPUT_*)
+#   arguments:     the CLI itself, e.g. `docker run IMAGE compile -e prod`
+# Every input goes to Python through the environment, never through this shell: nothing a branch
+# name or an input contains is ever expanded or evaluated here.
 set -Eeuo pipefail
-args=(--project-path "${INPUT_PROJECT_PATH:-.}" --pipeline "${INPUT_PIPELINE:-__default__}")
-if [[ -n "${INPUT_ENV:-}" ]]; then args+=(--env "$INPUT_ENV"); fi
-exec kedro-af-ci "${args[@]}" compile "$@"
+
+workspace="${GITHUB_WORKSPACE:-${CI_PROJECT_DIR:-$PWD}}"
+
+# The checkout belongs to another user than the container's: let git (and gitpython) read it,
+# through git's environment configuration, without writing any config file.
+count="${GIT_CONFIG_COUNT:-0}"
+export "GIT_CONFIG_KEY_${count}=safe.directory" "GIT_CONFIG_VALUE_${count}=${workspace}"
+export GIT_CONFIG_COUNT=$((count + 1))
+export KEDRO_DISABLE_TELEMETRY="${KEDRO_DISABLE_TELEMETRY:-true}" DO_NOT_TRACK="${DO_NOT_TRACK:-1}"
+python_bin="${KAF_PYTHON:-python}"
+
+if [[ $# -gt 0 ]]; then
+  exec "$python_bin" -m kedro_af_ci.cli "$@"
+fi
+cd "$workspace"
+exec "$python_bin" -m kedro_af_ci.action

@@ -12,7 +12,6 @@ import logging
 import sys
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -150,12 +149,17 @@ def _client(host: str | None, insecure: bool):
     return AirflowClient(host, credentials, verify=verify)
 
 
-def _upload(result, output: str | None):
-    from .upload import upload_dag
-
+def _destination(result, output: str | None) -> str:
     destination = output or result.config.output
     if not destination:
         raise ConfigError("no DAG location: set output in airflow-k8s.yaml or pass -o/--output", key="output")
+    return destination
+
+
+def _upload(result, output: str | None):
+    from .upload import upload_dag
+
+    destination = _destination(result, output)
     uploaded = upload_dag(result.dag.source, destination, f"{result.dag.dag_id}.py")
     click.echo(f"Uploaded DAG {result.dag.dag_id!r} ({result.dag.content_tag}) to {uploaded.location}")
     return uploaded
@@ -209,36 +213,26 @@ def schedule(opts: Options, cron, output, image):
 @handle_errors
 def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_interval, run_id, host, insecure):
     """Uploads pipeline to Airflow and runs once."""
-    import time
-
     from .compiler import compile_dag
-    from .deploy import Progress, make_run_id, trigger_and_wait, wait_for_version
+    from .deploy import deploy_and_run, failure_message
     from .errors import RunFailed
 
     overrides = {"run_config": {"image": image}} if image else None
     result = compile_dag(_request(opts, schedule=None, overrides=overrides))
     _report_warnings(result.dag.warnings)
     client = _client(host or result.config.host, insecure)
-    client.api  # noqa: B018 - detect the API (and fail on a wrong host) before uploading
-    uploaded_at = time.time()
-    _upload(result, output)
-    progress = Progress()
+    destination = _destination(result, output)
     dag_id = result.dag.dag_id
-    wait_for_version(client, dag_id, result.dag.content_tag, filename=f"{dag_id}.py", uploaded_at=uploaded_at,
-                     timeout=version_timeout, poll=min(poll_interval, 5), progress=progress)
-    progress.done()
-    run_id = run_id or make_run_id(result.dag.content_tag)
-    outcome = trigger_and_wait(client, dag_id, run_id, wait=wait, timeout=timeout, poll=poll_interval,
-                               progress=progress)
+    outcome = deploy_and_run(client, result.dag.source, dag_id, result.dag.content_tag, destination, run_id=run_id,
+                             wait=wait, timeout=timeout, version_timeout=version_timeout, poll=poll_interval,
+                             on_uploaded=lambda where: click.echo(
+                                 f"Uploaded DAG {dag_id!r} ({result.dag.content_tag}) to {where}"))
     click.echo(f"DAG {dag_id!r}: {client.dag_url(dag_id)}")
     click.echo(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}")
     if outcome.tasks:
         _task_table(outcome.tasks)
     if wait and outcome.state != "success":
-        lines = [f"  {task}: {url}" for task, url in outcome.failed]
-        raise RunFailed(f"run {outcome.run_id} of {dag_id!r} ended {outcome.state}; failed task(s): "
-                        + (", ".join(t for t, _ in outcome.failed) or "none reported")
-                        + ("\n" + "\n".join(lines) if lines else ""))
+        raise RunFailed(failure_message(outcome))
 
 
 def _task_table(tasks: list[dict]) -> None:
@@ -337,42 +331,37 @@ def export_graph(opts: Options, output):
 @click.option("--output", "dag_output", default="${output|dags}", show_default=True,
               help="Location Airflow reads DAGs from (folder, gs://, s3://).")
 @click.option("--image", help="Image repository for the nodes (default: the package name).")
-@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.option("--with-github-actions", "github", is_flag=True,
+              help="Also write .github/workflows: run-once on branch pushes, schedule on the default branch.")
+@click.option("--with-gitlab-ci", "gitlab", is_flag=True, help="Also write the GitLab CI template (.gitlab/).")
+@click.option("--cloud", type=click.Choice(["gcp", "aws", "none"]), default="gcp", show_default=True,
+              help="Registry and bucket authentication of the GitHub workflows: OIDC to GCP or AWS, or secrets.")
+@click.option("--default-branch", default="main", show_default=True, help="Branch whose pushes schedule the DAG.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_obj
 @handle_errors
-def init(opts: Options, host, dag_output, image, force):
-    """Initializes configuration for the plugin."""
-    import jinja2
-    import yaml
-
+def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_branch, force):
+    """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import _check_host
-    from .fileio import atomic_write_text
+    from .scaffold import plan_config, plan_workflows, write_all
 
     try:
         _check_host(host)
     except ValueError as exc:
         raise ConfigError(str(exc), key="host") from None
     project = _project_identity(opts.project_path)
-    target = opts.project_path / opts.conf_source / (opts.env or "base") / "airflow-k8s.yaml"
-    if target.exists() and not force:
-        raise ConfigError("already exists; pass --force to overwrite", file=str(target))
-
-    def to_yaml(value):
-        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("kedro_af_ci", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)  # noqa: S701 - renders YAML, values go through to_yaml
-    env.filters["yaml"] = to_yaml
-    text = env.get_template("airflow-k8s.yaml.j2").render(
-        host=host, output=dag_output,
-        image=(image or project["package_name"].replace("_", "-")) + ":${commit_id|latest}",
-        project_name=project["project_name"], run_name=project["package_name"] + "-${branch_name|local}",
-        description=f"Kedro project {project['project_name']}",
-        start_date=datetime.now(timezone.utc).strftime("%Y%m%d"),
-    )
-    atomic_write_text(target, text)
-    click.echo(f"Wrote {target}")
+    config = plan_config(opts.project_path, opts.conf_source, opts.env, host=host, output=dag_output, image=image,
+                         project=project)
+    planned = [config]
+    if github or gitlab:
+        planned += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
+                                  pipeline=opts.pipeline, image=image, cloud=cloud, default_branch=default_branch,
+                                  project=project)
+        if config.path.exists() and not force:
+            click.echo(f"Kept the existing {config.path}")
+            planned.remove(config)
+    for path in write_all(planned, force=force):
+        click.echo(f"Wrote {path}")
 
 
 def _project_identity(project_path: Path) -> dict[str, str]:

@@ -138,3 +138,36 @@ def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: b
         for ti in outcome.tasks if ti.get("state") == "failed"
     ]
     return outcome
+
+
+def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag: str, destination: str, *,
+                   run_id: str | None = None, wait: bool, timeout: float, version_timeout: float,
+                   poll: float, progress: Progress | None = None,
+                   on_uploaded: Callable[[str], None] | None = None) -> RunOutcome:
+    """run-once after compiling: check the API, upload, wait for this version, trigger, maybe wait.
+
+    The API is reached before the upload so a wrong host or credentials fail before anything is
+    written; ``on_uploaded`` receives the DAG file's location (the action reports it even when the
+    run then fails).
+    """
+    from .upload import upload_dag
+
+    progress = progress or Progress()
+    client.api  # noqa: B018 - detect the API version (and fail on a wrong host) before uploading
+    uploaded_at = time.time()
+    uploaded = upload_dag(source, destination, f"{dag_id}.py")
+    log.debug("uploaded DAG %r (%s) to %s", dag_id, content_tag, uploaded.location)
+    if on_uploaded:
+        on_uploaded(uploaded.location)
+    wait_for_version(client, dag_id, content_tag, filename=f"{dag_id}.py", uploaded_at=uploaded_at,
+                     timeout=version_timeout, poll=min(poll, 5), progress=progress)
+    progress.done()
+    return trigger_and_wait(client, dag_id, run_id or make_run_id(content_tag), wait=wait, timeout=timeout,
+                            poll=poll, progress=progress)
+
+
+def failure_message(outcome: RunOutcome) -> str:
+    lines = [f"  {task}: {url}" for task, url in outcome.failed]
+    return (f"run {outcome.run_id} of {outcome.dag_id!r} ended {outcome.state}; failed task(s): "
+            + (", ".join(t for t, _ in outcome.failed) or "none reported")
+            + ("\n" + "\n".join(lines) if lines else ""))

@@ -54,3 +54,9 @@ class RunFailed(KafError):
     """The triggered DAG run ended in a state other than success, or timed out."""
 
     exit_code = 8
+
+
+class BuildError(KafError):
+    """Building, pushing or running the project image failed (docker said no)."""
+
+    exit_code = 9

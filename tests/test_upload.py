@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,30 +11,47 @@ from kedro_af_ci.errors import UploadError
 from kedro_af_ci.upload import filesystem, upload_dag
 
 
-def test_local_upload_is_atomic_under_a_concurrent_reader(tmp_path):
+def _poll(target: str, digests: set[str], stop, result) -> None:
+    """Runs in another process, like Airflow's dag-processor: read the file as fast as possible."""
+    import hashlib
+
+    reads = bad = 0
+    while not stop.is_set():
+        try:
+            data = Path(target).read_bytes()
+        except FileNotFoundError:
+            bad += 1
+            continue
+        reads += 1
+        if hashlib.sha256(data).hexdigest() not in digests:
+            bad += 1
+    result.put((reads, bad))
+
+
+def test_local_upload_is_atomic_under_a_concurrent_reader(tmp_path, capsys):
+    import hashlib
+    import multiprocessing
+
+    uploads = 1000
     folder = tmp_path / "dags"
-    versions = [f"# version {i}\n" + "x = 1\n" * (2000 + i) for i in range(60)]
+    versions = [f"# version {i}\n" + "x = 1\n" * (500 + 7 * i) for i in range(uploads)]
     upload_dag(versions[0], str(folder), "dag.py")
     target = folder / "dag.py"
-    seen_bad: list[str] = []
-    stop = threading.Event()
-
-    def reader():
-        valid = set(versions)
-        while not stop.is_set():
-            text = target.read_text()
-            if text not in valid:
-                seen_bad.append(text[:40])
-
-    thread = threading.Thread(target=reader)
-    thread.start()
+    digests = {hashlib.sha256(v.encode()).hexdigest() for v in versions}
+    ctx = multiprocessing.get_context("spawn")
+    stop, result = ctx.Event(), ctx.Queue()
+    reader = ctx.Process(target=_poll, args=(str(target), digests, stop, result))
+    reader.start()
     try:
         for version in versions:
             upload_dag(version, str(folder), "dag.py")
     finally:
         stop.set()
-        thread.join()
-    assert seen_bad == []
+        reads, bad = result.get(timeout=60)
+        reader.join(timeout=60)
+    with capsys.disabled():
+        print(f"\nuploads: {uploads}/{uploads} ok, {reads} concurrent reads, {bad} partial or missing")
+    assert reads > 0 and bad == 0
     assert target.read_text() == versions[-1]
     assert sorted(p.name for p in folder.iterdir()) == ["dag.py"]  # no temporary files left behind
 

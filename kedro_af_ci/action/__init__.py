@@ -1,0 +1,1 @@
+"""The container action (GitHub Actions, GitLab CI, ``docker run``): build, extract, compile, deploy, report."""

@@ -1,0 +1,106 @@
+"""The docker CLI, driven through argument lists (never a shell): build, login, push, run.
+
+The action's container talks to the runner's Docker engine through its socket. Every failure is a
+:class:`BuildError` naming the command, with the tail of docker's own output.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from ..errors import BuildError, ConfigError
+
+log = logging.getLogger(__name__)
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"^(?:(?P<domain>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
+    r"(?::(?P<tag>\w[\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def image_ref(image: str, commit_id: str) -> str:
+    """``repo`` → ``repo:<commit>``; ``repo:tag`` and ``repo@sha256:…`` stay as they are."""
+    image = image.strip()
+    match = _REFERENCE.match(image)
+    if not match or len(image) > 255:
+        raise ConfigError(f"{image[:80]!r} is not a Docker image reference (registry/name[:tag])", key="input image")
+    if match["tag"] or match["digest"]:
+        return image
+    return f"{image}:{commit_id}"
+
+
+def registry_of(ref: str) -> str:
+    """Registry host of an image reference (docker.io when the first part is not a host)."""
+    first, sep, _ = ref.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+@dataclass
+class Docker:
+    executable: str = "docker"
+
+    @classmethod
+    def find(cls) -> Docker | None:
+        path = shutil.which("docker")
+        return cls(path) if path else None
+
+    def _run(self, args: list[str], *, what: str, stdin: str | None = None, capture: bool = False,
+             timeout: float | None = None) -> subprocess.CompletedProcess:
+        log.debug("docker %s", " ".join(args[:2]))
+        try:
+            proc = subprocess.run([self.executable, *args], input=stdin, text=True, timeout=timeout,
+                                  stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BuildError(f"{what} failed: {exc}") from None
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stderr or "").strip().splitlines()[-15:])
+            raise BuildError(f"{what} failed (docker exit code {proc.returncode})" + (f":\n{tail}" if tail else ""))
+        if proc.stderr and not capture:
+            print(proc.stderr, end="", flush=True)
+        return proc
+
+    def available(self) -> bool:
+        """True when the CLI reaches an engine (the socket is mounted and answers)."""
+        try:
+            self._run(["version", "--format", "{{.Server.Version}}"], what="docker version", capture=True,
+                      timeout=30)
+        except BuildError as exc:
+            log.debug("no Docker engine: %s", exc)
+            return False
+        return True
+
+    def build(self, ref: str, *, context: str, dockerfile: str, build_args: list[str], labels: dict[str, str]) -> None:
+        args = ["build", "--file", dockerfile, "--tag", ref]
+        for arg in build_args:
+            args += ["--build-arg", arg]
+        for key, value in labels.items():
+            args += ["--label", f"{key}={value}"]
+        self._run([*args, context], what=f"docker build of {ref}")
+
+    def login(self, registry: str, username: str, password: str) -> None:
+        # the password goes through stdin: never on a command line that `ps` or a log could show
+        self._run(["login", registry, "--username", username, "--password-stdin"], what=f"docker login to {registry}",
+                  stdin=password, capture=True)
+
+    def push(self, ref: str) -> None:
+        self._run(["push", ref], what=f"docker push of {ref}")
+
+    def run_python(self, ref: str, script: str, args: list[str], *, workdir: str, env: dict[str, str],
+                   timeout: float = 900) -> subprocess.CompletedProcess:
+        """Run ``python - ARGS`` in the image, ``script`` on stdin, without network; the caller reads the result."""
+        cmd = [self.executable, "run", "--rm", "-i", "--network", "none", "--entrypoint", "python",
+               "--workdir", workdir]
+        for key, value in env.items():
+            cmd += ["--env", f"{key}={value}"]
+        try:
+            return subprocess.run([*cmd, ref, "-", *args], input=script, text=True, capture_output=True,
+                                  timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BuildError(f"graph extraction in {ref} failed: {exc}") from None

@@ -1,0 +1,140 @@
+"""The action's inputs, read from ``INPUT_*`` variables exactly as GitHub passes them.
+
+GitHub upper-cases an input's name and keeps its hyphens (``INPUT_PROJECT-PATH``), which a shell
+cannot even read; GitLab jobs and ``docker run -e`` users write underscores. Both spellings are
+accepted, and the names and defaults come from ``action.yml`` itself so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+
+ACTION_YML = Path(__file__).with_name("action.yml")
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off", ""}
+
+
+def action_metadata() -> dict:
+    return yaml.safe_load(ACTION_YML.read_text(encoding="utf-8"))
+
+
+def _raw(environ: Mapping[str, str], name: str, default: str) -> str:
+    for key in (f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"):
+        if key in environ:
+            return environ[key].strip()
+    return default
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"expected true or false, got {value!r}", key=f"input {name}")
+
+
+def _number(name: str, value: str, minimum: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"expected a number of seconds, got {value!r}", key=f"input {name}") from None
+    if number < minimum:
+        raise ConfigError(f"expected at least {minimum:g}, got {value!r}", key=f"input {name}")
+    return number
+
+
+def _build_args(value: str) -> list[str]:
+    """One ``KEY=VALUE`` per line (blank lines and ``#`` comments skipped)."""
+    args = []
+    for line in value.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, _ = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise ConfigError(f"expected KEY=VALUE lines, got {line[:60]!r}", key="input build-args")
+        args.append(line)
+    return args
+
+
+@dataclass(frozen=True)
+class ActionInputs:
+    project_path: str
+    env: str | None
+    pipeline: str
+    image: str
+    build: bool
+    push: bool
+    dockerfile: str
+    build_context: str
+    build_args: list[str]
+    registry: str
+    registry_username: str
+    registry_password: str
+    output: str
+    airflow_host: str
+    airflow_token: str
+    run_name: str
+    group_by: str | None
+    run_once: bool
+    wait: bool
+    wait_timeout: float
+    version_timeout: float
+    poll_interval: float
+    schedule: str
+    dry_run: bool
+    verify: bool
+    insecure: bool
+    dotenv: str
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.registry_password, self.airflow_token) if s]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ActionInputs:
+        declared = action_metadata()["inputs"]
+        raw = {name: _raw(environ, name, str(spec.get("default", ""))) for name, spec in declared.items()}
+        group_by = raw["group-by"] or None
+        if group_by not in (None, "none", "memory", "namespace", "tag"):
+            raise ConfigError(f"expected none, memory, namespace or tag, got {group_by!r}", key="input group-by")
+        env = raw["env"] or None
+        if env is not None and (any(c in env for c in "/\\") or env.startswith(".")):
+            raise ConfigError(f"{env!r} is not a Kedro environment name", key="input env")
+        return cls(
+            project_path=raw["project-path"] or ".",
+            env=env,
+            pipeline=raw["pipeline"] or "__default__",
+            image=raw["image"],
+            build=_bool("build", raw["build"]),
+            push=_bool("push", raw["push"]),
+            dockerfile=raw["dockerfile"],
+            build_context=raw["build-context"],
+            build_args=_build_args(raw["build-args"]),
+            registry=raw["registry"],
+            registry_username=raw["registry-username"],
+            registry_password=raw["registry-password"],
+            output=raw["output"],
+            airflow_host=raw["airflow-host"],
+            airflow_token=raw["airflow-token"] or environ.get("AIRFLOW_API_TOKEN", ""),
+            run_name=raw["run-name"],
+            group_by=group_by,
+            run_once=_bool("run-once", raw["run-once"]),
+            wait=_bool("wait", raw["wait"]),
+            wait_timeout=_number("wait-timeout", raw["wait-timeout"], 1),
+            version_timeout=_number("version-timeout", raw["version-timeout"], 1),
+            poll_interval=_number("poll-interval", raw["poll-interval"], 0.1),
+            schedule=raw["schedule"],
+            dry_run=_bool("dry-run", raw["dry-run"]),
+            verify=_bool("verify", raw["verify"]),
+            insecure=_bool("insecure", raw["insecure"]),
+            dotenv=raw["dotenv"],
+        )

@@ -1,0 +1,125 @@
+"""action.yml, the Dockerfile, the entrypoint and the workflows `init` generates, checked by the
+tools GitHub and GitLab users would run: the official schemas (check-jsonschema's vendored copies),
+actionlint (with shellcheck for run: scripts), hadolint and shellcheck."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, copy_example, make_repo, run_cli
+
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    assert path.exists(), f"{name} is not installed in the test environment (pyproject dev extra)"
+    return str(path)
+
+
+def check(cmd: list[str]) -> str:
+    result = subprocess.run(cmd, capture_output=True, text=True, env={"PATH": f"{BIN}:/usr/bin:/bin"}, timeout=300)
+    assert result.returncode == 0, f"{cmd[0]}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_action_yml_matches_the_github_action_schema():
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ROOT / "action.yml")])
+
+
+def test_dockerfile_passes_hadolint():
+    check([tool("hadolint"), "--failure-threshold", "info", str(ROOT / "Dockerfile")])
+
+
+def test_entrypoint_passes_shellcheck():
+    check([tool("shellcheck"), "--severity=style", str(ROOT / "entrypoint" / "entrypoint.sh")])
+
+
+def test_readme_inputs_table_matches_action_yml():
+    declared = yaml.safe_load((ROOT / "action.yml").read_text())
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| input | default | description |", 1)[1].split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| `?([^|`]*)`? \|", table, flags=re.M))
+    inputs = {k: str(v.get("default", "")) for k, v in declared["inputs"].items()}
+    assert {k: rows.get(k) for k in inputs} == inputs
+    for output in declared["outputs"]:
+        assert f"`{output}`" in readme
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """`init` with both CI templates, in a repository whose Kedro project sits in a sub-folder."""
+    root = tmp_path_factory.mktemp("init-repo")
+    project = copy_example(root / "spaceflights")
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    make_repo(root)
+    results = {}
+    for cloud in ("gcp", "aws", "none"):
+        target = tmp_path_factory.mktemp(f"init-{cloud}")
+        shutil.copytree(root, target, dirs_exist_ok=True)
+        result = run_cli("--project-path", str(target / "spaceflights"), "-e", "prod", "init",
+                         "https://airflow.example.com", "--output", "gs://dags-bucket/dags", "--image",
+                         "europe-docker.pkg.dev/acme/ml/spaceflights", "--cloud", cloud, "--with-github-actions",
+                         "--with-gitlab-ci")
+        assert result.returncode == 0, result.stderr
+        results[cloud] = target
+    return results
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "aws", "none"])
+def test_generated_github_workflows_pass_actionlint_and_the_schema(generated, cloud):
+    workflows = sorted((generated[cloud] / ".github" / "workflows").glob("*.yml"))
+    assert [w.name for w in workflows] == ["kedro-airflow-k8s-default-branch.yml", "kedro-airflow-k8s-push.yml"]
+    check([tool("actionlint"), "-shellcheck", tool("shellcheck"), *map(str, workflows)])
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, workflows)])
+    push, default = (yaml.safe_load(w.read_text()) for w in reversed(workflows))
+    assert push[True]["push"]["branches-ignore"] == ["main"] and default[True]["push"]["branches"] == ["main"]
+    step = next(s for s in push["jobs"]["run-once"]["steps"] if s.get("id") == "kedro-airflow-k8s")
+    assert step["with"]["run-once"] is True and step["with"]["wait"] is True
+    assert step["with"]["project-path"] == "spaceflights" and step["with"]["env"] == "prod"
+    assert re.fullmatch(r"getindata/kedro-airflow-k8s-action@v\d+\.\d+\.\d+", step["uses"])
+    for workflow in (push, default):
+        permissions = workflow["permissions"]
+        assert permissions["contents"] == "read"
+        assert set(permissions) == ({"contents"} if cloud == "none" else {"contents", "id-token"})
+        for job in workflow["jobs"].values():
+            for s in job["steps"]:
+                if "uses" in s and not s["uses"].startswith("getindata/"):
+                    assert re.search(r"@[0-9a-f]{40}$", s["uses"]), s["uses"]  # third-party actions pinned by SHA
+                assert "github.head_ref" not in s.get("run", "") and "github.event" not in s.get("run", "")
+
+
+def test_generated_gitlab_template_passes_the_gitlab_schema(generated, tmp_path):
+    template = generated["gcp"] / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml"
+    header, _, body = template.read_text().partition("\n---\n")
+    (tmp_path / "header.yml").write_text(header)
+    (tmp_path / "body.yml").write_text(body)
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(tmp_path / "header.yml"),
+           str(tmp_path / "body.yml"), str(generated["gcp"] / ".gitlab-ci.yml")])
+    spec = yaml.safe_load(header)["spec"]["inputs"]
+    assert spec["env"]["default"] == "prod" and spec["project-path"]["default"] == "spaceflights"
+    jobs = yaml.safe_load(body)
+    assert jobs["kedro-airflow-k8s-run-once"]["variables"]["INPUT_RUN_ONCE"] == "true"
+    assert jobs[".kedro-airflow-k8s"]["artifacts"]["reports"]["dotenv"] == "kedro-airflow-k8s.env"
+    assert jobs[".kedro-airflow-k8s"]["script"] == ["/entrypoint.sh"]
+
+
+def test_init_refuses_to_overwrite_and_writes_nothing(generated):
+    root = generated["none"]
+    workflow = root / ".github" / "workflows" / "kedro-airflow-k8s-push.yml"
+    workflow.write_text("# mine\n")
+    gitlab = root / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml"
+    gitlab.unlink()
+    result = run_cli("--project-path", str(root / "spaceflights"), "-e", "prod", "init", "https://a.example.com",
+                     "--with-github-actions", "--with-gitlab-ci")
+    assert result.returncode == 3 and "pass --force" in result.stderr
+    assert workflow.read_text() == "# mine\n" and not gitlab.exists()  # nothing written, not even new files
+    forced = run_cli("--project-path", str(root / "spaceflights"), "-e", "prod", "init", "https://a.example.com",
+                     "--with-github-actions", "--with-gitlab-ci", "--force")
+    assert forced.returncode == 0 and workflow.read_text() != "# mine\n" and gitlab.exists()

@@ -1,0 +1,62 @@
+"""The built wheel, installed into a clean virtualenv as the Dockerfile installs it, runs: package
+data (DAG/summary/config templates, workflow templates, action.yml) that the wheel forgot fails here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, copy_example, make_repo
+
+pytestmark = pytest.mark.slow
+
+
+def _uv() -> str:
+    found = Path(sys.executable).with_name("uv")
+    return str(found) if found.exists() else (shutil.which("uv") or pytest.fail("uv is missing"))
+
+
+def test_wheel_in_a_clean_virtualenv(tmp_path, example_graph):
+    uv = _uv()
+    env = {**os.environ, "UV_NATIVE_TLS": "1", "VIRTUAL_ENV": ""}
+    subprocess.run([uv, "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(ROOT)], check=True,
+                   capture_output=True, env=env, timeout=600)
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env, timeout=300)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel)],
+                   check=True, env=env, timeout=600)
+    exe = venv / "bin" / "kedro-af-ci"
+
+    project = copy_example(tmp_path / "spaceflights")
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    make_repo(project)
+    graph = tmp_path / "graph.json"
+    graph.write_text(example_graph.to_json())
+
+    def run(*args):
+        result = subprocess.run([str(exe), "--project-path", str(project), *args], capture_output=True, text=True,
+                                env={**env, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    run("init", "https://airflow.example.com", "--with-github-actions", "--with-gitlab-ci")
+    assert (project / ".github" / "workflows" / "kedro-airflow-k8s-push.yml").is_file()
+    assert (project / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml").is_file()
+    out = run("--graph", str(graph), "compile", "--no-verify", "-o", str(tmp_path / "dag.py"))
+    assert "Compiled pipeline" in out.stdout and "def " in (tmp_path / "dag.py").read_text()
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import json; from kedro_af_ci.action.inputs import ActionInputs; "
+         "from kedro_af_ci.action.summary import SummaryData, render_summary; "
+         "from kedro_af_ci.action.graph_in_image import bootstrap_script; "
+         "print(json.dumps([ActionInputs.from_environ({}).wait_timeout, "
+         "'mermaid' in render_summary(SummaryData(ok=True, tasks=['a'])), len(bootstrap_script()) > 1000]))"],
+        capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    assert json.loads(probe.stdout) == [3600.0, True, True]
