@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENV_AF2 ?= .venv-af2
 STAMP_AF2 := $(VENV_AF2)/.installed
 
-.PHONY: demo test lint fmt clean
+.PHONY: demo test bench bench-quick lint fmt clean
 
 $(STAMP): pyproject.toml requirements/airflow3.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: $(STAMP) $(STAMP_AF2)
 	$(BIN)/ruff check .
 	KAF_AIRFLOW2_PYTHON=$(abspath $(VENV_AF2))/bin/python $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+## bench: every benchmark (100/1000/5000 nodes, run-once on a real Airflow) against kedro-airflow and a floor
+bench: $(STAMP)
+	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet -e '.[bench]'
+	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-quick:
+	$(MAKE) bench BENCH_ARGS=--quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

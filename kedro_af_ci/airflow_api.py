@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
-from .errors import AirflowApiError
+from .errors import AirflowApiError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ class AirflowClient:
     def __init__(self, host: str, credentials: Credentials | None = None, *, verify: bool | str = True,
                  timeout: float = 30.0, retries: int = 5, backoff: float = 0.5, max_backoff: float = 10.0,
                  session: requests.Session | None = None):
+        if "@" in urlsplit(host).netloc:
+            from .config import CREDENTIALS_IN_URL
+
+            raise ConfigError(CREDENTIALS_IN_URL, key="host")
         self.host = host.rstrip("/")
         self.credentials = credentials or Credentials()
         self.timeout = timeout

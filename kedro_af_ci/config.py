@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -386,11 +387,17 @@ def _env_name(value: str) -> str:
     return value
 
 
+CREDENTIALS_IN_URL = ("the URL carries credentials, which would be printed and stored; use AIRFLOW_API_TOKEN, "
+                      "or AIRFLOW_USERNAME and AIRFLOW_PASSWORD")
+
+
 def _check_host(value: str | None) -> str | None:
     if value is None:
         return None
     if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value):
         raise ValueError(f"{value!r} is not an http(s) URL (include the scheme, e.g. https://airflow.example.com)")
+    if "@" in urlsplit(value).netloc:  # never echo the value: it holds a secret
+        raise ValueError(CREDENTIALS_IN_URL)
     return value.rstrip("/")
 
 

@@ -6,6 +6,7 @@ Airflow had before the upload.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -123,6 +124,7 @@ def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: b
     if not wait:
         return outcome
     deadline = clock() + timeout
+    polls, requests_before = 0, client.requests_made
     while outcome.state not in TERMINAL_RUN_STATES:
         progress.update(f"run {run_id} of {dag_id}: {outcome.state}")
         if clock() >= deadline:
@@ -130,8 +132,12 @@ def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: b
             raise RunFailed(f"run {run_id} of {dag_id!r} did not finish within {timeout:.0f}s "
                             f"(last state: {outcome.state}); see {outcome.run_url}")
         time.sleep(poll)
+        polls += 1
         outcome.state = client.get_run(dag_id, run_id).get("state", outcome.state)
     progress.done()
+    if polls:  # benchmarks/run.py reads this line (with --verbose)
+        log.debug("kaf-requests:%s", json.dumps({"polls": polls, "requests": client.requests_made - requests_before,
+                                                 "per_poll": (client.requests_made - requests_before) / polls}))
     outcome.tasks = client.task_instances(dag_id, run_id)
     outcome.failed = [
         (ti["task_id"], client.task_log_url(dag_id, run_id, ti["task_id"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,35 +51,44 @@ def _ci_commit(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _branch_from_refs(repo) -> str | None:
+def _git(cwd: str | Path, *args: str) -> str:
+    """One git command; raises CalledProcessError/OSError when git or the repository is missing."""
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
+
+
+def _branch_from_refs(cwd: str | Path) -> str | None:
     """Name a branch (local or remote) whose tip is HEAD, for detached checkouts outside CI."""
-    head = repo.head.commit.hexsha
-    candidates = [h.name for h in repo.heads if h.commit.hexsha == head]
-    for remote in repo.remotes:
-        for ref in remote.refs:
-            if ref.remote_head != "HEAD" and ref.commit.hexsha == head:
-                candidates.append(ref.remote_head)
+    refs = _git(cwd, "for-each-ref", "--points-at", "HEAD", "--format=%(refname)", "refs/heads", "refs/remotes")
+    candidates = []
+    for ref in refs.splitlines():
+        if ref.startswith("refs/heads/"):
+            candidates.append(ref.removeprefix("refs/heads/"))
+        elif ref.startswith("refs/remotes/") and ref.count("/") >= 3 and not ref.endswith("/HEAD"):
+            candidates.append(ref.split("/", 3)[3])
     return sorted(candidates)[0] if candidates else None
 
 
 def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None) -> GitInfo:
-    """Describe the checkout at ``path``; falls back to CI variables, then to ``unknown``."""
+    """Describe the checkout at ``path``; falls back to CI variables, then to ``unknown``.
+
+    Plain ``git`` commands (a few ms each) rather than gitpython, whose import alone took 70 ms of
+    every compile (benchmarks/run.py).
+    """
     environ = os.environ if environ is None else environ
     try:
-        import git  # gitpython; imported lazily: it costs ~100 ms
-
-        repo = git.Repo(path, search_parent_directories=True)
-        commit = repo.head.commit.hexsha
-        dirty = repo.is_dirty(untracked_files=False)
-        branch = None
-        if not repo.head.is_detached:
-            branch = repo.active_branch.name
-        branch = branch or _ci_branch(environ) or _branch_from_refs(repo) or UNKNOWN_BRANCH
+        top, commit = _git(path, "rev-parse", "--show-toplevel", "HEAD").splitlines()
+        dirty = bool(_git(path, "status", "--porcelain", "--untracked-files=no"))
+        try:
+            branch = _git(path, "symbolic-ref", "--quiet", "--short", "HEAD") or None
+        except subprocess.CalledProcessError:  # detached HEAD
+            branch = None
+        branch = branch or _ci_branch(environ) or _branch_from_refs(path) or UNKNOWN_BRANCH
         if dirty:
             log.warning("the git working tree at %s has uncommitted changes; commit_id %s does "
-                        "not describe them", repo.working_tree_dir, commit[:12])
+                        "not describe them", top, commit[:12])
         return GitInfo(commit_id=commit, branch_name=branch, dirty=dirty, source="git")
-    except Exception as exc:  # no git binary, not a repository, repository without commits...
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:  # no git, not a repository, no commit
         log.debug("git information unavailable at %s: %s", path, exc)
     commit = _ci_commit(environ)
     branch = _ci_branch(environ)

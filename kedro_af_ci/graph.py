@@ -58,13 +58,40 @@ def _strip_credentials(catalog_conf: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _pattern_matcher(resolver: Any, catalog_conf: dict[str, Any]):
+    """First user pattern matching a name, in Kedro's order; each pattern is compiled once (Kedro
+    recompiles it for every dataset, a quarter of a second at 5000 nodes)."""
+    try:
+        import parse
+
+        compiled = [(p, parse.compile(p)) for p in resolver.list_patterns() if p in catalog_conf]
+    except Exception:  # parse or list_patterns changed: Kedro's own, slower matching
+        return lambda name: resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)
+    return lambda name: next((p for p, parser in compiled if parser.parse(name) is not None), None)
+
+
+def _pattern_type_only(resolver: Any, pattern: str | None) -> dict[str, Any] | None:
+    """The pattern's type when it has no placeholder: resolving every dataset through Kedro's
+    pattern parser costs ~0.25 ms each (a second at 5000 nodes) and only the type is needed."""
+    if pattern is None:
+        return {"type": "kedro.io.MemoryDataset"}
+    try:
+        ds_type = resolver._get_pattern_config(pattern).get("type")
+    except Exception:  # private API of Kedro 1.x; resolve the slow way when it changes
+        return None
+    return {"type": ds_type} if isinstance(ds_type, str) and "{" not in ds_type else None
+
+
 def _dataset_infos(names: set[str], catalog_conf: dict[str, Any]) -> dict[str, DatasetInfo]:
     from kedro.io.catalog_config_resolver import CatalogConfigResolver
 
+    # resolving through a catch-all pattern warns once per dataset: thousands of lines, not news here
+    logging.getLogger("kedro.io.catalog_config_resolver").setLevel(logging.ERROR)
     resolver = CatalogConfigResolver(
         config=_strip_credentials(catalog_conf),
         default_runtime_patterns={"{default}": {"type": "kedro.io.MemoryDataset"}},
     )
+    match = _pattern_matcher(resolver, catalog_conf)
     infos: dict[str, DatasetInfo] = {}
     for name in sorted(names):
         if name == "parameters" or name.startswith("params:"):
@@ -74,8 +101,8 @@ def _dataset_infos(names: set[str], catalog_conf: dict[str, Any]) -> dict[str, D
         if name in resolver.config:
             conf = resolver.config[name]
         else:
-            pattern = resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)
-            conf = resolver.resolve_pattern(name)
+            pattern = match(name)
+            conf = _pattern_type_only(resolver, pattern) or resolver.resolve_pattern(name)
         ds_type = conf.get("type") if isinstance(conf, dict) else None
         ds_type = ds_type if isinstance(ds_type, str) else _qualname(ds_type) if ds_type else None
         memory = ds_type is None or ds_type in _MEMORY_TYPES or ds_type.endswith(".MemoryDataset")

@@ -8,6 +8,7 @@ JSON/YAML encoders; values that GitHub or GitLab would evaluate (``${{``, ``$[[`
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -49,11 +50,11 @@ def _environment(folder: str, workflow_syntax: bool) -> jinja2.Environment:
 
 
 def git_root(project_path: Path) -> Path:
-    try:
-        import git
+    from .gitinfo import _git
 
-        return Path(git.Repo(project_path, search_parent_directories=True).working_tree_dir)
-    except Exception:
+    try:
+        return Path(_git(project_path, "rev-parse", "--show-toplevel"))
+    except (OSError, subprocess.SubprocessError):
         return project_path.resolve()
 
 

@@ -1,0 +1,216 @@
+"""All benchmarks in one command; prints a table of figures, their peers and the ratios.
+
+    python benchmarks/run.py            # 100/1000/5000 nodes, 3 repeats, run-once against a real Airflow
+    python benchmarks/run.py --quick    # 100/1000 nodes, 1 repeat, no Airflow server (< 5 min on 2 cores)
+
+Every timing is a whole process (Python start included), the way CI pays for it. DAG parse times
+are taken in a fresh process per parse, as Airflow's dag-processor does: Airflow itself is imported
+first (untimed; the processor has it loaded), then the DagBag load of one file is timed, so the
+file's own imports count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import floor_dag, write_project
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+
+PARSE = """
+import sys, time
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:
+    from airflow.models.dagbag import DagBag
+import airflow.models  # noqa: F401 - loaded in the dag-processor already
+start = time.perf_counter()
+kwargs = {'include_examples': False} if 'include_examples' in DagBag.__init__.__code__.co_varnames else {}
+bag = DagBag(dag_folder=sys.argv[1], **kwargs)
+elapsed = time.perf_counter() - start
+assert not bag.import_errors, bag.import_errors
+print('KAF-PARSE', elapsed, sum(len(d.tasks) for d in bag.dags.values()))
+"""
+
+BARE = """
+from pathlib import Path
+from kedro.framework.startup import bootstrap_project
+bootstrap_project(Path.cwd())
+from kedro.framework.project import pipelines
+print(len(pipelines['__default__'].nodes))
+"""
+
+
+def timed(cmd: list[str], cwd: Path | None = None, repeat: int = 1) -> tuple[float, int]:
+    """Median wall time of ``cmd`` and the peak RSS (KiB) of its last run, via GNU time."""
+    times, rss = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, env=ENV, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if proc.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+        rss = int(proc.stderr.strip().splitlines()[-1])
+    return statistics.median(times), rss
+
+
+def parse_time(path: Path, repeat: int) -> float:
+    values = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", PARSE, str(path)], env=ENV, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"parse of {path} failed:\n{out.stderr[-3000:]}")
+        values.append(float(out.stdout.split('KAF-PARSE', 1)[1].split()[0]))
+    return statistics.median(values)
+
+
+def lines(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[tuple[str, str, str, str, str]] = []
+
+    def add(self, what: str, ours: float, peer_name: str = "", peer: float | None = None, unit: str = "s",
+            target: str = ""):
+        ratio = f"{ours / peer:.2f}" if peer else ""
+        digits = {"s": 3, "x": 2, "req": 2}.get(unit, 0)
+        fmt = lambda v: f"{v:,.{digits}f} {unit}"  # noqa: E731
+        self.rows.append((what, fmt(ours), f"{peer_name} {fmt(peer)}" if peer is not None else "", ratio, target))
+        print(f"  {what}: {fmt(ours)}" + (f" vs {peer_name} {fmt(peer)} (x{ratio})" if peer else ""), flush=True)
+
+    def print(self):
+        header = ("figure", "ours", "peer", "ratio", "target")
+        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(5)]
+        for row in [header, tuple("-" * w for w in widths), *self.rows]:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def bench_compile(table: Table, work: Path, sizes: list[int], repeat: int, kedro_airflow: bool):
+    for n in sizes:
+        print(f"{n} nodes", flush=True)
+        project = write_project(work / f"bench{n}", n)
+        bare, _ = timed([sys.executable, "-c", BARE], cwd=project, repeat=repeat)
+        ours_file = work / f"ours{n}.py"
+        ours, rss = timed([str(BIN / "kedro-af-ci"), "--project-path", str(project), "compile", "--no-verify",
+                           "-o", str(ours_file)], repeat=repeat)
+        preflight, _ = timed([str(BIN / "kedro-af-ci"), "--project-path", str(project), "compile",
+                              "-o", str(work / f"ours{n}-verified.py")], repeat=1)
+        table.add(f"compile {n} nodes (no pre-flight)", ours, "bare load", bare)
+        table.add(f"compile {n} overhead over bare load", ours - bare, target="<= 0.5x kedro-airflow overhead")
+        table.add(f"pre-flight DagBag check {n} nodes", preflight - ours)
+        if n == max(sizes):
+            table.add(f"compile {n} nodes peak memory", rss / 1024, unit="MiB")
+        peer_file = None
+        if kedro_airflow:
+            out = work / f"ka{n}"
+            ka, _ = timed([str(BIN / "kedro"), "airflow", "create", "-t", str(out)], cwd=project, repeat=repeat)
+            table.add(f"kedro-airflow create {n} nodes", ka, "bare load", bare)
+            table.add(f"overhead ratio ours/kedro-airflow {n}", (ours - bare) / max(ka - bare, 1e-3), unit="x",
+                      target="<= 0.5")
+            peer_file = next(out.glob("*.py"))
+        floor = floor_dag(n, work / f"floor{n}.py")
+        ours_parse, floor_parse = parse_time(ours_file, repeat), parse_time(floor, repeat)
+        table.add(f"DAG parse {n} nodes", ours_parse, "floor", floor_parse, target="<= 1.15x floor")
+        if peer_file is not None:
+            table.add(f"kedro-airflow DAG parse {n} nodes", parse_time(peer_file, repeat), "floor", floor_parse)
+        table.add(f"DAG lines {n} nodes", lines(ours_file), "floor", lines(floor), unit="lines",
+                  target="<= 1.5x floor")
+
+
+def bench_cold_start(table: Table, work: Path, repeat: int):
+    help_time, _ = timed([str(BIN / "kedro-af-ci"), "--help"], repeat=max(repeat, 3))
+    table.add("cold start: kedro-af-ci --help", help_time)
+    project = ROOT / "examples" / "spaceflights"
+    graph = work / "example-graph.json"
+    subprocess.run([str(BIN / "kedro-af-ci"), "--project-path", str(project), "export-graph", "-o", str(graph)],
+                   env=ENV, check=True, capture_output=True)
+    from_graph, _ = timed([str(BIN / "kedro-af-ci"), "--project-path", str(project), "--graph", str(graph),
+                           "compile", "--no-verify", "-o", str(work / "example.py")], repeat=max(repeat, 3))
+    table.add("cold start: compile --graph (example, no Kedro import)", from_graph)
+    example, _ = timed([str(BIN / "kedro-af-ci"), "--project-path", str(project), "compile", "--no-verify",
+                        "-o", str(work / "example.py")], repeat=max(repeat, 3))
+    table.add("compile example project (no pre-flight)", example)
+
+
+def bench_run_once(table: Table, work: Path):
+    """Real Airflow 3 standalone; the example's data_processing pipeline in local execution mode."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from datetime import datetime
+
+    from servers import start_airflow, stop
+
+    from kedro_af_ci.airflow_api import AirflowClient, Credentials
+
+    server = start_airflow(work / "airflow")
+    try:
+        project = work / "spaceflights"
+        shutil.copytree(ROOT / "examples" / "spaceflights", project,
+                        ignore=shutil.ignore_patterns("__pycache__", "dag", "0[2-8]_*"))
+        commit = ["-c", "user.name=b", "-c", "user.email=b@e", "commit", "-qm", "bench"]
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"], commit):
+            subprocess.run(["git", *args], cwd=project, check=True)
+        poll = 2.0
+        env = {**ENV, **server.env(), "KEDRO_CONFIG_AIRFLOW_HOST": server.url,
+               "KEDRO_CONFIG_DAGS_FOLDER": str(server.dags_folder), "KEDRO_CONFIG_PROJECT_PATH": str(project),
+               "KEDRO_CONFIG_RUN_NAME": "bench-run-once"}
+        proc = subprocess.run([str(BIN / "kedro-af-ci"), "--verbose", "--project-path", str(project), "-e", "demo",
+                               "-p", "data_processing", "run-once", "--wait-for-completion",
+                               "--poll-interval", str(poll)],
+                              env=env, capture_output=True, text=True)
+        exited = time.time()
+        if proc.returncode != 0:
+            raise SystemExit(proc.stderr[-3000:])
+        client = AirflowClient(server.url, Credentials(username=server.username, password=server.password))
+        run = client.latest_runs("bench-run-once")[0]
+        end = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00")).timestamp()
+        table.add("run-once: run end (Airflow) → command exit", exited - end, target=f"<= poll ({poll:g} s) + 1 s")
+        line = next(x for x in proc.stderr.splitlines() if "kaf-requests:" in x)
+        stats = json.loads(line.split("kaf-requests:", 1)[1])
+        table.add("run-once: API requests per poll", stats["per_poll"], unit="req", target="1")
+    finally:
+        stop(server.proc)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100 and 1000 nodes, one repeat, no Airflow server")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--repeat", type=int, help="runs per timing (median); default 3, 1 with --quick")
+    parser.add_argument("--no-run-once", action="store_true", help="skip the run-once figures (no Airflow server)")
+    parser.add_argument("--no-kedro-airflow", action="store_true")
+    args = parser.parse_args()
+    sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 5000])
+    repeat = args.repeat or (1 if args.quick else 3)
+    kedro_airflow = not args.no_kedro_airflow and (BIN / "kedro").exists() and subprocess.run(
+        [sys.executable, "-c", "import kedro_airflow"], capture_output=True).returncode == 0
+    if not kedro_airflow:
+        print("kedro-airflow is not installed: its columns are skipped (pip install kedro-airflow)")
+    table = Table()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kaf-bench-") as tmp:
+        work = Path(tmp)
+        bench_cold_start(table, work, repeat)
+        bench_compile(table, work, sizes, repeat, kedro_airflow)
+        if not (args.quick or args.no_run_once):
+            bench_run_once(table, work)
+    print()
+    table.print()
+    print(f"\nbenchmarks done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The benchmark's synthetic projects are real Kedro projects whose graph is the one generated
+(so the figures measure what they claim), and its floor DAG loads in Airflow with those edges."""
+
+from __future__ import annotations
+
+import sys
+
+from conftest import ROOT, load_dag
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from synthetic import floor_dag, layered_edges, write_project
+
+
+def test_synthetic_project_has_the_generated_graph(tmp_path):
+    from kedro_af_ci.graph import extract_graph
+
+    project = write_project(tmp_path / "bench", 60)
+    graph = extract_graph(project)
+    assert len(graph.nodes) == 60
+    deps = graph.node_dependencies()
+    by_index = {n.name.rsplit(".n", 1)[1]: n.name for n in graph.nodes}
+    for i, inputs in enumerate(layered_edges(60)):
+        assert sorted(deps[by_index[str(i)]]) == sorted(by_index[str(j)] for j in inputs)
+    assert {n.name.split(".")[0] for n in graph.nodes} == {f"stage{k}" for k in range(8)}
+
+
+def test_floor_dag_loads_with_the_same_edges(tmp_path):
+    path = floor_dag(60, tmp_path / "floor.py")
+    dag = load_dag(path.read_text(), "floor", tmp_path)
+    assert len(dag.tasks) == 60
+    assert sum(len(t.upstream_task_ids) for t in dag.tasks) == sum(len(x) for x in layered_edges(60))
