@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VENV_AF2 ?= .venv-af2
 STAMP_AF2 := $(VENV_AF2)/.installed
+VENV_MLFLOW ?= .venv-mlflow
+STAMP_MLFLOW := $(VENV_MLFLOW)/.installed
 
 .PHONY: demo test bench bench-quick lint fmt clean
 
@@ -22,15 +24,23 @@ $(STAMP_AF2): requirements/airflow2.txt $(STAMP)
 	  || $(VENV_AF2)/bin/python -m pip install --quiet -r requirements/airflow2.txt
 	touch $(STAMP_AF2)
 
+# MLflow tracking server for the MLflow tests: the full server, kept out of Airflow's environment.
+$(STAMP_MLFLOW): requirements/mlflow-server.txt $(STAMP)
+	$(PYTHON) -m venv $(VENV_MLFLOW)
+	$(BIN)/uv pip install --python $(VENV_MLFLOW)/bin/python --native-tls --quiet -r requirements/mlflow-server.txt \
+	  || $(VENV_MLFLOW)/bin/python -m pip install --quiet -r requirements/mlflow-server.txt
+	touch $(STAMP_MLFLOW)
+
 ## demo: embedded Airflow 3, compile + upload + run the example once, wait for success, stop Airflow
 demo: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=true AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW_HOME=$(abspath $(VENV))/airflow-home \
 	  $(BIN)/python scripts/demo.py
 
 ## test: lint, then the whole test suite (fails when no test ran)
-test: $(STAMP) $(STAMP_AF2)
+test: $(STAMP) $(STAMP_AF2) $(STAMP_MLFLOW)
 	$(BIN)/ruff check .
-	KAF_AIRFLOW2_PYTHON=$(abspath $(VENV_AF2))/bin/python $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	KAF_AIRFLOW2_PYTHON=$(abspath $(VENV_AF2))/bin/python KAF_MLFLOW_PYTHON=$(abspath $(VENV_MLFLOW))/bin/python \
+	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## bench: every benchmark (100/1000/5000 nodes, run-once on a real Airflow) against kedro-airflow and a floor
@@ -48,4 +58,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) build dist *.egg-info
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) build dist *.egg-info

@@ -290,6 +290,22 @@ class AuthenticationConfig(StrictModel):
         return self
 
 
+class MlflowConfig(StrictModel):
+    """Beyond the original plugin: MLflow support is detected from the project's kedro-mlflow config
+    (``conf/*/mlflow.yml``); these keys force it on or off and override its tracking URI."""
+
+    enabled: bool | None = None  # None: on when the project has kedro-mlflow configuration
+    tracking_uri: str | None = None
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        if value and "@" in urlsplit(value).netloc:
+            raise ValueError("the tracking URI carries credentials, which would be stored in the DAG; use "
+                             "authentication (type Vars with MLFLOW_TRACKING_USERNAME/PASSWORD) instead")
+        return value
+
+
 class PodTemplateConfig(StrictModel):
     template: str
     image: ImageRef | None = None
@@ -359,6 +375,7 @@ class RunConfig(StrictModel):
     kubernetes_pod_templates: dict[str, PodTemplateConfig] = Field(default_factory=dict)
     spark: SparkConfig | None = None
     # Beyond the original plugin:
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     grouping: Literal["none", "memory", "namespace", "tag"] = "none"
     project_path: str = "/home/kedro"
     env_vars: dict[Annotated[str, AfterValidator(lambda v: _env_name(v))], str] = Field(default_factory=dict)

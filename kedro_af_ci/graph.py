@@ -7,6 +7,7 @@ credentials or a network that the CI job does not have, and only the type is nee
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import logging
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GraphError
-from .pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
+from .pipeline_graph import DatasetInfo, GraphNode, MlflowInfo, PipelineGraph, ProjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,27 @@ def _dataset_infos(names: set[str], catalog_conf: dict[str, Any]) -> dict[str, D
     return infos
 
 
+# kedro-mlflow's own config patterns (it registers them in after_context_created)
+_MLFLOW_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
+
+
+def _mlflow_info(loader: Any) -> MlflowInfo | None:
+    """kedro-mlflow's settings when the project has its config (``kedro mlflow init``), else None."""
+    try:
+        loader.config_patterns.setdefault("mlflow", _MLFLOW_PATTERNS)
+        conf = loader["mlflow"]
+    except Exception:  # MissingConfigException: no mlflow.yml, so no MLflow support (seed 3.3)
+        return None
+    if not conf:
+        return None
+    server = conf.get("server") if isinstance(conf.get("server"), dict) else {}
+    tracking = conf.get("tracking") if isinstance(conf.get("tracking"), dict) else {}
+    experiment = tracking.get("experiment") if isinstance(tracking.get("experiment"), dict) else {}
+    uri, name = server.get("mlflow_tracking_uri"), experiment.get("name")
+    return MlflowInfo(tracking_uri=str(uri) if uri else None, experiment_name=str(name) if name else None,
+                      installed=importlib.util.find_spec("mlflow") is not None)  # importing it takes a second
+
+
 def extract_graph(project_path: str | Path, pipeline: str = "__default__", env: str | None = None,
                   conf_source: str | None = None) -> PipelineGraph:
     """Bootstrap the Kedro project at ``project_path`` and describe one registered pipeline."""
@@ -156,6 +178,7 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
     except Exception as exc:
         raise GraphError(f"the catalog configuration of {metadata.package_name} failed to load: {exc}") from exc
 
+    mlflow = _mlflow_info(loader)
     nodes = []
     names: set[str] = set()
     for node in kedro_pipeline.nodes:
@@ -177,6 +200,7 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
         nodes=tuple(nodes),
         datasets=_dataset_infos(names, catalog_conf),
         env=env,
+        mlflow=mlflow,
     )
     graph.validate()
     return graph

@@ -44,12 +44,22 @@ class ProjectInfo:
 
 
 @dataclass(frozen=True)
+class MlflowInfo:
+    """The project's kedro-mlflow configuration (``conf/*/mlflow.yml``), as far as the DAG needs it."""
+
+    tracking_uri: str | None = None
+    experiment_name: str | None = None
+    installed: bool = True  # mlflow importable where the graph was extracted (the project image)
+
+
+@dataclass(frozen=True)
 class PipelineGraph:
     project: ProjectInfo
     pipeline: str
     nodes: tuple[GraphNode, ...]  # topologically sorted, as Kedro orders them
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
     env: str | None = None
+    mlflow: MlflowInfo | None = None  # None: the project does not use kedro-mlflow
 
     def node_dependencies(self) -> dict[str, list[str]]:
         """Node name → names of the nodes it depends on (producers of its inputs)."""
@@ -79,8 +89,9 @@ class PipelineGraph:
                 for n in data["nodes"]
             )
             datasets = {k: DatasetInfo(**v) for k, v in data.get("datasets", {}).items()}
+            mlflow = MlflowInfo(**data["mlflow"]) if data.get("mlflow") else None
             graph = cls(project=ProjectInfo(**data["project"]), pipeline=data["pipeline"], nodes=nodes,
-                        datasets=datasets, env=data.get("env"))
+                        datasets=datasets, env=data.get("env"), mlflow=mlflow)
         except (KeyError, TypeError) as exc:
             raise GraphError(f"graph JSON is malformed: {exc!r}") from None
         graph.validate()

@@ -25,7 +25,9 @@ _REMOVED_IN_AIRFLOW3 = {
     "prev_execution_date", "prev_execution_date_success", "tomorrow_ds", "tomorrow_ds_nodash",
     "yesterday_ds", "yesterday_ds_nodash", "conf",
 }
-RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end", "external_dependencies")
+RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end", "external_dependencies",
+                     "start_mlflow_run", "end_mlflow_run")
+MLFLOW_START_TASK = "start_mlflow_run"
 DATA_VOLUME_NAME = "kedro-data"
 INIT_MOUNT_PATH = "/mnt/kedro-data-volume"
 
@@ -68,6 +70,18 @@ class SensorPlan:
 
 
 @dataclass(frozen=True)
+class MlflowPlan:
+    """One MLflow run per DAG run: started before the first node, closed with the run's outcome."""
+
+    experiment_name: str
+    tracking_uri: str | None  # None: MLFLOW_TRACKING_URI of the environment the script runs in
+    tags: dict[str, str]
+    auth: str  # Null | GoogleOAuth2 | Vars
+    auth_params: tuple[str, ...]  # Vars: Airflow Variable names = environment variable names
+    templates_with_run_id: tuple[str, ...] = ()  # pod templates that set MLFLOW_RUN_ID themselves
+
+
+@dataclass(frozen=True)
 class DagPlan:
     dag_id: str
     display_name: str
@@ -97,6 +111,7 @@ class DagPlan:
     template_images: dict[str, str]  # name -> image override
     templates_with_volume: tuple[str, ...]  # templates that define the data volume themselves
     failure_handlers: tuple[SlackFailureHandler, ...]
+    mlflow: MlflowPlan | None
     project_path: str
     project_name: str
     pipeline: str
@@ -238,6 +253,8 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     templates_with_volume = tuple(sorted(n for n, d in pod_templates.items()
                                          if DATA_VOLUME_NAME in template_volume_names(d)))
 
+    mlflow = _mlflow_plan(graph, config, git, warnings, pod_templates)
+
     kedro_args: list[str] = ["run"]
     if kedro_env:
         kedro_args += ["--env", kedro_env]
@@ -273,6 +290,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         template_images=template_images,
         templates_with_volume=templates_with_volume,
         failure_handlers=tuple(rc.failure_handlers),
+        mlflow=mlflow,
         project_path=rc.project_path,
         project_name=graph.project.project_name,
         pipeline=graph.pipeline,
@@ -281,6 +299,39 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         branch_name=git.branch_name,
         warnings=tuple(warnings),
     )
+
+
+def _mlflow_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, warnings: list[str],
+                 pod_templates: dict[str, dict]) -> MlflowPlan | None:
+    rc = config.run_config
+    info = graph.mlflow
+    enabled = rc.mlflow.enabled if rc.mlflow.enabled is not None else info is not None
+    if not enabled:
+        return None
+    if info is not None and not info.installed:
+        warnings.append("the project has kedro-mlflow configuration but mlflow is not installed where the "
+                        "graph was extracted; the start_mlflow_run task needs it in the project image")
+    uri = rc.mlflow.tracking_uri or (info.tracking_uri if info else None)
+    if uri and "://" not in uri and not uri.startswith(("databricks", "/")):
+        # kedro-mlflow reads a relative URI from the project folder
+        uri = f"file://{rc.project_path}/{uri}"
+        if rc.execution == "kubernetes":
+            warnings.append(f"MLflow tracking URI {uri!r} is a folder inside the pod and is lost when the pod "
+                            "ends; point server.mlflow_tracking_uri (mlflow.yml) at a tracking server")
+    experiment = rc.experiment_name or (info.experiment_name if info else None) or graph.project.package_name
+    tags = {
+        "mlflow.source.git.commit": git.commit_id,
+        "git.branch": git.branch_name,
+        "kedro.pipeline": graph.pipeline,
+        "kedro.project": graph.project.package_name,
+    }
+    with_run_id = tuple(sorted(
+        name for name, pod in pod_templates.items()
+        if any(isinstance(e, dict) and e.get("name") == "MLFLOW_RUN_ID"
+               for c in (pod.get("spec") or {}).get("containers", []) or [] for e in c.get("env", []) or [])
+    ))
+    return MlflowPlan(experiment_name=experiment, tracking_uri=uri, tags=tags, auth=rc.authentication.type,
+                      auth_params=tuple(rc.authentication.params), templates_with_run_id=with_run_id)
 
 
 def content_tag(source_without_hash: str) -> str:

@@ -16,6 +16,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -23,7 +24,7 @@ import yaml
 
 from . import __version__
 from .errors import PreflightError
-from .plan import DATA_VOLUME_NAME, INIT_MOUNT_PATH, DagPlan, content_tag
+from .plan import DATA_VOLUME_NAME, INIT_MOUNT_PATH, MLFLOW_START_TASK, DagPlan, content_tag
 
 HASH_PLACEHOLDER = "dag_hash:" + "0" * 16
 # A string ending like a template file name is loaded as a file by Airflow, not rendered.
@@ -158,6 +159,37 @@ def _pvc_yaml(plan: DagPlan) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+MLFLOW_RUN_ID_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + MLFLOW_START_TASK + "') }}"
+
+
+@cache
+def _mlflow_script() -> str:
+    from . import mlflow_run
+
+    return Path(mlflow_run.__file__).read_text(encoding="utf-8")
+
+
+def _mlflow_context(plan: DagPlan) -> dict[str, Any] | None:
+    """Arguments of the MLflow tasks: config values as literals, Airflow's own templates as Raw."""
+    m = plan.mlflow
+    if m is None:
+        return None
+    uri: list[Any] = ["--tracking-uri", m.tracking_uri] if m.tracking_uri else []
+    start: list[Any] = ["start", "--experiment", m.experiment_name, "--run-name", Raw(repr("{{ run_id }}")),
+                        "--key", Raw(repr("{{ dag_run.dag_id }}/{{ run_id }}")), *uri]
+    for key, value in m.tags.items():
+        start += ["--tag", f"{key}={value}"]
+    end = ["end", "--run-id", Raw(repr(MLFLOW_RUN_ID_TEMPLATE)),
+           "--status", Raw(repr("{{ kaf_mlflow_status(ti, dag_run) }}")), *uri]
+    auth_env: dict[str, Any] = {}
+    if m.auth == "Vars":  # names are validated environment variable names: safe as Jinja attributes
+        auth_env = {name: Raw(repr(f"{{{{ kaf_secret(var.value.{name}) }}}}")) for name in m.auth_params}
+    elif m.auth == "GoogleOAuth2":
+        auth_env = {"MLFLOW_TRACKING_TOKEN": Raw(repr("{{ kaf_google_id_token() }}"))}
+    return {"script": _mlflow_script(), "start": start, "end": end, "run_id": MLFLOW_RUN_ID_TEMPLATE,
+            "auth_env": auth_env}
+
+
 def render_dag(plan: DagPlan) -> RenderedDag:
     """Render, hash and syntax-check the DAG source for ``plan``."""
     docstring = (
@@ -176,6 +208,7 @@ def render_dag(plan: DagPlan) -> RenderedDag:
         "init_mount_path": INIT_MOUNT_PATH,
         "roots": [t.task_id for t in plan.tasks if not t.upstream],
         "leaves": _leaves(plan),
+        "mlflow": _mlflow_context(plan),
     }
     draft = template.render(**context)
     tag = content_tag(draft)

@@ -154,6 +154,11 @@ class FakeVariables:
     def get(self, key, default=None):
         return self._values.get(key, default)
 
+    def __getattr__(self, key):  # `var.value.NAME`: a missing Variable is an error, as in Airflow
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self._values[key]
+
 
 @pytest.fixture(scope="session")
 def airflow_server(tmp_path_factory):
@@ -197,4 +202,22 @@ def gcs_endpoint(tmp_path_factory):
     wait_http(url, 60, proc, log)
     requests.post(f"{url}/storage/v1/b?project=test", json={"name": "dags-bucket"}, timeout=10).raise_for_status()
     yield url, {"STORAGE_EMULATOR_HOST": url}
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server (SQLite backend) on loopback, from the virtualenv `make test` builds."""
+    from servers import free_port, start, stop, wait_http
+
+    python = os.environ.get("KAF_MLFLOW_PYTHON")
+    assert python, "CI must provide KAF_MLFLOW_PYTHON: a Python with the mlflow server (see Makefile)"
+    home = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    proc = start([python, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                  "--backend-store-uri", f"sqlite:///{home}/mlflow.db", "--default-artifact-root",
+                  (home / "artifacts").as_uri()], home / "mlflow.log", cwd=home)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health", 180, proc, home / "mlflow.log")
+    yield url
     stop(proc)

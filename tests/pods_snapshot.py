@@ -10,6 +10,31 @@ import json
 import sys
 
 
+class _TI:
+    """What MLflow DAGs pull: the run id start_mlflow_run pushed."""
+
+    def xcom_pull(self, task_ids=None, key="return_value"):
+        return "mlflow-run-1"
+
+
+class _DagRun:
+    dag_id = "any"
+    run_id = "manual__2026-11-22T10:00:00+00:00"
+
+    def get_task_instances(self):  # the Airflow 2 path of the MLflow status macro
+        return []
+
+
+class _Variables:
+    def __init__(self):
+        self.value = self
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return f"variable-{key}"
+
+
 def main(folder: str, output: str) -> None:
     try:
         from airflow.dag_processing.dagbag import DagBag
@@ -29,7 +54,8 @@ def main(folder: str, output: str) -> None:
         for task in dag.tasks:
             if not hasattr(task, "build_pod_request_obj"):
                 continue
-            context = {"ds": "2026-11-22", "run_id": "manual__2026-11-22T10:00:00+00:00", "dag": dag, "task": task}
+            context = {"ds": "2026-11-22", "run_id": "manual__2026-11-22T10:00:00+00:00", "dag": dag, "task": task,
+                       "ti": _TI(), "dag_run": _DagRun(), "var": _Variables()}
             task.render_template_fields(context)
             pod = client.sanitize_for_serialization(task.build_pod_request_obj())
             pod["metadata"]["name"] = pod["metadata"]["name"].rsplit("-", 1)[0]

@@ -49,6 +49,8 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     config = make_config(tmp_path, {
         "image": "a:1", "run_name": "features", "external_dependencies": [{"dag_id": "up", "execution_delta": 5}],
         "failure_handlers": [{"type": "slack"}], "env_vars": {"BRACES": "{{ not rendered }}"},
+        "mlflow": {"enabled": True, "tracking_uri": "http://mlflow:5000"},
+        "authentication": {"type": "Vars", "params": ["MLFLOW_TRACKING_TOKEN"]},
         "secrets": [{"secret": "all"}, {"deploy_type": "volume", "deploy_target": "/s", "secret": "v", "key": "k"}],
         "resources": {"__default__": {"annotations": {"a.io/x": "line\nbreak"}, "labels": {"team": "ds"},
                                       "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
@@ -63,7 +65,13 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     assert af3["import_errors"] == {} and af2["import_errors"] == {}
     assert set(af3["tasks"]) == {"spaceflights", "spaceflights-demo", "features"}
     assert af2["tasks"] == af3["tasks"]
-    assert len(af3["pods"]) == (10 + 1) + (2 + 1)  # node pods + data_volume_init of both Kubernetes DAGs
+    # node pods + data_volume_init of both Kubernetes DAGs, + start/end_mlflow_run of "features"
+    assert len(af3["pods"]) == (10 + 1) + (2 + 1 + 2)
+    assert af3["pods"]["features.end_mlflow_run"]["spec"]["containers"][0]["args"][:5] == [
+        "end", "--run-id", "mlflow-run-1", "--status", "FAILED"]
+    start = af3["pods"]["features.start_mlflow_run"]["spec"]["containers"][0]
+    start_env = {e["name"]: e["value"] for e in start["env"]}
+    assert start_env["MLFLOW_TRACKING_TOKEN"] == "variable-MLFLOW_TRACKING_TOKEN"
     for key in af3["pods"]:
         assert af2["pods"][key] == af3["pods"][key], key
 
