@@ -157,9 +157,11 @@ def _destination(result, output: str | None) -> str:
 
 
 def _upload(result, output: str | None):
-    from .upload import upload_dag
+    from .upload import upload_artifacts, upload_dag
 
     destination = _destination(result, output)
+    for artifact in upload_artifacts(result.artifacts):
+        click.echo(f"Uploaded Spark artifact {artifact.location}")
     uploaded = upload_dag(result.dag.source, destination, f"{result.dag.dag_id}.py")
     click.echo(f"Uploaded DAG {result.dag.dag_id!r} ({result.dag.content_tag}) to {uploaded.location}")
     return uploaded
@@ -224,7 +226,8 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
     destination = _destination(result, output)
     dag_id = result.dag.dag_id
     outcome = deploy_and_run(client, result.dag.source, dag_id, result.dag.content_tag, destination, run_id=run_id,
-                             wait=wait, timeout=timeout, version_timeout=version_timeout, poll=poll_interval,
+                             artifacts=result.artifacts, wait=wait, timeout=timeout,
+                             version_timeout=version_timeout, poll=poll_interval,
                              on_uploaded=lambda where: click.echo(
                                  f"Uploaded DAG {dag_id!r} ({result.dag.content_tag}) to {where}"))
     click.echo(f"DAG {dag_id!r}: {client.dag_url(dag_id)}")

@@ -15,6 +15,7 @@ from .gitinfo import GitInfo, read_git_info
 from .pipeline_graph import PipelineGraph
 from .plan import DagPlan, build_plan
 from .render import RenderedDag, render_dag
+from .spark_artifacts import Artifacts, build_artifacts
 from .verify import VerifyResult, verify_source
 
 
@@ -39,6 +40,7 @@ class CompileResult:
     dag: RenderedDag
     git: GitInfo
     verification: VerifyResult
+    artifacts: Artifacts | None = None  # Spark: uploaded to artifacts_path before the DAG
 
 
 def load_graph(request: CompileRequest) -> PipelineGraph:
@@ -55,11 +57,12 @@ def compile_dag(request: CompileRequest) -> CompileResult:
                          git_info=git, overrides=request.overrides)
     graph = load_graph(request)
     plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
-                      grouping=request.grouping)
+                      grouping=request.grouping, project_path=request.project_path)
     dag = render_dag(plan)
     verification = (verify_source(dag.source, dag.dag_id) if request.verify
                     else VerifyResult(checked=False, skipped_because="--no-verify"))
-    return CompileResult(config, graph, plan, dag, git, verification)
+    artifacts = build_artifacts(plan, request.project_path) if plan.spark else None
+    return CompileResult(config, graph, plan, dag, git, verification, artifacts)
 
 
 def default_output(project_path: Path, dag_id: str) -> Path:

@@ -324,6 +324,14 @@ class SparkConfig(StrictModel):
 
     @model_validator(mode="after")
     def _factory_for_custom(self) -> SparkConfig:
+        if not self.artifacts_path:
+            raise ValueError("spark needs artifacts_path: where the init script, project archive and run "
+                             "scripts are uploaded (e.g. gs://bucket/spark)")
+        if self.cluster_name is not None and not re.match(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$", self.cluster_name):
+            raise ValueError(f"cluster_name {self.cluster_name!r} must be lowercase letters, digits and '-', "
+                             "start with a letter and have at most 42 characters (a per-run suffix is added)")
+        if self.type == "dataproc" and not (self.region and self.project_id):
+            raise ValueError("spark type dataproc needs region and project_id")
         if self.type == "custom" and not self.operator_factory:
             raise ValueError("spark type custom needs operator_factory: the class path of the factory")
         if self.operator_factory and not re.match(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+$", self.operator_factory):

@@ -149,17 +149,18 @@ def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: b
 def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag: str, destination: str, *,
                    run_id: str | None = None, wait: bool, timeout: float, version_timeout: float,
                    poll: float, progress: Progress | None = None,
-                   on_uploaded: Callable[[str], None] | None = None) -> RunOutcome:
+                   on_uploaded: Callable[[str], None] | None = None, artifacts=None) -> RunOutcome:
     """run-once after compiling: check the API, upload, wait for this version, trigger, maybe wait.
 
     The API is reached before the upload so a wrong host or credentials fail before anything is
     written; ``on_uploaded`` receives the DAG file's location (the action reports it even when the
-    run then fails).
+    run then fails). Spark ``artifacts`` go up first: the DAG never points at missing files.
     """
-    from .upload import upload_dag
+    from .upload import upload_artifacts, upload_dag
 
     progress = progress or Progress()
     client.api  # noqa: B018 - detect the API version (and fail on a wrong host) before uploading
+    upload_artifacts(artifacts)
     uploaded_at = time.time()
     uploaded = upload_dag(source, destination, f"{dag_id}.py")
     log.debug("uploaded DAG %r (%s) to %s", dag_id, content_tag, uploaded.location)

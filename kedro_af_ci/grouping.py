@@ -63,9 +63,11 @@ def _group_keys(graph: PipelineGraph, strategy: str) -> dict[str, str | None]:
     raise ValueError(f"unknown grouping strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
 
 
-def group_nodes(graph: PipelineGraph, strategy: str) -> tuple[list[NodeGroup], list[str]]:
-    """Groups in topological order of their first node, and warnings about splits."""
-    keys = _group_keys(graph, strategy)
+def group_nodes(graph: PipelineGraph, strategy: str,
+                fixed: dict[str, str] | None = None) -> tuple[list[NodeGroup], list[str]]:
+    """Groups in topological order of their first node, and warnings about splits. ``fixed`` gives
+    nodes a group regardless of the strategy (the Spark groups)."""
+    keys = {**_group_keys(graph, strategy), **(fixed or {})}
     deps = graph.node_dependencies()
     cluster_of = {n.name: i for i, n in enumerate(graph.nodes)}
     members: dict[int, list[str]] = {i: [n.name] for i, n in enumerate(graph.nodes)}
@@ -111,7 +113,11 @@ def group_nodes(graph: PipelineGraph, strategy: str) -> tuple[list[NodeGroup], l
 
     parts: dict[str, list[int]] = {}  # group key -> its clusters, in creation order
     warnings: list[str] = []
-    for node in graph.nodes:
+    fixed = fixed or {}
+    # fixed groups first: each is convex, so it is whole before any strategy merge could put a
+    # path between its parts; strategy groups then split around it where they must
+    ordered = [n for n in graph.nodes if n.name in fixed] + [n for n in graph.nodes if n.name not in fixed]
+    for node in ordered:
         key = keys[node.name]
         if key is None:
             continue
@@ -134,7 +140,14 @@ def group_nodes(graph: PipelineGraph, strategy: str) -> tuple[list[NodeGroup], l
         for index, cluster in enumerate(clusters, start=1):
             names[cluster] = str(key) if index == 1 else f"{key}_{index}"
     groups = []
+    taken = set(names.values())
     for cluster, nodes in sorted(members.items(), key=lambda item: min(position[n] for n in item[1])):
         ordered = tuple(sorted(nodes, key=position.__getitem__))
-        groups.append(NodeGroup(name=names.get(cluster, ordered[0]), nodes=ordered))
+        name = names.get(cluster)
+        if name is None:  # a node alone keeps its name, unless a group already took it
+            name, n = ordered[0], 2
+            while name in taken:
+                name, n = f"{ordered[0]}_{n}", n + 1
+            taken.add(name)
+        groups.append(NodeGroup(name=name, nodes=ordered))
     return groups, warnings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from . import __version__
 from .config import ExternalDependency, PluginConfig, ResourceConfig, SecretConfig, SlackFailureHandler, tagged_values
@@ -16,6 +17,7 @@ from .grouping import group_nodes
 from .k8s_names import dns_name, sanitize_id, short_hash
 from .pipeline_graph import PipelineGraph
 from .pod_templates import parse_pod_template, template_volume_names
+from .spark import PROJECT_HOME, AirflowTemplate, OperatorSpec, SparkJob, SparkSettings, load_factory, spark_groups
 
 TAG_PREFIX = "generated_with_kedro_airflow_k8s"
 DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -26,7 +28,7 @@ _REMOVED_IN_AIRFLOW3 = {
     "yesterday_ds", "yesterday_ds_nodash", "conf",
 }
 RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end", "external_dependencies",
-                     "start_mlflow_run", "end_mlflow_run")
+                     "start_mlflow_run", "end_mlflow_run", "create_spark_cluster", "delete_spark_cluster")
 MLFLOW_START_TASK = "start_mlflow_run"
 DATA_VOLUME_NAME = "kedro-data"
 INIT_MOUNT_PATH = "/mnt/kedro-data-volume"
@@ -82,6 +84,21 @@ class MlflowPlan:
 
 
 @dataclass(frozen=True)
+class SparkPlan:
+    """Spark groups run as submit jobs on a cluster created and deleted by the DAG run."""
+
+    artifacts_uri: str  # <artifacts_path>/<dag_id>/<commit>: init script, archive, run scripts
+    project_home: str
+    user_init_path: str | None
+    user_post_init_path: str | None
+    jobs: tuple[SparkJob, ...]
+    create: OperatorSpec | None
+    delete: OperatorSpec | None
+    submits: dict[str, OperatorSpec]  # task id -> its submit operator
+    factory: str = ""  # class path of the operator factory
+
+
+@dataclass(frozen=True)
 class DagPlan:
     dag_id: str
     display_name: str
@@ -112,6 +129,7 @@ class DagPlan:
     templates_with_volume: tuple[str, ...]  # templates that define the data volume themselves
     failure_handlers: tuple[SlackFailureHandler, ...]
     mlflow: MlflowPlan | None
+    spark: SparkPlan | None
     project_path: str
     project_name: str
     pipeline: str
@@ -150,7 +168,7 @@ def _params_template(config: PluginConfig) -> str | None:
 
 def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                kedro_env: str | None = None, schedule: str | bool | None = True,
-               grouping: str | None = None) -> DagPlan:
+               grouping: str | None = None, project_path: Path | None = None) -> DagPlan:
     """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule."""
     rc = config.run_config
     warnings: list[str] = []
@@ -159,7 +177,11 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     dag_id = sanitize_id(run_name)
     cron = rc.cron_expression if schedule is True else schedule or None
 
-    groups, group_warnings = group_nodes(graph, grouping or rc.grouping)
+    spark_of = {}
+    if rc.spark is not None:
+        for index, members in enumerate(spark_groups(graph), start=1):
+            spark_of.update(dict.fromkeys(members, f"pyspark_{index}"))
+    groups, group_warnings = group_nodes(graph, grouping or rc.grouping, fixed=spark_of)
     warnings += group_warnings
     group_names = [g.name for g in groups]
     task_ids = _unique_ids(group_names, sanitize_id, "_")
@@ -254,6 +276,9 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                                          if DATA_VOLUME_NAME in template_volume_names(d)))
 
     mlflow = _mlflow_plan(graph, config, git, warnings, pod_templates)
+    spark_task_ids = tuple(task_ids[g.name] for g in groups if g.name in set(spark_of.values()))
+    spark = _spark_plan(config, git, dag_id, graph, tasks, spark_task_ids, _params_template(config),
+                        project_path or Path("."))
 
     kedro_args: list[str] = ["run"]
     if kedro_env:
@@ -291,6 +316,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         templates_with_volume=templates_with_volume,
         failure_handlers=tuple(rc.failure_handlers),
         mlflow=mlflow,
+        spark=spark,
         project_path=rc.project_path,
         project_name=graph.project.project_name,
         pipeline=graph.pipeline,
@@ -332,6 +358,49 @@ def _mlflow_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, warni
     ))
     return MlflowPlan(experiment_name=experiment, tracking_uri=uri, tags=tags, auth=rc.authentication.type,
                       auth_params=tuple(rc.authentication.params), templates_with_run_id=with_run_id)
+
+
+def _spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, graph: PipelineGraph, tasks: list[PlannedTask],
+                spark_task_ids: tuple[str, ...], params: str | None, project_path: Path) -> SparkPlan | None:
+    sc = config.run_config.spark
+    if sc is None or not spark_task_ids:
+        return None
+    artifacts_uri = f"{sc.artifacts_path.rstrip('/')}/{dag_id}/{git.commit_id[:12]}"
+    base_name = sc.cluster_name or dns_name("spark-" + dag_id, max_len=30)
+    settings = SparkSettings(
+        project_id=sc.project_id, region=sc.region,
+        # one cluster per DAG run: parallel runs never share (or delete) each other's cluster
+        cluster_name=AirflowTemplate(base_name + "-{{ run_id | kaf_run_hash }}"),
+        cluster_config=dict(sc.cluster_config), artifacts_uri=artifacts_uri,
+        init_script_uri=f"{artifacts_uri}/init.sh", archive_uri=f"{artifacts_uri}/project.tar.gz", dag_id=dag_id,
+    )
+    factory = load_factory(sc.type, sc.operator_factory, project_path)
+    by_id = {t.task_id: t for t in tasks}
+    jobs, submits = [], {}
+    for task_id in spark_task_ids:
+        args = ("--params", AirflowTemplate(params)) if params else ()
+        job = SparkJob(task_id=task_id, nodes=by_id[task_id].nodes, main_uri=f"{artifacts_uri}/run_{task_id}.py",
+                       args=args)
+        jobs.append(job)
+        submits[task_id] = _checked(factory.submit(settings, job), "submit")
+    create = factory.create_cluster(settings)
+    delete = factory.delete_cluster(settings)
+    return SparkPlan(
+        artifacts_uri=artifacts_uri, project_home=PROJECT_HOME, user_init_path=sc.user_init_path,
+        user_post_init_path=sc.user_post_init_path, jobs=tuple(jobs),
+        create=_checked(create, "create_cluster") if create is not None else None,
+        delete=_checked(delete, "delete_cluster") if delete is not None else None, submits=submits,
+        factory=f"{type(factory).__module__}.{type(factory).__qualname__}",
+    )
+
+
+def _checked(spec: object, method: str) -> OperatorSpec:
+    from .errors import ConfigError
+
+    if not isinstance(spec, OperatorSpec):
+        raise ConfigError(f"the Spark operator factory's {method}() returned {type(spec).__name__}; expected "
+                          "kedro_af_ci.spark.OperatorSpec", key="run_config.spark.operator_factory")
+    return spec
 
 
 def content_tag(source_without_hash: str) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import string
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ import yaml
 from . import __version__
 from .errors import PreflightError
 from .plan import DATA_VOLUME_NAME, INIT_MOUNT_PATH, MLFLOW_START_TASK, DagPlan, content_tag
+from .spark import AirflowTemplate
 
 HASH_PLACEHOLDER = "dag_hash:" + "0" * 16
 # A string ending like a template file name is loaded as a file by Airflow, not rendered.
@@ -84,6 +86,8 @@ def needs_literal(text: str) -> bool:
 
 def tpl(value: Any) -> str:
     """Like :func:`py`, for values of templated fields: Jinja-active strings become ``literal()``."""
+    if isinstance(value, AirflowTemplate):  # our own Jinja for Airflow to render (e.g. the run id)
+        return repr(str(value))
     if isinstance(value, str) and not isinstance(value, Raw):
         return f"literal({value!r})" if needs_literal(value) else repr(value)
     if isinstance(value, dict):
@@ -138,6 +142,7 @@ def _environment() -> jinja2.Environment:
     env.filters["py"] = py
     env.filters["tpl"] = tpl
     env.filters["slack_text"] = slack_text
+    env.filters["sh"] = shlex.quote
     return env
 
 
@@ -190,6 +195,25 @@ def _mlflow_context(plan: DagPlan) -> dict[str, Any] | None:
             "auth_env": auth_env}
 
 
+def _spark_context(plan: DagPlan) -> dict[str, Any] | None:
+    """Operator classes imported under private aliases; arguments as plain data for ``tpl``."""
+    spark = plan.spark
+    if spark is None:
+        return None
+    aliases: dict[str, str] = {}
+
+    def alias(spec) -> str:
+        if spec.class_path not in aliases:
+            aliases[spec.class_path] = f"_SparkOperator{len(aliases)}"
+        return aliases[spec.class_path]
+
+    tasks = {task_id: (alias(spec), spec.arguments) for task_id, spec in spark.submits.items()}
+    create = (alias(spark.create), spark.create.arguments) if spark.create else None
+    delete = (alias(spark.delete), spark.delete.arguments) if spark.delete else None
+    imports = [(*path.rsplit(".", 1), name) for path, name in aliases.items()]
+    return {"imports": imports, "tasks": tasks, "create": create, "delete": delete, "factory": spark.factory}
+
+
 def render_dag(plan: DagPlan) -> RenderedDag:
     """Render, hash and syntax-check the DAG source for ``plan``."""
     docstring = (
@@ -209,6 +233,8 @@ def render_dag(plan: DagPlan) -> RenderedDag:
         "roots": [t.task_id for t in plan.tasks if not t.upstream],
         "leaves": _leaves(plan),
         "mlflow": _mlflow_context(plan),
+        "spark": _spark_context(plan),
+        "needs_end": bool(plan.volume or plan.mlflow or plan.spark),
     }
     draft = template.render(**context)
     tag = content_tag(draft)

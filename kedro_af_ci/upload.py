@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UploadError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,27 @@ def filesystem(protocol: str, storage_options: dict | None = None):
 
 def upload_dag(source: str, destination: str, filename: str, storage_options: dict | None = None) -> UploadResult:
     """Write the DAG ``source`` to ``destination`` (folder or file) and verify what landed."""
-    data = source.encode("utf-8")
+    return upload_bytes(source.encode("utf-8"), dag_location(destination, filename), storage_options)
+
+
+def upload_artifacts(artifacts, storage_options: dict | None = None) -> list[UploadResult]:
+    """Spark artifacts (:class:`~kedro_af_ci.spark_artifacts.Artifacts`), uploaded before the DAG
+    that points at them; each is verified like the DAG."""
+    if artifacts is None:
+        return []
+    results = [upload_bytes(data, artifacts.uri(name), storage_options)
+               for name, data in sorted(artifacts.files.items())]
+    log.debug("uploaded %d Spark artifact(s) to %s", len(results), artifacts.base_uri)
+    return results
+
+
+def upload_bytes(data: bytes, location: str, storage_options: dict | None = None) -> UploadResult:
+    """Write ``data`` to ``location`` (path or URL) atomically and verify what landed."""
     digest = hashlib.sha256(data).hexdigest()
-    location = dag_location(destination, filename)
     protocol, path = _split(location)
     if protocol in (None, "file", "local"):
         try:
-            atomic_write_text(path, source)
+            atomic_write_bytes(path, data)
         except OSError as exc:
             raise UploadError(f"cannot write {path}: {exc.strerror or exc}") from None
         return UploadResult(location=str(Path(path).resolve()), sha256=digest, size=len(data))

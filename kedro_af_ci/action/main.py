@@ -226,9 +226,10 @@ class ActionRun:
         if not destination:
             raise ConfigError("no DAG location: set output in airflow-k8s.yaml or the output input", key="output")
         if not inputs.run_once:
-            from ..upload import upload_dag
+            from ..upload import upload_artifacts, upload_dag
 
             with self.reporter.section("Upload"):
+                upload_artifacts(result.artifacts)
                 uploaded = upload_dag(result.dag.source, destination, f"{dag_id}.py")
             self._uploaded(uploaded.location)
             return
@@ -242,7 +243,7 @@ class ActionRun:
             outcome = deploy_and_run(client, result.dag.source, dag_id, result.dag.content_tag, destination,
                                      wait=inputs.wait, timeout=inputs.wait_timeout,
                                      version_timeout=inputs.version_timeout, poll=inputs.poll_interval,
-                                     on_uploaded=self._uploaded)
+                                     on_uploaded=self._uploaded, artifacts=result.artifacts)
         self.summary.run_id, self.summary.run_state, self.summary.run_url = outcome.run_id, outcome.state, \
             outcome.run_url
         self.summary.task_states = outcome.tasks

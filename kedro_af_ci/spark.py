@@ -1,0 +1,250 @@
+"""Spark: which nodes run on a Spark cluster, how they are grouped, and the operators that run them.
+
+Detection follows the original plugin's rules (seed 3.6.3): the ``kedro-airflow-k8s:group:pyspark``
+tag (``kedro-airflow-k8s.group.pyspark`` in Kedro 1.x, which forbids ``:``), a ``pyspark.sql``
+DataFrame in the node function's type hints, a Spark dataset among its inputs or outputs, and
+default nodes sandwiched between parts of one Spark group. Groups are closed under "lies on a path
+from the group back to the group", so collapsing each group into one task can never make a cycle.
+
+Operators are described as data (:class:`OperatorSpec`: class path + JSON-like arguments), never as
+code strings; the renderer imports the class and passes the arguments as literals. The built-in
+backend is Dataproc; ``type: custom`` loads a :class:`SparkOperatorFactory` subclass.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .pipeline_graph import PipelineGraph
+
+SPARK_TAGS = ("kedro-airflow-k8s:group:pyspark", "kedro-airflow-k8s.group.pyspark")
+_SPARK_HINT = re.compile(r"\bpyspark\.sql(\.[A-Za-z_.]+)?\.DataFrame\b")
+SPARK_DATASETS = {"SparkDataset", "SparkHiveDataset", "SparkJDBCDataset",
+                  "SparkDataSet", "SparkHiveDataSet", "SparkJDBCDataSet"}
+PROJECT_HOME = "/opt/kedro/project"  # where the init script unpacks the project on every cluster node
+_CLASS_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+class AirflowTemplate(str):
+    """A string that is Jinja for Airflow to render at run time (e.g. the per-run cluster name).
+
+    Every other string in operator arguments is protected from Jinja; pass these through unchanged
+    (or wrap your own template in this class) when a factory builds its arguments."""
+
+
+def is_spark_dataset(ds_type: str | None) -> bool:
+    return bool(ds_type) and ds_type.rsplit(".", 1)[-1] in SPARK_DATASETS
+
+
+def spark_nodes(graph: PipelineGraph) -> set[str]:
+    """Nodes that are Spark nodes by tag, type hint or catalog type (before the sandwich rule)."""
+    found = set()
+    for node in graph.nodes:
+        datasets = [graph.datasets.get(name) for name in (*node.inputs, *node.outputs)]
+        if (any(tag in SPARK_TAGS for tag in node.tags)
+                or any(_SPARK_HINT.search(hint) for hint in node.type_hints.values())
+                or any(info is not None and is_spark_dataset(info.type) for info in datasets)):
+            found.add(node.name)
+    return found
+
+
+def spark_groups(graph: PipelineGraph) -> list[tuple[str, ...]]:
+    """Spark groups in topological order of their first node, each in topological order.
+
+    Adjacent Spark nodes share a group; then each group takes in every node on a path that leaves
+    it and comes back (the sandwich rule), merging with any other group met on the way, until
+    nothing changes. The result is convex, so the collapsed task graph stays acyclic.
+    """
+    marked = spark_nodes(graph)
+    if not marked:
+        return []
+    order = {n.name: i for i, n in enumerate(graph.nodes)}
+    deps = graph.node_dependencies()
+    children: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
+    for child, parents in deps.items():
+        for parent in parents:
+            children[parent].append(child)
+
+    parent_of = {name: name for name in marked}
+
+    def find(x: str) -> str:
+        while parent_of[x] != x:
+            parent_of[x] = parent_of[parent_of[x]]
+            x = parent_of[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            ra, rb = sorted((ra, rb), key=order.__getitem__)
+            parent_of[rb] = ra
+
+    for name in marked:
+        for child in children[name]:
+            if child in marked:
+                union(name, child)
+
+    def reach(starts: set[str], step: dict[str, list[str]]) -> set[str]:
+        seen, stack = set(), list(starts)
+        while stack:
+            for nxt in step[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    changed = True
+    while changed:
+        changed = False
+        members: dict[str, set[str]] = {}
+        for name in parent_of:
+            members.setdefault(find(name), set()).add(name)
+        for root, group in sorted(members.items(), key=lambda item: order[item[0]]):
+            if find(root) != root:
+                continue  # merged during this pass
+            between = reach(group, children) & reach(group, deps) - group
+            for name in sorted(between, key=order.__getitem__):
+                if name not in parent_of:
+                    parent_of[name] = name
+                union(root, name)
+                changed = True
+            if changed:
+                break
+    groups: dict[str, list[str]] = {}
+    for name in sorted(parent_of, key=order.__getitem__):
+        groups.setdefault(find(name), []).append(name)
+    return sorted((tuple(g) for g in groups.values()), key=lambda g: order[g[0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Operators as data
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """One Airflow operator: ``class_path`` is imported by the DAG, ``arguments`` are keyword
+    arguments made of str/int/float/bool/None/list/dict only (written as literals; strings that
+    Airflow's Jinja would alter are protected). ``task_id`` is set by the DAG."""
+
+    class_path: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.class_path, str) or not _CLASS_PATH.match(self.class_path):
+            raise ConfigError(f"operator class path {self.class_path!r} is not a dotted class path",
+                              key="run_config.spark.operator_factory")
+        _check_plain(self.arguments, self.class_path)
+
+
+def _check_plain(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"{where}: argument keys must be strings, got {key!r}",
+                                  key="run_config.spark.operator_factory")
+            _check_plain(item, where)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_plain(item, where)
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        raise ConfigError(f"{where}: arguments must be plain data (str, numbers, bools, None, lists, dicts), "
+                          f"got {type(value).__name__}", key="run_config.spark.operator_factory")
+
+
+@dataclass(frozen=True)
+class SparkJob:
+    """What a submit operator runs: the group's run script with Kedro's arguments."""
+
+    task_id: str
+    nodes: tuple[str, ...]
+    main_uri: str  # the uploaded run script of this group
+    args: tuple[str, ...]  # e.g. ("--params", "ds={{ ds }}"): Jinja here is Airflow's to render
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Everything a factory needs; ``cluster_name`` is unique per DAG run (a Jinja expression)."""
+
+    project_id: str | None
+    region: str | None
+    cluster_name: str
+    cluster_config: dict[str, Any]
+    artifacts_uri: str
+    init_script_uri: str
+    archive_uri: str
+    dag_id: str
+
+
+class SparkOperatorFactory:
+    """Base class for ``spark.type: custom`` (``operator_factory: my_project.factories.Factory``).
+
+    Return :class:`OperatorSpec` objects: the class is imported by the generated DAG and the
+    arguments are written as literals. Return None from the cluster methods when the cluster is
+    not managed by the DAG. The DAG wires ``create_cluster`` before every submit task and
+    ``delete_cluster`` after them with ``trigger_rule="all_done"``.
+    """
+
+    def create_cluster(self, settings: SparkSettings) -> OperatorSpec | None:
+        return None
+
+    def submit(self, settings: SparkSettings, job: SparkJob) -> OperatorSpec:
+        raise NotImplementedError("a Spark operator factory must implement submit()")
+
+    def delete_cluster(self, settings: SparkSettings) -> OperatorSpec | None:
+        return None
+
+
+_DATAPROC = "airflow.providers.google.cloud.operators.dataproc."
+
+
+class DataprocOperatorFactory(SparkOperatorFactory):
+    """Google Dataproc through the official Google provider: an ephemeral cluster per DAG run."""
+
+    def create_cluster(self, settings: SparkSettings) -> OperatorSpec:
+        config = dict(settings.cluster_config)
+        actions = list(config.get("initialization_actions") or [])
+        actions.append({"executable_file": settings.init_script_uri})
+        config["initialization_actions"] = actions
+        return OperatorSpec(_DATAPROC + "DataprocCreateClusterOperator", {
+            "project_id": settings.project_id, "region": settings.region,
+            "cluster_name": settings.cluster_name, "cluster_config": config,
+        })
+
+    def submit(self, settings: SparkSettings, job: SparkJob) -> OperatorSpec:
+        return OperatorSpec(_DATAPROC + "DataprocSubmitJobOperator", {
+            "project_id": settings.project_id, "region": settings.region,
+            "job": {
+                "reference": {"project_id": settings.project_id},
+                "placement": {"cluster_name": settings.cluster_name},
+                "pyspark_job": {"main_python_file_uri": job.main_uri, "args": list(job.args)},
+            },
+        })
+
+    def delete_cluster(self, settings: SparkSettings) -> OperatorSpec:
+        return OperatorSpec(_DATAPROC + "DataprocDeleteClusterOperator", {
+            "project_id": settings.project_id, "region": settings.region, "cluster_name": settings.cluster_name,
+        })
+
+
+def load_factory(spark_type: str, class_path: str | None, project_path: Path) -> SparkOperatorFactory:
+    """The factory for ``spark.type``; a custom class is imported with the project's ``src`` on the path."""
+    if spark_type == "dataproc" and not class_path:
+        return DataprocOperatorFactory()
+    key = "run_config.spark.operator_factory"
+    module_name, _, class_name = str(class_path).rpartition(".")
+    for folder in (project_path / "src", project_path):
+        if folder.is_dir() and str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    try:
+        factory_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import the Spark operator factory {class_path!r}: {exc}", key=key) from None
+    if not (isinstance(factory_class, type) and issubclass(factory_class, SparkOperatorFactory)):
+        raise ConfigError(f"{class_path!r} must be a subclass of kedro_af_ci.spark.SparkOperatorFactory", key=key)
+    return factory_class()
