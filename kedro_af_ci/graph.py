@@ -39,6 +39,12 @@ def _type_hints(func: Any) -> dict[str, str]:
         annotations = inspect.get_annotations(target, eval_str=False)
     except Exception:  # builtins, partials, callables without annotations
         return {}
+    if any(isinstance(a, str) for a in annotations.values()):
+        # `from __future__ import annotations`: resolve "DataFrame" to pyspark.sql...DataFrame when possible
+        try:
+            annotations = inspect.get_annotations(target, eval_str=True)
+        except Exception:  # a name that is not importable here: keep the text
+            pass
     return {name: _qualname(ann) for name, ann in annotations.items()}
 
 
