@@ -324,9 +324,6 @@ class SparkConfig(StrictModel):
 
     @model_validator(mode="after")
     def _factory_for_custom(self) -> SparkConfig:
-        if not self.artifacts_path:
-            raise ValueError("spark needs artifacts_path: where the init script, project archive and run "
-                             "scripts are uploaded (e.g. gs://bucket/spark)")
         if self.cluster_name is not None and not re.match(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$", self.cluster_name):
             raise ValueError(f"cluster_name {self.cluster_name!r} must be lowercase letters, digits and '-', "
                              "start with a letter and have at most 42 characters (a per-run suffix is added)")
@@ -336,6 +333,9 @@ class SparkConfig(StrictModel):
             raise ValueError("spark type custom needs operator_factory: the class path of the factory")
         if self.operator_factory and not re.match(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+$", self.operator_factory):
             raise ValueError(f"operator_factory {self.operator_factory!r} is not a dotted class path")
+        if not self.artifacts_path:
+            raise ValueError("spark needs artifacts_path: where the init script, project archive and run "
+                             "scripts are uploaded (e.g. gs://bucket/spark)")
         return self
 
 

@@ -240,10 +240,28 @@ def render_dag(plan: DagPlan) -> RenderedDag:
     tag = content_tag(draft)
     source = draft.replace(repr(HASH_PLACEHOLDER), repr(tag), 1)
     try:
-        compile(source, f"{plan.dag_id}.py", "exec", dont_inherit=True)  # bytecode: 5x faster than ast.parse
+        compile(_structure(source), f"{plan.dag_id}.py", "exec", dont_inherit=True)
     except SyntaxError as exc:  # a bug in the template, never the user's input
         raise PreflightError(f"generated DAG is not valid Python (line {exc.lineno}): {exc.msg}") from exc
     return RenderedDag(dag_id=plan.dag_id, source=source, content_tag=tag, warnings=plan.warnings)
+
+
+_TASKS_START, _TASKS_END = "\nTASKS = (\n", "\n)\n"
+
+
+def _structure(source: str) -> str:
+    """The source with the TASKS table cut to its first two rows, for the syntax check.
+
+    Every row is a tuple of literals written by ``py``/``tpl`` (``repr`` and ``literal(repr)``),
+    valid Python whatever the values; only the template around them can be wrong. Compiling 5000
+    rows took a tenth of a compile at 5000 nodes, and DagBag parses the whole file anyway when the
+    pre-flight runs."""
+    start = source.find(_TASKS_START)
+    end = source.find(_TASKS_END, start + 1) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return source
+    rows = source[start + len(_TASKS_START):end].split("\n")
+    return source[:start] + _TASKS_START + "\n".join(rows[:2]) + source[end:]
 
 
 def _leaves(plan: DagPlan) -> list[str]:

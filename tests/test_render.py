@@ -261,3 +261,16 @@ def test_slack_failure_handler_message_renders_safely(tmp_path):
     notifier.render_template_fields({"ti": TI(), "dag": dag, "logical_date": "2026-11-22T10:00:00+00:00"})
     assert notifier.text == template.format(task="b", dag=dag.dag_id, execution_time="2026-11-22T10:00:00+00:00",
                                             url="http://airflow/log?x=1")
+
+
+def test_syntax_check_covers_everything_but_the_literal_task_rows(tmp_path):
+    from kedro_af_ci.render import _structure
+
+    _, rendered, _ = compile_tiny(tmp_path, {"image": "a:1"}, nodes=[(f"n{i}", [], [], []) for i in range(6)])
+    cut = _structure(rendered.source)
+    assert rendered.source.count("\n    ('n") == 6 and cut.count("\n    ('n") == 2
+    before, after = rendered.source.split("\nTASKS = (\n")
+    assert cut.startswith(before) and cut.endswith(after[after.index("\n)\n"):])
+    broken = rendered.source.replace("with DAG(", "with DAG((", 1)
+    with pytest.raises(SyntaxError):
+        compile(_structure(broken), "dag.py", "exec")
