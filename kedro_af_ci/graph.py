@@ -7,6 +7,7 @@ credentials or a network that the CI job does not have, and only the type is nee
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import logging
@@ -41,10 +42,8 @@ def _type_hints(func: Any) -> dict[str, str]:
         return {}
     if any(isinstance(a, str) for a in annotations.values()):
         # `from __future__ import annotations`: resolve "DataFrame" to pyspark.sql...DataFrame when possible
-        try:
+        with contextlib.suppress(Exception):  # a name that is not importable here: keep the text
             annotations = inspect.get_annotations(target, eval_str=True)
-        except Exception:  # a name that is not importable here: keep the text
-            pass
     return {name: _qualname(ann) for name, ann in annotations.items()}
 
 
