@@ -92,6 +92,17 @@ def test_init_writes_valid_config_and_refuses_to_overwrite(project):
     config = load_config(project, environ={})
     assert config.host == "https://airflow.example.com"
     assert config.run_config.image.startswith("spaceflights:")
+    # the commented optional features are valid config once uncommented
+    path = project / "conf" / "base" / "airflow-k8s.yaml"
+    text = path.read_text()
+    optional = text[text.index("  # Optional features"):]
+    lines = [line.replace("  # ", "  ", 1) if not line.strip().startswith(("# Optional", "# MLflow is on"))
+             else line for line in optional.splitlines()]
+    path.write_text(text[:text.index("  # Optional features")] + "\n".join(lines) + "\n")
+    features = load_config(project, environ={}).run_config
+    assert features.grouping == "memory" and features.spark.type == "dataproc" and features.mlflow.enabled
+    assert features.authentication.type == "Vars" and features.external_dependencies[0].dag_id == "upstream-dag"
+    path.write_text(text)
     again = run_cli("--project-path", str(project), "init", "https://airflow.example.com")
     assert again.returncode == 3 and "--force" in again.stderr
     bad = run_cli("--project-path", str(project), "init", "--force", "airflow.example.com")
