@@ -159,6 +159,32 @@ def _unique_ids(names: list[str], make, sep: str) -> dict[str, str]:
     return result
 
 
+def kedro_split_nodes(text: str) -> list[str]:
+    """How ``kedro run --nodes`` reads its value (kedro.framework.cli.utils.split_node_names):
+    commas split unless inside square brackets, and each name is stripped."""
+    result, argument, depth = [], "", 0
+    for char in text + ",":
+        depth += (char == "[") - (char == "]")
+        if char == "," and depth == 0 and argument:
+            result.append(argument.strip())
+            argument = ""
+        else:
+            argument += char
+    return result
+
+
+def _check_node_names(groups) -> None:
+    """A task passes its nodes as one ``--nodes a,b,c`` value; a name Kedro would read back
+    differently would run the wrong nodes, so it is refused here."""
+    from .errors import GraphError
+
+    for group in groups:
+        if kedro_split_nodes(",".join(group.nodes)) != list(group.nodes):
+            bad = next((n for n in group.nodes if kedro_split_nodes(n) != [n]), group.nodes[0])
+            raise GraphError(f"node name {bad!r} cannot be passed to `kedro run --nodes` (Kedro splits the value "
+                             "on commas outside square brackets and strips spaces); rename the node")
+
+
 def _params_template(config: PluginConfig) -> str | None:
     rc = config.run_config
     parts = [f"{name}={{{{ {name} }}}}" for name in rc.macro_params]
@@ -182,6 +208,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         for index, members in enumerate(spark_groups(graph), start=1):
             spark_of.update(dict.fromkeys(members, f"pyspark_{index}"))
     groups, group_warnings = group_nodes(graph, grouping or rc.grouping, fixed=spark_of)
+    _check_node_names(groups)
     warnings += group_warnings
     group_names = [g.name for g in groups]
     task_ids = _unique_ids(group_names, sanitize_id, "_")

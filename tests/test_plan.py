@@ -72,3 +72,19 @@ def test_edges_follow_datasets(tmp_path):
     graph = make_graph([("a", ["raw"], ["x"], []), ("b", ["x"], ["y"], []), ("c", ["x", "y"], [], [])])
     plan = build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT)
     assert sorted(plan.edges) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+def test_node_names_kedro_cannot_read_back_are_refused(tmp_path):
+    import pytest
+
+    from kedro_af_ci.errors import GraphError
+    from kedro_af_ci.plan import kedro_split_nodes
+
+    config = make_config(tmp_path, {"image": "a:1"})
+    # Kedro's own default-name shape keeps its commas inside brackets: accepted, read back whole
+    odd = "f([a,b]) -> [c,d]"
+    assert kedro_split_nodes(",".join([odd, "x"])) == [odd, "x"]
+    assert build_plan(make_graph([(odd, [], ["o"], [])]), config, GIT).tasks[0].nodes == (odd,)
+    for name in ("a,b", " padded", "open[bracket"):
+        with pytest.raises(GraphError, match="cannot be passed to `kedro run --nodes`"):
+            build_plan(make_graph([(name, [], [], [])]), config, GIT)
