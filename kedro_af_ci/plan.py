@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ExternalDependency, PluginConfig, ResourceConfig, SecretConfig, SlackFailureHandler, tagged_values
+from .errors import ConfigError, GraphError
 from .gitinfo import GitInfo
 from .grouping import group_nodes
 from .k8s_names import dns_name, sanitize_id, short_hash
@@ -176,8 +177,6 @@ def kedro_split_nodes(text: str) -> list[str]:
 def _check_node_names(groups) -> None:
     """A task passes its nodes as one ``--nodes a,b,c`` value; a name Kedro would read back
     differently would run the wrong nodes, so it is refused here."""
-    from .errors import GraphError
-
     for group in groups:
         if kedro_split_nodes(",".join(group.nodes)) != list(group.nodes):
             bad = next((n for n in group.nodes if kedro_split_nodes(n) != [n]), group.nodes[0])
@@ -303,9 +302,10 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                                          if DATA_VOLUME_NAME in template_volume_names(d)))
 
     mlflow = _mlflow_plan(graph, config, git, warnings, pod_templates)
-    spark_task_ids = tuple(task_ids[g.name] for g in groups if g.name in set(spark_of.values()))
-    spark = _spark_plan(config, git, dag_id, graph, tasks, spark_task_ids, _params_template(config),
-                        project_path or Path("."))
+    params = _params_template(config)
+    spark_names = set(spark_of.values())
+    spark_task_ids = tuple(task_ids[g.name] for g in groups if g.name in spark_names)
+    spark = _spark_plan(config, git, dag_id, graph, tasks, spark_task_ids, params, project_path or Path("."))
 
     kedro_args: list[str] = ["run"]
     if kedro_env:
@@ -333,7 +333,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         secrets=tuple(rc.secrets),
         env_vars=dict(rc.env_vars),
         kedro_args=tuple(kedro_args),
-        params=_params_template(config),
+        params=params,
         profiles=profiles,
         tasks=tuple(tasks),
         volume=volume,
@@ -422,8 +422,6 @@ def _spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, graph: Pipeline
 
 
 def _checked(spec: object, method: str) -> OperatorSpec:
-    from .errors import ConfigError
-
     if not isinstance(spec, OperatorSpec):
         raise ConfigError(f"the Spark operator factory's {method}() returned {type(spec).__name__}; expected "
                           "kedro_af_ci.spark.OperatorSpec", key="run_config.spark.operator_factory")

@@ -175,22 +175,22 @@ def _mlflow_script() -> str:
 
 
 def _mlflow_context(plan: DagPlan) -> dict[str, Any] | None:
-    """Arguments of the MLflow tasks: config values as literals, Airflow's own templates as Raw."""
+    """Arguments of the MLflow tasks: config values as literals, our own Jinja as AirflowTemplate."""
     m = plan.mlflow
     if m is None:
         return None
     uri: list[Any] = ["--tracking-uri", m.tracking_uri] if m.tracking_uri else []
-    start: list[Any] = ["start", "--experiment", m.experiment_name, "--run-name", Raw(repr("{{ run_id }}")),
-                        "--key", Raw(repr("{{ dag_run.dag_id }}/{{ run_id }}")), *uri]
+    start: list[Any] = ["start", "--experiment", m.experiment_name, "--run-name", AirflowTemplate("{{ run_id }}"),
+                        "--key", AirflowTemplate("{{ dag_run.dag_id }}/{{ run_id }}"), *uri]
     for key, value in m.tags.items():
         start += ["--tag", f"{key}={value}"]
-    end = ["end", "--run-id", Raw(repr(MLFLOW_RUN_ID_TEMPLATE)),
-           "--status", Raw(repr("{{ kaf_mlflow_status(ti, dag_run) }}")), *uri]
+    end = ["end", "--run-id", AirflowTemplate(MLFLOW_RUN_ID_TEMPLATE),
+           "--status", AirflowTemplate("{{ kaf_mlflow_status(ti, dag_run) }}"), *uri]
     auth_env: dict[str, Any] = {}
     if m.auth == "Vars":  # names are validated environment variable names: safe as Jinja attributes
-        auth_env = {name: Raw(repr(f"{{{{ kaf_secret(var.value.{name}) }}}}")) for name in m.auth_params}
+        auth_env = {name: AirflowTemplate(f"{{{{ kaf_secret(var.value.{name}) }}}}") for name in m.auth_params}
     elif m.auth == "GoogleOAuth2":
-        auth_env = {"MLFLOW_TRACKING_TOKEN": Raw(repr("{{ kaf_google_id_token() }}"))}
+        auth_env = {"MLFLOW_TRACKING_TOKEN": AirflowTemplate("{{ kaf_google_id_token() }}")}
     return {"script": _mlflow_script(), "start": start, "end": end, "run_id": MLFLOW_RUN_ID_TEMPLATE,
             "auth_env": auth_env}
 

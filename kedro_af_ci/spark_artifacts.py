@@ -22,7 +22,6 @@ INIT_SCRIPT = "init.sh"
 # never shipped to the cluster: secrets, local config, data, history, environments, build output
 EXCLUDED = (".git", ".venv*", "venv", "env", ".env", "__pycache__", "*.pyc", "data", "logs", "mlruns",
             "dag", "dist", "build", "*.egg-info", ".ipynb_checkpoints", "node_modules")
-EXCLUDED_PATHS = ("conf/local", "conf/**/credentials*", "conf/credentials*")
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,11 @@ class Artifacts:
 
 
 def _excluded(relative: Path) -> bool:
-    text = relative.as_posix()
+    """Excluded names anywhere, ``conf/local``, and ``credentials*`` files anywhere under ``conf``."""
     if any(fnmatch(part, pattern) for part in relative.parts for pattern in EXCLUDED):
         return True
-    return any(fnmatch(text, p) or text.startswith(p + "/") or fnmatch(text, p + "/*") for p in EXCLUDED_PATHS) \
-        or (len(relative.parts) >= 2 and relative.parts[0] == "conf" and fnmatch(relative.name, "credentials*"))
+    in_conf = relative.parts[0] == "conf"
+    return in_conf and (relative.parts[1:2] == ("local",) or relative.name.startswith("credentials"))
 
 
 def project_archive(project_path: Path) -> bytes:
