@@ -7,8 +7,9 @@ VENV_AF2 ?= .venv-af2
 STAMP_AF2 := $(VENV_AF2)/.installed
 VENV_MLFLOW ?= .venv-mlflow
 STAMP_MLFLOW := $(VENV_MLFLOW)/.installed
+STAMP_TOOLS := .tools/.installed
 
-.PHONY: demo test bench bench-quick lint fmt clean
+.PHONY: demo test bench bench-quick bench-container lint fmt clean
 
 $(STAMP): pyproject.toml requirements/airflow3.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +32,18 @@ $(STAMP_MLFLOW): requirements/mlflow-server.txt $(STAMP)
 	  || $(VENV_MLFLOW)/bin/python -m pip install --quiet -r requirements/mlflow-server.txt
 	touch $(STAMP_MLFLOW)
 
+# Container tests: Docker engine, registry, debootstrap, rsync (apt, as root) and gitlab-ci-local (npm).
+$(STAMP_TOOLS): scripts/install-container-tools.sh
+	bash scripts/install-container-tools.sh
+	mkdir -p .tools && touch $(STAMP_TOOLS)
+
 ## demo: embedded Airflow 3, compile + upload + run the example once, wait for success, stop Airflow
 demo: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=true AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW_HOME=$(abspath $(VENV))/airflow-home \
 	  $(BIN)/python scripts/demo.py
 
 ## test: lint, then the whole test suite (fails when no test ran)
-test: $(STAMP) $(STAMP_AF2) $(STAMP_MLFLOW)
+test: $(STAMP) $(STAMP_AF2) $(STAMP_MLFLOW) $(STAMP_TOOLS)
 	$(BIN)/ruff check .
 	KAF_AIRFLOW2_PYTHON=$(abspath $(VENV_AF2))/bin/python KAF_MLFLOW_PYTHON=$(abspath $(VENV_MLFLOW))/bin/python \
 	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
@@ -51,6 +57,10 @@ bench: $(STAMP)
 bench-quick:
 	$(MAKE) bench BENCH_ARGS=--quick
 
+## bench-container: action image size and layers, project image build + push, the action's cold start
+bench-container: $(STAMP) $(STAMP_TOOLS)
+	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/container.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -58,4 +68,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) build dist *.egg-info
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) .tools build dist *.egg-info

@@ -16,8 +16,10 @@ export GIT_CONFIG_COUNT=$((count + 1))
 export KEDRO_DISABLE_TELEMETRY="${KEDRO_DISABLE_TELEMETRY:-true}" DO_NOT_TRACK="${DO_NOT_TRACK:-1}"
 python_bin="${KAF_PYTHON:-python}"
 
+# -P: the current directory (the workspace, whose files a branch controls) is never on the tool's
+# import path, so a committed yaml.py or click.py cannot run inside the process holding the secrets.
 if [[ $# -gt 0 ]]; then
-  exec "$python_bin" -m kedro_af_ci.cli "$@"
+  exec "$python_bin" -P -m kedro_af_ci.cli "$@"
 fi
 cd "$workspace"
-exec "$python_bin" -m kedro_af_ci.action
+exec "$python_bin" -P -m kedro_af_ci.action

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 3
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,7 @@ class AirflowClient:
                 basic = (self.credentials.username, self.credentials.password or "")
             try:
                 self.requests_made += 1
-                response = self.session.request(method, url, json=json, params=params, headers=headers,
-                                                auth=basic, timeout=self.timeout)
+                response = self._request(method, url, json=json, params=params, headers=headers, auth=basic)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if idempotent and attempt <= self.retries:
                     self._sleep(attempt, None, f"{method} {path}: {type(exc).__name__}")
@@ -97,6 +106,8 @@ class AirflowClient:
                                       f"{type(exc).__name__}") from None
             except requests.RequestException as exc:
                 raise AirflowApiError(f"{method} {path}: request failed: {type(exc).__name__}") from None
+            except OSError as exc:  # e.g. a CA bundle path that does not exist
+                raise AirflowApiError(f"{method} {path}: {exc}") from None
             status = response.status_code
             if status in ok or status in allow:
                 return response
@@ -110,6 +121,24 @@ class AirflowClient:
                     if status in (401, 403) else "")
             raise AirflowApiError(f"{method} {path} → HTTP {status}: {self._detail(response)}{hint}")
 
+    def _request(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One request, following redirects only within the host's own origin: a credential (the
+        token, a password in the body) never goes to another host or port, nor from https to http."""
+        for _ in range(MAX_REDIRECTS + 1):
+            # verify given per request: requests would otherwise let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+            # override both AIRFLOW_CA_BUNDLE and --insecure
+            response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
+                                            verify=self.session.verify, **kwargs)
+            if response.status_code not in REDIRECTS:
+                return response
+            target = urljoin(url, response.headers.get("Location", ""))
+            if _origin(target) != _origin(self.host):
+                raise AirflowApiError(f"{method} {urlsplit(url).path} was redirected to {_origin(target)}, another "
+                                      f"origin than {_origin(self.host)}: not followed, so no credential is sent "
+                                      "there; set host to the address Airflow serves")
+            url = target
+        raise AirflowApiError(f"{method} {urlsplit(url).path}: more than {MAX_REDIRECTS} redirects")
+
     def _sleep(self, attempt: int, retry_after: str | None, why: str) -> None:
         delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         if retry_after:
@@ -118,16 +147,18 @@ class AirflowClient:
         log.info("%s; retrying in %.1fs (attempt %d of %d)", why, delay, attempt, self.retries)
         time.sleep(delay)
 
-    @staticmethod
-    def _detail(response: requests.Response) -> str:
+    def _detail(self, response: requests.Response) -> str:
+        """The server's explanation, shortened, on one line, and without any credential it echoed."""
         try:
             data = response.json()
         except ValueError:
-            return (response.text or response.reason or "").strip()[:300]
-        if isinstance(data, dict):
-            detail = data.get("detail") or data.get("title") or data
-            return str(detail)[:300]
-        return str(data)[:300]
+            text = (response.text or response.reason or "").strip()
+        else:
+            text = str(data.get("detail") or data.get("title") or data) if isinstance(data, dict) else str(data)
+        for secret in (self.credentials.token, self.credentials.password, self._jwt):
+            if secret:
+                text = text.replace(secret, "***")
+        return " ".join(text.split())[:300]
 
     # -- API ------------------------------------------------------------------------------------
 

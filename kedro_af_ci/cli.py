@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -340,13 +341,15 @@ def export_graph(opts: Options, output):
 @click.option("--cloud", type=click.Choice(["gcp", "aws", "none"]), default="gcp", show_default=True,
               help="Registry and bucket authentication of the GitHub workflows: OIDC to GCP or AWS, or secrets.")
 @click.option("--default-branch", default="main", show_default=True, help="Branch whose pushes schedule the DAG.")
+@click.option("--action-sha", callback=lambda ctx, param, value: _check_sha(value),
+              help="Commit of this action's release the workflows pin (default: asked of GitHub).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_obj
 @handle_errors
-def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_branch, force):
+def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_branch, action_sha, force):
     """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import _check_host
-    from .scaffold import plan_config, plan_workflows, write_all
+    from .scaffold import action_commit, plan_config, plan_project_image, plan_workflows, write_all
 
     try:
         _check_host(host)
@@ -355,16 +358,28 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
     project = _project_identity(opts.project_path)
     config = plan_config(opts.project_path, opts.conf_source, opts.env, host=host, output=dag_output, image=image,
                          project=project)
-    planned = [config]
+    extra = plan_project_image(opts.project_path, project)
+    if github and not action_sha:
+        action_sha = action_commit()
+        if not action_sha:
+            click.echo("Warning: GitHub could not be asked for the commit of this action's release: the workflows "
+                       f"name it by tag (v{__version__}); pin it with --action-sha", err=True)
     if github or gitlab:
-        planned += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
-                                  pipeline=opts.pipeline, image=image, cloud=cloud, default_branch=default_branch,
-                                  project=project)
-        if config.path.exists() and not force:
-            click.echo(f"Kept the existing {config.path}")
-            planned.remove(config)
+        extra += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
+                                pipeline=opts.pipeline, image=image, cloud=cloud, default_branch=default_branch,
+                                project=project, action_sha=action_sha)
+    planned = [config, *extra]
+    if extra and config.path.exists() and not force:  # adding files to a configured project
+        click.echo(f"Kept the existing {config.path}")
+        planned.remove(config)
     for path in write_all(planned, force=force):
         click.echo(f"Wrote {path}")
+
+
+def _check_sha(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-f]{40}", value):
+        raise click.BadParameter(f"{value!r} is not a full commit SHA (40 hexadecimal characters)")
+    return value
 
 
 def _project_identity(project_path: Path) -> dict[str, str]:

@@ -7,14 +7,17 @@ so every entry point produces byte-identical DAGs for the same inputs.
 from __future__ import annotations
 
 import gc
+import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import PluginConfig, load_config
+from .errors import GraphError
 from .gitinfo import GitInfo, read_git_info
 from .pipeline_graph import PipelineGraph
-from .plan import DagPlan, build_plan
+from .plan import DagPlan, SparkFactoryRunner, build_plan
 from .render import RenderedDag, render_dag
 from .spark_artifacts import Artifacts, build_artifacts
 from .verify import VerifyResult, verify_source
@@ -31,6 +34,8 @@ class CompileRequest:
     verify: bool = True
     grouping: str | None = None  # None: run_config.grouping
     overrides: dict[str, Any] | None = None
+    git: GitInfo | None = None  # already read (the action reads its checkout once); None: read here
+    spark_factory: SparkFactoryRunner | None = None  # None: a custom Spark factory is imported here
 
 
 @dataclass(frozen=True)
@@ -44,12 +49,34 @@ class CompileResult:
     artifacts: Artifacts | None = None  # Spark: uploaded to artifacts_path before the DAG
 
 
-def load_graph(request: CompileRequest) -> PipelineGraph:
+log = logging.getLogger(__name__)
+
+
+def load_graph(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
+    """The pipeline graph, from the first source that exists: a graph file, this environment's Kedro,
+    or the project image through a Docker engine (README, "The container action": the CLI form)."""
     if request.graph_file is not None:
         return PipelineGraph.read(request.graph_file)
-    from .graph import extract_graph  # imports Kedro: only when there is no graph file
+    if importlib.util.find_spec("kedro") is not None:
+        from .graph import extract_graph  # imports Kedro: only when there is no graph file
 
-    return extract_graph(request.project_path, request.pipeline, request.env)
+        return extract_graph(request.project_path, request.pipeline, request.env)
+    return _graph_in_image(request, config)
+
+
+def _graph_in_image(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
+    from .action.docker import Docker
+    from .action.graph_in_image import extract_in_image
+
+    image = config.run_config.image if config.run_config.execution != "local" else None
+    docker = Docker.find()
+    if not image or docker is None or not docker.available():
+        raise GraphError("Kedro is not installed here, so the pipeline graph cannot be read: install the project "
+                         "(pip install -e .), pass --graph with a graph made by `export-graph`, or give a Docker "
+                         "engine (mount /var/run/docker.sock) so the graph is read inside run_config.image")
+    log.info("Kedro is not installed here: reading the pipeline graph inside %s", image)
+    return extract_in_image(docker, image, project_path=config.run_config.project_path, pipeline=request.pipeline,
+                            env=request.env)
 
 
 def compile_dag(request: CompileRequest) -> CompileResult:
@@ -66,12 +93,13 @@ def compile_dag(request: CompileRequest) -> CompileResult:
 
 
 def _compile(request: CompileRequest) -> CompileResult:
-    git = read_git_info(request.project_path)
+    git = request.git or read_git_info(request.project_path)
     config = load_config(request.project_path, request.env, conf_source=request.conf_source,
                          git_info=git, overrides=request.overrides)
-    graph = load_graph(request)
+    graph = load_graph(request, config)
     plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
-                      grouping=request.grouping, project_path=request.project_path)
+                      grouping=request.grouping, project_path=request.project_path,
+                      spark_factory=request.spark_factory)
     dag = render_dag(plan)
     verification = (verify_source(dag.source, dag.dag_id) if request.verify
                     else VerifyResult(checked=False, skipped_because="--no-verify"))

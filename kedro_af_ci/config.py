@@ -11,6 +11,7 @@ scalars, never on the raw text, so a hostile branch name cannot change the YAML 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -202,6 +203,8 @@ class VolumeConfig(StrictModel):
     skip_init: bool = False
     owner: int = Field(default=0, ge=0)
     disabled: bool = False
+    keep: bool = False  # beyond the seed: keep the run's volume after the run, to inspect its data
+
 
     @field_validator("storageclass")
     @classmethod
@@ -321,17 +324,19 @@ class SparkConfig(StrictModel):
     user_init_path: str | None = None
     user_post_init_path: str | None = None
     cluster_config: dict[str, Any] = Field(default_factory=dict)
+    archive_exclude: list[str] = Field(default_factory=list)  # more gitignore patterns kept out of project.tar.gz
 
     @model_validator(mode="after")
     def _factory_for_custom(self) -> SparkConfig:
-        if self.cluster_name is not None and not re.match(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$", self.cluster_name):
+        if self.cluster_name is not None and not re.match(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?\Z", self.cluster_name):
             raise ValueError(f"cluster_name {self.cluster_name!r} must be lowercase letters, digits and '-', "
                              "start with a letter and have at most 42 characters (a per-run suffix is added)")
         if self.type == "dataproc" and not (self.region and self.project_id):
             raise ValueError("spark type dataproc needs region and project_id")
         if self.type == "custom" and not self.operator_factory:
             raise ValueError("spark type custom needs operator_factory: the class path of the factory")
-        if self.operator_factory and not re.match(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+$", self.operator_factory):
+        if self.operator_factory and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z",
+                                                  self.operator_factory):
             raise ValueError(f"operator_factory {self.operator_factory!r} is not a dotted class path")
         if not self.artifacts_path:
             raise ValueError("spark needs artifacts_path: where the init script, project archive and run "
@@ -340,7 +345,7 @@ class SparkConfig(StrictModel):
 
 
 def _check_param_name(value: str) -> str:
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\Z", value):
         raise ValueError(f"{value!r} is not a valid name (letters, digits and '_', not starting with a digit)")
     return value
 
@@ -349,14 +354,33 @@ ParamName = Annotated[str, AfterValidator(_check_param_name)]
 
 
 def _check_variable_name(value: str) -> str:
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*$", value):
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z", value):
         raise ValueError(f"{value!r} is not a valid Airflow Variable name for a parameter "
                          "(letters, digits, '_', '.', '-')")
     return value
 
 
+class DockerConfig(StrictModel):
+    """``execution: docker``: every task is a container on one Docker engine (DockerOperator)."""
+
+    url: str | None = None  # the engine, as the Airflow worker reaches it; default: DOCKER_HOST or the socket
+    conn_id: str | None = None  # Airflow connection holding the registry credentials for pulls
+    network_mode: str | None = None  # host, none, bridge or a network name; default: the engine's
+    auto_remove: Literal["never", "success", "force"] = "success"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(unix|tcp|ssh|npipe)://\S+\Z", value):
+            raise ValueError(f"{value!r} is not a Docker engine address (unix:///var/run/docker.sock, tcp://host:2376)")
+        return value
+
+
+EXECUTION_MODES = ("kubernetes", "docker", "local")
+
+
 class RunConfig(StrictModel):
-    execution: Literal["kubernetes", "local"] = "kubernetes"  # first: image's validator reads it
+    execution: Literal["kubernetes", "docker", "local"] = "kubernetes"  # first: image's validator reads it
     image: ImageRef | None = Field(default=None, validate_default=True)  # required for kubernetes
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     startup_time: int = Field(default=600, gt=0, description="seconds")
@@ -390,11 +414,12 @@ class RunConfig(StrictModel):
     catchup: bool = False
     max_active_runs: int | None = Field(default=None, gt=0)
     retries: int = Field(default=0, ge=0)
+    docker: DockerConfig = Field(default_factory=DockerConfig)
 
     @field_validator("image")
     @classmethod
-    def _image_for_kubernetes(cls, value: str | None, info) -> str | None:
-        if value is None and info.data.get("execution", "kubernetes") == "kubernetes":
+    def _image_for_containers(cls, value: str | None, info) -> str | None:
+        if value is None and info.data.get("execution", "kubernetes") != "local":
             raise ValueError("required key is missing: the image that runs the nodes (unless execution is local)")
         return value
 
@@ -419,7 +444,7 @@ CREDENTIALS_IN_URL = ("the URL carries credentials, which would be printed and s
 def _check_host(value: str | None) -> str | None:
     if value is None:
         return None
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value):
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*\Z", value):
         raise ValueError(f"{value!r} is not an http(s) URL (include the scheme, e.g. https://airflow.example.com)")
     if "@" in urlsplit(value).netloc:  # never echo the value: it holds a secret
         raise ValueError(CREDENTIALS_IN_URL)
@@ -455,7 +480,7 @@ def tagged_values(tags: list[str] | tuple[str, ...], prefix: str) -> list[str]:
 # Loading
 
 _VAR = re.compile(r"\$(\$?)\{([^{}]*)\}")
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Substitution:
@@ -474,7 +499,10 @@ class Substitution:
             return getattr(self._git_info(), name.lower())
         return None
 
-    def apply(self, text: str, key: str) -> str:
+    def apply(self, text: str, key: str, jinja: bool = False) -> str:
+        """``jinja``: the text is a template Airflow renders (a pod template), so each value goes in
+        as a Jinja string literal, which renders to exactly the value whatever braces it holds."""
+
         def replace(match: re.Match[str]) -> str:
             escaped, body = match.group(1), match.group(2)
             if escaped:
@@ -493,7 +521,7 @@ class Substitution:
                         f"'${{{name}}}' is not set: export {ENV_PREFIX}{name.upper()} or give a default "
                         f"as ${{{name}|default}}", key=key)
                 value = default
-            return value
+            return jinja_literal(value) if jinja else value
 
         return _VAR.sub(replace, text)
 
@@ -503,8 +531,19 @@ class Substitution:
         if isinstance(node, list):
             return [self.walk(v, f"{path}.{i}") for i, v in enumerate(node)]
         if isinstance(node, str) and "${" in node:
-            return self.apply(node, path)
+            return self.apply(node, path, jinja=bool(_RENDERED_BY_AIRFLOW.fullmatch(path)))
         return node
+
+
+# config strings that Airflow itself renders with Jinja: a substituted value must stay inert there
+_RENDERED_BY_AIRFLOW = re.compile(r"run_config\.kubernetes_pod_templates\.[^.]+\.template")
+
+
+def jinja_literal(value: str) -> str:
+    """``{{ "value" }}``: Jinja renders it to ``value``; braces are written as \\u escapes, so the
+    expression holds no ``}}`` or ``{%`` that a template reader or Jinja's lexer could take for its end."""
+    quoted = json.dumps(value, ensure_ascii=False).replace("{", "\\u007b").replace("}", "\\u007d")
+    return "{{ " + quoted + " }}"
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -606,6 +645,15 @@ def _format_error(err: dict) -> tuple[str, str]:
     return key, message
 
 
+def _check_env_folder(conf: Path, env: str | None) -> None:
+    """An environment asked for by name must exist: Kedro would otherwise run (and this tool compile)
+    from base alone. Kedro's default environment, ``local``, is usually not committed."""
+    if env and env != "local" and conf.is_dir() and not (conf / env).is_dir():
+        found = sorted(p.name for p in conf.iterdir() if p.is_dir())
+        raise ConfigError(f"Kedro environment {env!r} has no folder {conf.name}/{env} (found: {', '.join(found)}); "
+                          "create it or pass one of these with -e/--env", file=str(conf))
+
+
 def load_config(
     project_path: str | Path,
     env: str | None = None,
@@ -618,6 +666,7 @@ def load_config(
     """Read, merge (env over base), substitute and validate the plugin config of a project."""
     project_path = Path(project_path)
     environ = os.environ if environ is None else environ
+    _check_env_folder(project_path / conf_source, env)
     files = config_files(project_path, env, conf_source)
     if not files:
         raise ConfigError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .airflow_api import TERMINAL_RUN_STATES, AirflowClient
-from .errors import AirflowApiError, RunFailed
+from .errors import AirflowApiError, ConfigError, RunFailed
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,7 @@ def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag:
 
     progress = progress or Progress()
     client.api  # noqa: B018 - detect the API version (and fail on a wrong host) before uploading
+    _refuse_replacing_a_schedule(client, dag_id)
     upload_artifacts(artifacts)
     uploaded_at = time.time()
     uploaded = upload_dag(source, destination, f"{dag_id}.py")
@@ -171,6 +172,25 @@ def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag:
     progress.done()
     return trigger_and_wait(client, dag_id, run_id or make_run_id(content_tag), wait=wait, timeout=timeout,
                             poll=poll, progress=progress)
+
+
+def schedule_of(dag: dict) -> str | None:
+    """The schedule Airflow reports for a DAG (API v2 ``timetable_summary``, v1 ``schedule_interval``)."""
+    summary = dag.get("timetable_summary")
+    if summary is None and isinstance(dag.get("schedule_interval"), dict):
+        summary = dag["schedule_interval"].get("value")
+    return None if summary in (None, "", "None") else str(summary)
+
+
+def _refuse_replacing_a_schedule(client: AirflowClient, dag_id: str) -> None:
+    """A run-once DAG has no schedule: uploading it under a scheduled DAG's id would silently stop
+    that schedule (a run-once of the default branch over production)."""
+    existing = client.get_dag(dag_id)
+    schedule = schedule_of(existing) if existing else None
+    if schedule:
+        raise ConfigError(f"run-once would replace the scheduled DAG {dag_id!r} ({schedule}) with an unscheduled "
+                          "one: give run-once its own DAG id (run_config.run_name with ${branch_name}, or the "
+                          "run-name input)", key="run_config.run_name")
 
 
 def failure_message(outcome: RunOutcome) -> str:

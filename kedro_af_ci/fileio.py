@@ -10,8 +10,9 @@ from pathlib import Path
 def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name starts with '.' and does not end in .py, so Airflow never parses it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The temporary name starts with '.' and does not end in .py, so Airflow never parses it; it is cut
+    # so that it stays within the file system's name limit (255 bytes) whatever the final name.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

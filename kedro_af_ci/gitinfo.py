@@ -51,15 +51,52 @@ def _ci_commit(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _git(cwd: str | Path, *args: str) -> str:
-    """One git command; raises CalledProcessError/OSError when git or the repository is missing."""
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
-                          timeout=60).stdout.strip()
+# A checkout's files are a branch's to choose, its .git folder is not (git never tracks a path named
+# .git). So git reads no repository it would merely discover (a bare repository committed into the
+# project), and runs nothing a repository's config names (fsmonitor, hooks).
+_HARDENED = ("-c", "safe.bareRepository=explicit", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
+             "-c", "core.untrackedCache=false")
 
 
-def _branch_from_refs(cwd: str | Path) -> str | None:
+def _git(cwd: str | Path, *args: str, checkout: Path | None = None) -> str:
+    """One git command; raises CalledProcessError/OSError when git or the repository is missing.
+    With ``checkout``, only that checkout's own .git folder is read."""
+    pinned = ["--git-dir", str(checkout / ".git"), "--work-tree", str(checkout)] if checkout else []
+    return subprocess.run(["git", *_HARDENED, *pinned, *args], cwd=cwd, capture_output=True, text=True, check=True,
+                          timeout=60, env=_git_environ(checkout)).stdout.strip()
+
+
+def _git_environ(checkout: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")}
+    if checkout is not None:  # no discovery above the checkout either
+        env["GIT_CEILING_DIRECTORIES"] = str(checkout.parent)
+    return env
+
+
+def tracked_files(folder: Path) -> list[str] | None:
+    """Files git tracks under ``folder``, relative to it; None outside a git checkout."""
+    try:
+        listed = _git(folder, "ls-files", "-z", "--", ".")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return [name for name in listed.split("\0") if name]
+
+
+def is_tracked(checkout: Path, path: Path) -> bool:
+    """True when ``path`` is in the checkout's index (a branch put it there), or when that cannot be
+    told (no repository): then it is treated as the branch's too."""
+    checkout = checkout.resolve()
+    try:
+        listed = _git(checkout, "ls-files", "--", str(path.resolve().relative_to(checkout)), checkout=checkout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return True
+    return bool(listed)
+
+
+def _branch_from_refs(cwd: str | Path, checkout: Path | None = None) -> str | None:
     """Name a branch (local or remote) whose tip is HEAD, for detached checkouts outside CI."""
-    refs = _git(cwd, "for-each-ref", "--points-at", "HEAD", "--format=%(refname)", "refs/heads", "refs/remotes")
+    refs = _git(cwd, "for-each-ref", "--points-at", "HEAD", "--format=%(refname)", "refs/heads", "refs/remotes",
+                checkout=checkout)
     candidates = []
     for ref in refs.splitlines():
         if ref.startswith("refs/heads/"):
@@ -69,21 +106,24 @@ def _branch_from_refs(cwd: str | Path) -> str | None:
     return sorted(candidates)[0] if candidates else None
 
 
-def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None) -> GitInfo:
+def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
+                  checkout: str | Path | None = None) -> GitInfo:
     """Describe the checkout at ``path``; falls back to CI variables, then to ``unknown``.
 
+    ``checkout``: the CI's checkout (the action's workspace), the only repository then read.
     Plain ``git`` commands (a few ms each) rather than gitpython, whose import alone took 70 ms of
     every compile (benchmarks/run.py).
     """
     environ = os.environ if environ is None else environ
+    pinned = Path(checkout).resolve() if checkout is not None else None
     try:
-        top, commit = _git(path, "rev-parse", "--show-toplevel", "HEAD").splitlines()
-        dirty = bool(_git(path, "status", "--porcelain", "--untracked-files=no"))
+        top, commit = _git(path, "rev-parse", "--show-toplevel", "HEAD", checkout=pinned).splitlines()
+        dirty = bool(_git(path, "status", "--porcelain", "--untracked-files=no", checkout=pinned))
         try:
-            branch = _git(path, "symbolic-ref", "--quiet", "--short", "HEAD") or None
+            branch = _git(path, "symbolic-ref", "--quiet", "--short", "HEAD", checkout=pinned) or None
         except subprocess.CalledProcessError:  # detached HEAD
             branch = None
-        branch = branch or _ci_branch(environ) or _branch_from_refs(path) or UNKNOWN_BRANCH
+        branch = branch or _ci_branch(environ) or _branch_from_refs(path, pinned) or UNKNOWN_BRANCH
         if dirty:
             log.warning("the git working tree at %s has uncommitted changes; commit_id %s does "
                         "not describe them", top, commit[:12])

@@ -6,6 +6,7 @@ where MLflow is installed because the project uses it and this package is not. I
 nothing but the standard library and ``mlflow``.
 
     start --experiment E --run-name N --key DAG_ID/RUN_ID [--tracking-uri U] [--tag k=v ...] [--xcom]
+          [--print-run-id]
     end --run-id R --status FINISHED|FAILED [--tracking-uri U]
 
 ``start`` is idempotent per DAG run: a retried or cleared start task finds the run tagged with the
@@ -65,6 +66,8 @@ def start(args):
         reused = False
     result = {"run_id": run_id, "experiment_id": experiment_id, "reused": reused}
     print(json.dumps(result))
+    if args.print_run_id:  # DockerOperator's XCom is the last line of the container's output
+        print(run_id)
     if args.xcom:
         os.makedirs(os.path.dirname(XCOM_FILE), exist_ok=True)
         with open(XCOM_FILE, "w", encoding="utf-8") as handle:
@@ -91,6 +94,7 @@ def main(argv=None):
     p_start.add_argument("--tracking-uri")
     p_start.add_argument("--tag", action="append", default=[])
     p_start.add_argument("--xcom", action="store_true")
+    p_start.add_argument("--print-run-id", action="store_true")
     p_end = commands.add_parser("end")
     p_end.add_argument("--run-id", default="")
     p_end.add_argument("--status", choices=STATUSES, required=True)

@@ -6,19 +6,43 @@ wiring and dependency logic is here, where it is testable without Airflow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .config import ExternalDependency, PluginConfig, ResourceConfig, SecretConfig, SlackFailureHandler, tagged_values
+from .config import (
+    DockerConfig,
+    ExternalDependency,
+    PluginConfig,
+    ResourceConfig,
+    RunConfig,
+    SecretConfig,
+    SlackFailureHandler,
+    tagged_values,
+)
 from .errors import ConfigError, GraphError
 from .gitinfo import GitInfo
 from .grouping import group_nodes
-from .k8s_names import dns_name, sanitize_id, short_hash
+from .k8s_names import dns_name, quantity_value, sanitize_id, short_hash
 from .pipeline_graph import PipelineGraph
 from .pod_templates import parse_pod_template, template_volume_names
-from .spark import PROJECT_HOME, AirflowTemplate, OperatorSpec, SparkJob, SparkSettings, load_factory, spark_groups
+from .spark import (
+    PROJECT_HOME,
+    AirflowTemplate,
+    DataprocOperatorFactory,
+    FactoryOutput,
+    OperatorSpec,
+    SparkJob,
+    SparkSettings,
+    load_factory,
+    run_factory,
+    spark_groups,
+)
+
+# (factory class path, settings, jobs) -> the factory's operators, computed where project code may run
+SparkFactoryRunner = Callable[[str, SparkSettings, list[SparkJob]], FactoryOutput]
 
 TAG_PREFIX = "generated_with_kedro_airflow_k8s"
 DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -59,11 +83,22 @@ class VolumePlan:
     init: bool
     mount_path: str  # where node pods see the volume: <project_path>/data
     image_data_path: str  # what data-volume-init copies from the image
+    keep: bool = False  # no delete task: the data stays for inspection
 
     @property
     def claim_name(self) -> str:
         """PVC name: the run id completes it at run time (the DAG defines the kaf_dns filter)."""
         return self.pvc_prefix + "-{{ run_id | kaf_dns }}"
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """A resource profile as Docker applies it (``execution: docker``): CPU shares from
+    ``requests.cpu`` (what Kubernetes also turns into shares), a memory limit from ``limits.memory``."""
+
+    cpus: float | None
+    mem_limit: int | None
+    labels: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,7 @@ class SparkPlan:
     delete: OperatorSpec | None
     submits: dict[str, OperatorSpec]  # task id -> its submit operator
     factory: str = ""  # class path of the operator factory
+    archive_exclude: tuple[str, ...] = ()  # patterns kept out of the project archive, over the deny list
 
 
 @dataclass(frozen=True)
@@ -131,6 +167,8 @@ class DagPlan:
     failure_handlers: tuple[SlackFailureHandler, ...]
     mlflow: MlflowPlan | None
     spark: SparkPlan | None
+    docker: DockerConfig | None  # execution: docker
+    container_limits: dict[str, ContainerLimits]  # execution: docker, per profile
     project_path: str
     project_name: str
     pipeline: str
@@ -193,8 +231,10 @@ def _params_template(config: PluginConfig) -> str | None:
 
 def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                kedro_env: str | None = None, schedule: str | bool | None = True,
-               grouping: str | None = None, project_path: Path | None = None) -> DagPlan:
-    """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule."""
+               grouping: str | None = None, project_path: Path | None = None,
+               spark_factory: SparkFactoryRunner | None = None) -> DagPlan:
+    """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule.
+    ``spark_factory`` runs a custom Spark operator factory elsewhere (the action: in the project image)."""
     rc = config.run_config
     warnings: list[str] = []
 
@@ -268,7 +308,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                         "tasks using them fail to render there")
 
     volume = None
-    if not rc.volume.disabled and rc.execution == "kubernetes":
+    if not rc.volume.disabled and rc.execution != "local":
         volume = VolumePlan(
             pvc_prefix=dns_name(dag_id, max_len=40),
             size=rc.volume.size,
@@ -278,7 +318,10 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
             init=not rc.volume.skip_init,
             mount_path=f"{rc.project_path}/data",
             image_data_path=f"{rc.project_path}/data",
+            keep=rc.volume.keep,
         )
+    if rc.execution == "docker":
+        warnings += _docker_warnings(rc, profiles)
 
     sensor_ids = _unique_ids(
         list(dict.fromkeys(f"{d.dag_id}__{d.task_id}" if d.task_id else d.dag_id for d in rc.external_dependencies)),
@@ -305,7 +348,8 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     params = _params_template(config)
     spark_names = set(spark_of.values())
     spark_task_ids = tuple(task_ids[g.name] for g in groups if g.name in spark_names)
-    spark = _spark_plan(config, git, dag_id, graph, tasks, spark_task_ids, params, project_path or Path("."))
+    spark = _spark_plan(config, git, dag_id, graph, tasks, spark_task_ids, params, project_path or Path("."),
+                        spark_factory)
 
     kedro_args: list[str] = ["run"]
     if kedro_env:
@@ -344,6 +388,9 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         failure_handlers=tuple(rc.failure_handlers),
         mlflow=mlflow,
         spark=spark,
+        docker=rc.docker if rc.execution == "docker" else None,
+        container_limits={name: _container_limits(p) for name, p in profiles.items()}
+        if rc.execution == "docker" else {},
         project_path=rc.project_path,
         project_name=graph.project.project_name,
         pipeline=graph.pipeline,
@@ -352,6 +399,30 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         branch_name=git.branch_name,
         warnings=tuple(warnings),
     )
+
+
+def _container_limits(profile: ResourceConfig) -> ContainerLimits:
+    cpu, memory = profile.requests.get("cpu"), profile.limits.get("memory")
+    return ContainerLimits(cpus=quantity_value(cpu) if cpu else None,
+                           mem_limit=int(quantity_value(memory)) if memory else None, labels=dict(profile.labels))
+
+
+def _docker_warnings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> list[str]:
+    """Settings that only a Kubernetes cluster applies: said once, never silently dropped."""
+    ignored = [key for key, value in (
+        ("secrets", rc.secrets), ("image_pull_secrets", rc.image_pull_secrets),
+        ("service_account_name", rc.service_account_name), ("kubernetes_pod_templates", rc.kubernetes_pod_templates),
+    ) if value]
+    for name, profile in profiles.items():
+        fields = [f for f in ("node_selectors", "tolerations") if getattr(profile, f)]
+        fields += [f"limits.{key}" for key in sorted(set(profile.limits) - {"memory"})]
+        if fields:
+            ignored.append(f"resources.{name}: {', '.join(fields)}")
+    if not ignored:
+        return []
+    return [f"execution docker: these Kubernetes settings have no Docker equivalent and are not applied: "
+            f"{'; '.join(ignored)} (on one host, requests.cpu becomes CPU shares, limits.memory a memory limit "
+            "and labels container labels)"]
 
 
 def _mlflow_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, warnings: list[str],
@@ -388,7 +459,8 @@ def _mlflow_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, warni
 
 
 def _spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, graph: PipelineGraph, tasks: list[PlannedTask],
-                spark_task_ids: tuple[str, ...], params: str | None, project_path: Path) -> SparkPlan | None:
+                spark_task_ids: tuple[str, ...], params: str | None, project_path: Path,
+                spark_factory: SparkFactoryRunner | None = None) -> SparkPlan | None:
     sc = config.run_config.spark
     if sc is None or not spark_task_ids:
         return None
@@ -401,31 +473,25 @@ def _spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, graph: Pipeline
         cluster_config=dict(sc.cluster_config), artifacts_uri=artifacts_uri,
         init_script_uri=f"{artifacts_uri}/init.sh", archive_uri=f"{artifacts_uri}/project.tar.gz", dag_id=dag_id,
     )
-    factory = load_factory(sc.type, sc.operator_factory, project_path)
-    by_id = {t.task_id: t for t in tasks}
-    jobs, submits = [], {}
-    for task_id in spark_task_ids:
-        args = ("--params", AirflowTemplate(params)) if params else ()
-        job = SparkJob(task_id=task_id, nodes=by_id[task_id].nodes, main_uri=f"{artifacts_uri}/run_{task_id}.py",
-                       args=args)
-        jobs.append(job)
-        submits[task_id] = _checked(factory.submit(settings, job), "submit")
-    create = factory.create_cluster(settings)
-    delete = factory.delete_cluster(settings)
+    jobs = [SparkJob(task_id=task_id, nodes=next(t.nodes for t in tasks if t.task_id == task_id),
+                     main_uri=f"{artifacts_uri}/run_{task_id}.py",
+                     args=("--params", AirflowTemplate(params)) if params else ())
+            for task_id in spark_task_ids]
+    if sc.type == "custom" and spark_factory is not None:  # the project's factory, run where its code may run
+        output = spark_factory(str(sc.operator_factory), settings, jobs)
+    else:
+        output = run_factory(load_factory(sc.type, sc.operator_factory, project_path), settings, jobs)
+    if set(output.submits) != set(spark_task_ids):
+        raise ConfigError(f"the Spark operator factory made submit operators for {sorted(output.submits)}; expected "
+                          f"{sorted(spark_task_ids)}", key="run_config.spark.operator_factory")
     return SparkPlan(
         artifacts_uri=artifacts_uri, project_home=PROJECT_HOME, user_init_path=sc.user_init_path,
-        user_post_init_path=sc.user_post_init_path, jobs=tuple(jobs),
-        create=_checked(create, "create_cluster") if create is not None else None,
-        delete=_checked(delete, "delete_cluster") if delete is not None else None, submits=submits,
-        factory=f"{type(factory).__module__}.{type(factory).__qualname__}",
+        user_post_init_path=sc.user_post_init_path, jobs=tuple(jobs), create=output.create, delete=output.delete,
+        submits=output.submits,
+        # the configured (validated) class path, never a name the imported class reports about itself
+        factory=sc.operator_factory or f"{DataprocOperatorFactory.__module__}.{DataprocOperatorFactory.__name__}",
+        archive_exclude=tuple(sc.archive_exclude),
     )
-
-
-def _checked(spec: object, method: str) -> OperatorSpec:
-    if not isinstance(spec, OperatorSpec):
-        raise ConfigError(f"the Spark operator factory's {method}() returned {type(spec).__name__}; expected "
-                          "kedro_af_ci.spark.OperatorSpec", key="run_config.spark.operator_factory")
-    return spec
 
 
 def content_tag(source_without_hash: str) -> str:

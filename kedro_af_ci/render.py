@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import stat
 import string
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,11 +120,16 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
 
 
 def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja unpickles what it finds in the cache, so only a folder this user owns and nobody else
+    may write is used; anything else (a shared or planted folder) means no cache."""
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(root, "kedro-af-ci", __version__)
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder, follow_symlinks=False)
     except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
         return None
     return _BytecodeCache(folder)
 
@@ -214,6 +220,20 @@ def _spark_context(plan: DagPlan) -> dict[str, Any] | None:
     return {"imports": imports, "tasks": tasks, "create": create, "delete": delete, "factory": spark.factory}
 
 
+# execution docker, data_volume_init: "$1" is the image's data folder, "$2" the new volume
+_VOLUME_OWNER = 'chown "$(stat -c %u:%g "$1")" "$2" && chmod "$(stat -c %a "$1")" "$2"'
+_VOLUME_INIT = 'cp -a "$1/." "$2/" && ' + _VOLUME_OWNER
+
+
+def _docker_kwargs(plan: DagPlan) -> dict[str, Any]:
+    """DockerOperator settings from run_config.docker, only those that are set."""
+    docker = plan.docker
+    if docker is None:
+        return {}
+    settings = {"docker_conn_id": docker.conn_id, "network_mode": docker.network_mode}
+    return {key: value for key, value in settings.items() if value is not None}
+
+
 def render_dag(plan: DagPlan) -> RenderedDag:
     """Render, hash and syntax-check the DAG source for ``plan``."""
     docstring = (
@@ -235,6 +255,8 @@ def render_dag(plan: DagPlan) -> RenderedDag:
         "mlflow": _mlflow_context(plan),
         "spark": _spark_context(plan),
         "needs_end": bool(plan.volume or plan.mlflow or plan.spark),
+        "docker_kwargs": _docker_kwargs(plan),
+        "volume_init_script": _VOLUME_INIT if plan.volume and plan.volume.init else _VOLUME_OWNER,
     }
     draft = template.render(**context)
     tag = content_tag(draft)

@@ -7,6 +7,7 @@ JSON/YAML encoders; values that GitHub or GitLab would evaluate (``${{``, ``$[[`
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -38,12 +39,13 @@ def _to_yaml(value) -> str:
 
 
 @cache
-def _environment(folder: str, workflow_syntax: bool) -> jinja2.Environment:
+def _environment(folder: str, workflow_syntax: bool, trim: bool = False) -> jinja2.Environment:
     delimiters = dict(variable_start_string="<<", variable_end_string=">>", block_start_string="<%",
                       block_end_string="%>", comment_start_string="<#", comment_end_string="#>") \
         if workflow_syntax else {}
     env = jinja2.Environment(loader=jinja2.PackageLoader("kedro_af_ci", folder), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=workflow_syntax, lstrip_blocks=workflow_syntax,
+                             keep_trailing_newline=True, trim_blocks=workflow_syntax or trim,
+                             lstrip_blocks=workflow_syntax or trim,
                              autoescape=False, **delimiters)  # noqa: S701 - renders YAML through yaml/tojson
     env.filters["yaml"] = _to_yaml
     return env
@@ -71,14 +73,44 @@ def plan_config(project_path: Path, conf_source: str, env: str | None, *, host: 
     return PlannedFile(target, text)
 
 
+def plan_project_image(project_path: Path, project: dict[str, str]) -> list[PlannedFile]:
+    """Dockerfile and .dockerignore of the project image, for a project that has neither file.
+
+    An existing Dockerfile is the user's recipe: it is never replaced, not even with ``--force``."""
+    requirements = next((name for name in ("requirements.txt", "src/requirements.txt")
+                         if (project_path / name).is_file()), None)
+    values = {"project_name": project["project_name"], "version": __version__, "requirements": requirements}
+    templates = _environment("templates/project", False, trim=True)
+    planned = []
+    for name, template in (("Dockerfile", "Dockerfile.j2"), (".dockerignore", "dockerignore.j2")):
+        if not (project_path / name).exists():
+            planned.append(PlannedFile(project_path / name, templates.get_template(template).render(**values)))
+    return planned
+
+
+def action_commit(timeout: float = 10) -> str | None:
+    """The commit of this version's release tag, asked of GitHub (``git ls-remote``); None offline."""
+    url, tag = f"https://github.com/{ACTION}", f"refs/tags/v{__version__}"
+    try:
+        listed = subprocess.run(["git", "ls-remote", url, tag, tag + "^{}"], capture_output=True, text=True,
+                                timeout=timeout, check=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    shas = {ref: sha for sha, ref in (line.split("\t", 1) for line in listed.splitlines() if "\t" in line)}
+    return shas.get(tag + "^{}") or shas.get(tag)
+
+
 def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str | None, pipeline: str,
-                   image: str | None, cloud: str, default_branch: str, project: dict[str, str]) -> list[PlannedFile]:
+                   image: str | None, cloud: str, default_branch: str, project: dict[str, str],
+                   action_sha: str | None = None) -> list[PlannedFile]:
     root = git_root(project_path)
     relative = project_path.resolve().relative_to(root).as_posix() if project_path.resolve() != root else "."
     values = {
         "version": __version__, "env": env or "", "pipeline": pipeline, "project_path": relative,
         "default_branch": default_branch, "cloud": cloud,
-        "action_ref": f"{ACTION}@v{__version__}", "action_image": f"{ACTION_IMAGE}:{__version__}",
+        # by commit, as the third-party actions: a tag can be moved to other code
+        "action_ref": f"{ACTION}@{action_sha}  # v{__version__}" if action_sha else f"{ACTION}@v{__version__}",
+        "action_image": f"{ACTION_IMAGE}:{__version__}",
     }
     for key, value in values.items():
         if _EXPRESSION.search(str(value)):

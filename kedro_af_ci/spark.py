@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ _SPARK_HINT = re.compile(r"\bpyspark\.sql(\.[A-Za-z_.]+)?\.DataFrame\b")
 SPARK_DATASETS = {"SparkDataset", "SparkHiveDataset", "SparkJDBCDataset",
                   "SparkDataSet", "SparkHiveDataSet", "SparkJDBCDataSet"}
 PROJECT_HOME = "/opt/kedro/project"  # where the init script unpacks the project on every cluster node
-_CLASS_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+_CLASS_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")  # used with fullmatch
 
 
 class AirflowTemplate(str):
@@ -136,7 +136,7 @@ class OperatorSpec:
     arguments: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.class_path, str) or not _CLASS_PATH.match(self.class_path):
+        if not isinstance(self.class_path, str) or not _CLASS_PATH.fullmatch(self.class_path):
             raise ConfigError(f"operator class path {self.class_path!r} is not a dotted class path",
                               key="run_config.spark.operator_factory")
         _check_plain(self.arguments, self.class_path)
@@ -248,3 +248,92 @@ def load_factory(spark_type: str, class_path: str | None, project_path: Path) ->
     if not (isinstance(factory_class, type) and issubclass(factory_class, SparkOperatorFactory)):
         raise ConfigError(f"{class_path!r} must be a subclass of kedro_af_ci.spark.SparkOperatorFactory", key=key)
     return factory_class()
+
+
+@dataclass(frozen=True)
+class FactoryOutput:
+    """What a factory made of one DAG's Spark groups: the operators, as data."""
+
+    create: OperatorSpec | None
+    delete: OperatorSpec | None
+    submits: dict[str, OperatorSpec]  # task id -> its submit operator
+
+
+def _checked(spec: object, method: str) -> OperatorSpec:
+    if not isinstance(spec, OperatorSpec):
+        raise ConfigError(f"the Spark operator factory's {method}() returned {type(spec).__name__}; expected "
+                          "kedro_af_ci.spark.OperatorSpec", key="run_config.spark.operator_factory")
+    return spec
+
+
+def run_factory(factory: SparkOperatorFactory, settings: SparkSettings, jobs: list[SparkJob]) -> FactoryOutput:
+    submits = {job.task_id: _checked(factory.submit(settings, job), "submit") for job in jobs}
+    create, delete = factory.create_cluster(settings), factory.delete_cluster(settings)
+    return FactoryOutput(create=_checked(create, "create_cluster") if create is not None else None,
+                         delete=_checked(delete, "delete_cluster") if delete is not None else None, submits=submits)
+
+
+# -- the factory run elsewhere (the action runs project code only inside the project image) -------------
+
+_TEMPLATE_KEY = "__airflow_template__"
+
+
+def _encode(value: Any) -> Any:
+    """JSON-ready, with AirflowTemplate strings marked so they come back as AirflowTemplate."""
+    if isinstance(value, AirflowTemplate):
+        return {_TEMPLATE_KEY: str(value)}
+    if isinstance(value, dict):
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(item) for item in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_TEMPLATE_KEY} and isinstance(value[_TEMPLATE_KEY], str):
+            return AirflowTemplate(value[_TEMPLATE_KEY])
+        return {key: _decode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    return value
+
+
+def factory_request(class_path: str, settings: SparkSettings, jobs: list[SparkJob]) -> dict[str, Any]:
+    return {"class_path": class_path, "settings": _encode(asdict(settings)), "jobs": [_encode(asdict(j)) for j in jobs]}
+
+
+def run_factory_request(request: dict[str, Any]) -> dict[str, Any]:
+    """Where the project's code may run: import the factory from the current project and answer."""
+    settings = SparkSettings(**_decode(request["settings"]))
+    jobs = []
+    for job in request["jobs"]:
+        data = _decode(job)
+        jobs.append(SparkJob(task_id=data["task_id"], nodes=tuple(data["nodes"]), main_uri=data["main_uri"],
+                             args=tuple(data["args"])))
+    output = run_factory(load_factory("custom", request["class_path"], Path.cwd()), settings, jobs)
+
+    def spec(value: OperatorSpec | None) -> Any:
+        return None if value is None else {"class_path": value.class_path, "arguments": _encode(value.arguments)}
+
+    return {"create": spec(output.create), "delete": spec(output.delete),
+            "submits": {task_id: spec(value) for task_id, value in output.submits.items()}}
+
+
+def factory_output(answer: dict[str, Any]) -> FactoryOutput:
+    """The answer of :func:`run_factory_request`, checked again here: it comes from the project's code."""
+    def spec(value: Any) -> OperatorSpec | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not isinstance(value.get("arguments"), dict):
+            raise ConfigError("the Spark operator factory answered something else than operators",
+                              key="run_config.spark.operator_factory")
+        return OperatorSpec(value.get("class_path"), _decode(value["arguments"]))
+
+    submits = answer.get("submits") if isinstance(answer, dict) else None
+    if not isinstance(submits, dict):
+        raise ConfigError("the Spark operator factory answered without submit operators",
+                          key="run_config.spark.operator_factory")
+    return FactoryOutput(create=spec(answer.get("create")), delete=spec(answer.get("delete")),
+                         submits={str(task_id): spec(value) for task_id, value in submits.items()})
+

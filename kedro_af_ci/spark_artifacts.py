@@ -10,8 +10,9 @@ import gzip
 import io
 import tarfile
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
+
+import pathspec
 
 from . import __version__
 from .errors import ConfigError
@@ -19,37 +20,62 @@ from .plan import DagPlan, SparkPlan
 
 ARCHIVE = "project.tar.gz"
 INIT_SCRIPT = "init.sh"
-# never shipped to the cluster: secrets, local config, data, history, environments, build output
-EXCLUDED = (".git", ".venv*", "venv", "env", ".env", "__pycache__", "*.pyc", "data", "logs", "mlruns",
-            "dag", "dist", "build", "*.egg-info", ".ipynb_checkpoints", "node_modules")
+# Never shipped to the cluster, whatever the project tracks (gitignore syntax); spark.archive_exclude
+# adds patterns. Credentials first: what CI auth steps, SDKs and users leave in a workspace.
+DENY = (
+    "conf/local/", "conf/**/*credentials*", "*credentials*.json", ".env", ".env.*", "*.pem", "*.key", "*.p12",
+    "*.pfx", "*.keytab", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "gha-creds-*.json",
+    "*service-account*.json", "*service_account*.json", ".docker/", ".netrc", ".pypirc", ".npmrc", ".aws/",
+    ".kube/", ".config/gcloud/", ".ssh/",
+    ".git/", ".venv*/", "venv/", "env/", "__pycache__/", "*.py[cod]", "data/", "logs/", "mlruns/", "dag/",
+    "dist/", "build/", "*.egg-info/", ".ipynb_checkpoints/", "node_modules/",
+)
 
 
 @dataclass(frozen=True)
 class Artifacts:
     base_uri: str
     files: dict[str, bytes]  # file name -> content
+    packed: tuple[str, ...] = ()  # what the project archive holds (the job summary lists it)
 
     def uri(self, name: str) -> str:
         return f"{self.base_uri}/{name}"
 
 
-def _excluded(relative: Path) -> bool:
-    """Excluded names anywhere, ``conf/local``, and ``credentials*`` files anywhere under ``conf``."""
-    if any(fnmatch(part, pattern) for part in relative.parts for pattern in EXCLUDED):
-        return True
-    in_conf = relative.parts[0] == "conf"
-    return in_conf and (relative.parts[1:2] == ("local",) or relative.name.startswith("credentials"))
+def _candidates(project_path: Path) -> list[str]:
+    """The files a branch meant to ship: those git tracks (so .gitignore holds), else the files of
+    the folder with .gitignore's patterns applied."""
+    from .gitinfo import tracked_files
+
+    tracked = tracked_files(project_path)
+    if tracked is not None:
+        return sorted(tracked)
+    files = [p.relative_to(project_path).as_posix() for p in project_path.rglob("*") if p.is_file()]
+    ignore = project_path / ".gitignore"
+    if ignore.is_file():
+        spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines())
+        files = [f for f in files if not spec.match_file(f)]
+    return sorted(files)
 
 
-def project_archive(project_path: Path) -> bytes:
-    """A reproducible tar.gz of the project (sorted, fixed times and owners): same tree, same bytes."""
+def archive_members(project_path: Path, extra_excludes: tuple[str, ...] = ()) -> list[str]:
+    deny = pathspec.GitIgnoreSpec.from_lines([*DENY, *extra_excludes])
+    members = []
+    for relative in _candidates(project_path):
+        path = project_path / relative
+        if deny.match_file(relative) or path.is_symlink() or not path.is_file():
+            continue
+        members.append(relative)
+    return members
+
+
+def project_archive(project_path: Path, members: list[str]) -> bytes:
+    """A reproducible tar.gz of ``members`` (sorted, fixed times and owners): same tree, same bytes."""
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for path in sorted(project_path.rglob("*")):
-            relative = path.relative_to(project_path)
-            if _excluded(relative) or path.is_symlink() or not path.is_file():
-                continue
-            info = tarfile.TarInfo(relative.as_posix())
+        for relative in members:
+            path = project_path / relative
+            info = tarfile.TarInfo(relative)
             info.size = path.stat().st_size
             info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
@@ -77,7 +103,8 @@ def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts:
     spark: SparkPlan | None = plan.spark
     assert spark is not None
     env = _environment()
-    files: dict[str, bytes] = {ARCHIVE: project_archive(project_path)}
+    members = archive_members(project_path, spark.archive_exclude)
+    files: dict[str, bytes] = {ARCHIVE: project_archive(project_path, members)}
     init = env.get_template("spark/init.sh.j2").render(
         dag_id=plan.dag_id, version=__version__, commit_id=plan.commit_id, project_home=spark.project_home,
         archive_uri=f"{spark.artifacts_uri}/{ARCHIVE}",
@@ -96,4 +123,4 @@ def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts:
             kedro_args=[*plan.kedro_args, "--nodes", ",".join(job.nodes)])
         compile(source, job.main_uri, "exec", dont_inherit=True)
         files[job.main_uri.rsplit("/", 1)[-1]] = source.encode("utf-8")
-    return Artifacts(base_uri=spark.artifacts_uri, files=files)
+    return Artifacts(base_uri=spark.artifacts_uri, files=files, packed=tuple(members))

@@ -11,6 +11,7 @@ import importlib.util
 import io
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,24 @@ def _dagbag_class():
     return DagBag
 
 
+def _summary(error: str) -> str:
+    """The line that says what went wrong: the first line of the exception after a traceback
+    (messages can span lines, such as an import timeout followed by links), else the first line."""
+    lines = [line for line in error.splitlines() if line.strip()] or ["unknown error"]
+    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+    after = lines[frames[-1] + 1:] if frames else lines
+    return next((line.strip() for line in after if not line.startswith(" ")), lines[-1].strip())
+
+
+def _hint(error: str) -> str:
+    missing = re.search(r"No module named '(airflow\.providers\.[a-z_]+)", error)
+    if not missing:
+        return ""
+    package = "apache-airflow-providers-" + missing.group(1).rsplit(".", 1)[-1].replace("_", "-")
+    variant = " (the action image's -google variant has it)" if package.endswith("-google") else ""
+    return f"; install {package} where the pre-flight runs{variant}"
+
+
 def verify_source(source: str, dag_id: str, filename: str | None = None) -> VerifyResult:
     """Import ``source`` in a DagBag; raise :class:`PreflightError` with Airflow's import error."""
     if not airflow_available():
@@ -53,9 +72,8 @@ def verify_source(source: str, dag_id: str, filename: str | None = None) -> Veri
         with contextlib.redirect_stdout(noise):
             dagbag = _dagbag_class()(dag_folder=str(path), safe_mode=False)
         if dagbag.import_errors:
-            error = next(iter(dagbag.import_errors.values())).strip()
-            last = error.splitlines()[-1] if error else "unknown error"
-            raise PreflightError(f"the generated DAG does not load in Airflow: {last}")
+            error = next(iter(dagbag.import_errors.values())).strip().replace(str(path), path.name)
+            raise PreflightError(f"the generated DAG does not load in Airflow: {_summary(error)}{_hint(error)}")
         if dag_id not in dagbag.dags:
             raise PreflightError(f"the generated file loads but defines no DAG {dag_id!r} "
                                  f"(found: {', '.join(sorted(dagbag.dags)) or 'none'})")

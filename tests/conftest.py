@@ -87,6 +87,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check:
     exe = Path(sys.executable).with_name("kedro-af-ci")
     result = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True,
                             env={**os.environ, **(env or {})}, timeout=600)
+    log_outputs("cli", result.stdout, result.stderr)
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
@@ -166,6 +167,7 @@ def airflow_server(tmp_path_factory):
     from servers import start_airflow, stop
 
     server = start_airflow(tmp_path_factory.mktemp("airflow-server"))
+    secret(server.password)
     yield server
     stop(server.proc)
 
@@ -221,3 +223,75 @@ def mlflow_server(tmp_path_factory):
     wait_http(f"{url}/health", 180, proc, home / "mlflow.log")
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def docker_stack(tmp_path_factory):
+    """A real Docker engine, a registry with password auth, and the action image built from the
+    repository's Dockerfile (tests/containers.py). Skipped where no engine runs or can be started,
+    unless KAF_REQUIRE_DOCKER=1 (CI), which makes that a failure."""
+    from containers import start_stack
+
+    stack = start_stack(tmp_path_factory.mktemp("docker"))
+    if stack is None:
+        if os.environ.get("KAF_REQUIRE_DOCKER") == "1":
+            pytest.fail("KAF_REQUIRE_DOCKER=1 but no Docker engine is reachable and none can be started here")
+        pytest.skip("no Docker engine here: install Debian's docker.io and run as root, or start Docker")
+    yield stack
+    stack.stop()
+
+
+# Every credential the suite hands to the tool; the scan below finds none of them in what it wrote.
+SECRETS: set[str] = set()
+
+
+def secret(value: str) -> str:
+    SECRETS.add(value)
+    return value
+
+
+# What the tool writes that users and CI read: logs and summaries, outputs, DAG files, archives.
+SCANNED = ("**/github_output", "**/step_summary.md", "**/kedro-airflow-k8s-summary.md", "**/kedro-airflow-k8s.env",
+           "**/dags/*.py", "**/dag/*.py", "**/*.tar.gz", "**/kaf-outputs/*.log")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_output(tmp_path_factory):
+    """After the whole session: no registered secret in any file the tool wrote (README, "Security model")."""
+    yield
+    import tarfile
+
+    roots = (tmp_path_factory.getbasetemp(), _SESSION_DIR)
+    found = []
+    for pattern in SCANNED:
+        for path in (p for root in roots for p in root.glob(pattern)):
+            if not path.is_file():
+                continue
+            if path.name.endswith(".tar.gz"):
+                with tarfile.open(path) as archive:
+                    texts = [archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()]
+            else:
+                texts = [path.read_bytes()]
+            found += [f"{path}: {s[:6]}…" for s in SECRETS for text in texts if s.encode() in text]
+    assert not found, f"secrets in the tool's outputs: {found}"
+    print(f"\nsecret scan: {len(SECRETS)} secrets, none in the outputs under {', '.join(map(str, roots))}")
+
+
+def log_outputs(name: str, *texts: str) -> None:
+    """Keep a run's stdout/stderr where the secret scan looks."""
+    folder = Path(os.environ.get("KAF_OUTPUTS_DIR") or _SESSION_DIR / "kaf-outputs")
+    folder.mkdir(parents=True, exist_ok=True)
+    # `::add-mask::VALUE` is how the action hides a value: the one line where it must be written
+    kept = [line for text in texts for line in (text or "").splitlines() if not line.startswith("::add-mask::")]
+    with (folder / f"{name}.log").open("a", encoding="utf-8", errors="replace") as handle:
+        handle.write("\n".join(kept) + "\n")
+
+
+def airflow_token(server) -> str:
+    """A JWT from the server's /auth/token, as a CI secret AIRFLOW_API_TOKEN would hold."""
+    import requests
+
+    answer = requests.post(f"{server.url}/auth/token", json={"username": server.username,
+                                                             "password": server.password}, timeout=30)
+    answer.raise_for_status()
+    return secret(answer.json()["access_token"])

@@ -1,7 +1,9 @@
-"""STUB of the docker CLI: no Docker engine runs on these machines, so tests put this on PATH.
+"""STUB of the docker CLI, for the fast entrypoint checks (the real engine, registry, act and
+gitlab-ci-local run in test_github_act.py, test_gitlab_ci_local.py and test_docker_run.py).
 
 It records every call (argv, and the size of stdin, never its content) as JSON lines in
 $DOCKER_STUB_LOG. ``build``, ``push`` and ``login`` succeed unless $DOCKER_STUB_FAIL names them.
+``build`` prints $DOCKER_STUB_BUILD_OUTPUT (a Dockerfile's RUN output).
 ``run`` stands in for the project image: it runs the command with this machine's Python in
 $DOCKER_STUB_IMAGE_ROOT (the image's working directory), with the ``--env`` values and stdin, so
 the graph extraction that the action sends into the image runs for real.
@@ -27,6 +29,8 @@ if command == "version" and os.environ.get("DOCKER_STUB_NO_ENGINE"):
 if command in os.environ.get("DOCKER_STUB_FAIL", "").split(","):
     sys.stderr.write("ERROR: failed to solve: process did not complete successfully: exit code: 2\\n")
     sys.exit(1)
+if command == "build" and os.environ.get("DOCKER_STUB_BUILD_OUTPUT"):
+    print(os.environ["DOCKER_STUB_BUILD_OUTPUT"], flush=True)  # what a Dockerfile's RUN may print
 if command == "version":
     print("27.4.1")
 elif command == "run":

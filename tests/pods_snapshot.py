@@ -1,4 +1,5 @@
-"""Run under any Airflow: load a DAGs folder and write, as JSON, every task's built pod.
+"""Run under any Airflow: load a DAGs folder and write, as JSON, every task's built pod (and every
+DockerOperator's rendered container: image, entrypoint, command, environment, mounts).
 
 Used to compare Airflow 2 and Airflow 3 on the same generated files; the parts that differ by
 design (random pod-name suffix, the airflow_version label) are normalised away.
@@ -47,15 +48,22 @@ def main(folder: str, output: str) -> None:
     from kubernetes.client import ApiClient
 
     out = {"import_errors": {k.rsplit("/", 1)[-1]: v.strip().splitlines()[-1] for k, v in bag.import_errors.items()},
-           "pods": {}, "tasks": {}}
+           "pods": {}, "tasks": {}, "containers": {}}
     client = ApiClient()
     for dag_id, dag in sorted(bag.dags.items()):
         out["tasks"][dag_id] = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
         for task in dag.tasks:
-            if not hasattr(task, "build_pod_request_obj"):
-                continue
             context = {"ds": "2026-11-22", "run_id": "manual__2026-11-22T10:00:00+00:00", "dag": dag, "task": task,
                        "ti": _TI(), "dag_run": _DagRun(), "var": _Variables()}
+            if type(task).__name__ == "DockerOperator":
+                task.render_template_fields(context)
+                out["containers"][f"{dag_id}.{task.task_id}"] = {
+                    "image": task.image, "entrypoint": task.entrypoint, "command": task.command,
+                    "environment": task.environment, "mounts": [dict(m) for m in task.mounts],
+                    "user": task.user, "network_mode": task.network_mode, "mem_limit": task.mem_limit}
+                continue
+            if not hasattr(task, "build_pod_request_obj"):
+                continue
             task.render_template_fields(context)
             pod = client.sanitize_for_serialization(task.build_pod_request_obj())
             pod["metadata"]["name"] = pod["metadata"]["name"].rsplit("-", 1)[0]

@@ -46,6 +46,8 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     (folder / "spaceflights.py").write_text(result.dag.source)
     local = compile_dag(CompileRequest(project_path=example_repo[0], env="demo", verify=False))
     (folder / "spaceflights_demo.py").write_text(local.dag.source)
+    on_docker = compile_dag(CompileRequest(project_path=example_repo[0], env="docker", verify=False))
+    (folder / "spaceflights_docker.py").write_text(on_docker.dag.source)
     config = make_config(tmp_path, {
         "image": "a:1", "run_name": "features", "external_dependencies": [{"dag_id": "up", "execution_delta": 5}],
         "failure_handlers": [{"type": "slack"}], "env_vars": {"BRACES": "{{ not rendered }}"},
@@ -63,7 +65,7 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     af3 = snapshot(sys.executable, folder, tmp_path / "home3")
     af2 = snapshot(AIRFLOW2, folder, tmp_path / "home2")
     assert af3["import_errors"] == {} and af2["import_errors"] == {}
-    assert set(af3["tasks"]) == {"spaceflights", "spaceflights-demo", "features"}
+    assert set(af3["tasks"]) == {"spaceflights", "spaceflights-demo", "spaceflights-docker", "features"}
     assert af2["tasks"] == af3["tasks"]
     # node pods + data_volume_init of both Kubernetes DAGs, + start/end_mlflow_run of "features"
     assert len(af3["pods"]) == (10 + 1) + (2 + 1 + 2)
@@ -74,6 +76,11 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     assert start_env["MLFLOW_TRACKING_TOKEN"] == "variable-MLFLOW_TRACKING_TOKEN"
     for key in af3["pods"]:
         assert af2["pods"][key] == af3["pods"][key], key
+    # execution docker: 10 node containers + data_volume_init, rendered alike by both
+    assert len(af3["containers"]) == 11 and af2["containers"] == af3["containers"]
+    init = af3["containers"]["spaceflights-docker.data_volume_init"]
+    assert init["user"] == "0" and init["mounts"][0]["target"] == "/mnt/kedro-data-volume"
+    assert init["mounts"][0]["source"].startswith("spaceflights-docker-manual-2026-11-22t10-00-00-00-00-")
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import yaml
 from conftest import ROOT, copy_example, make_repo, run_cli
 
 BIN = Path(sys.executable).parent
+ACTION_SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def tool(name: str) -> str:
@@ -31,6 +32,22 @@ def check(cmd: list[str]) -> str:
 
 def test_action_yml_matches_the_github_action_schema():
     check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ROOT / "action.yml")])
+
+
+def test_action_runs_the_image_the_release_workflow_publishes():
+    """action.yml names the prebuilt image of this version; release.yml builds and pushes that tag."""
+    from kedro_af_ci import __version__
+
+    image = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["image"]
+    assert image == f"docker://ghcr.io/getindata/kedro-airflow-k8s-action:{__version__}"
+    release = ROOT / ".github" / "workflows" / "release.yml"
+    check([tool("actionlint"), "-shellcheck", tool("shellcheck"), str(release)])
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(release)])
+    check([tool("zizmor"), "--offline", "--no-progress", str(release)])
+    text = release.read_text()
+    assert "EXTRA_REQUIREMENTS" in text and (ROOT / "requirements" / "action-google.txt").is_file()
+    assert "docker push" in text and "--password-stdin" in text and "${{" not in "".join(
+        line for line in text.splitlines() if line.strip().startswith(("docker", "printf", "for", "if")))
 
 
 def test_dockerfile_passes_hadolint():
@@ -66,7 +83,7 @@ def generated(tmp_path_factory):
         result = run_cli("--project-path", str(target / "spaceflights"), "-e", "prod", "init",
                          "https://airflow.example.com", "--output", "gs://dags-bucket/dags", "--image",
                          "europe-docker.pkg.dev/acme/ml/spaceflights", "--cloud", cloud, "--with-github-actions",
-                         "--with-gitlab-ci")
+                         "--with-gitlab-ci", "--action-sha", ACTION_SHA)
         assert result.returncode == 0, result.stderr
         results[cloud] = target
     return results
@@ -78,20 +95,22 @@ def test_generated_github_workflows_pass_actionlint_and_the_schema(generated, cl
     assert [w.name for w in workflows] == ["kedro-airflow-k8s-default-branch.yml", "kedro-airflow-k8s-push.yml"]
     check([tool("actionlint"), "-shellcheck", tool("shellcheck"), *map(str, workflows)])
     check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, workflows)])
+    check([tool("zizmor"), "--offline", "--no-progress", *map(str, workflows)])  # no finding at any level
     push, default = (yaml.safe_load(w.read_text()) for w in reversed(workflows))
     assert push[True]["push"]["branches-ignore"] == ["main"] and default[True]["push"]["branches"] == ["main"]
     step = next(s for s in push["jobs"]["run-once"]["steps"] if s.get("id") == "kedro-airflow-k8s")
     assert step["with"]["run-once"] is True and step["with"]["wait"] is True
     assert step["with"]["project-path"] == "spaceflights" and step["with"]["env"] == "prod"
-    assert re.fullmatch(r"getindata/kedro-airflow-k8s-action@v\d+\.\d+\.\d+", step["uses"])
+    assert step["uses"] == f"getindata/kedro-airflow-k8s-action@{ACTION_SHA}"  # pinned like third-party actions
+    assert f"@{ACTION_SHA}  # v" in workflows[1].read_text()
     for workflow in (push, default):
         permissions = workflow["permissions"]
         assert permissions["contents"] == "read"
         assert set(permissions) == ({"contents"} if cloud == "none" else {"contents", "id-token"})
         for job in workflow["jobs"].values():
             for s in job["steps"]:
-                if "uses" in s and not s["uses"].startswith("getindata/"):
-                    assert re.search(r"@[0-9a-f]{40}$", s["uses"]), s["uses"]  # third-party actions pinned by SHA
+                if "uses" in s:
+                    assert re.search(r"@[0-9a-f]{40}$", s["uses"]), s["uses"]  # every action pinned by SHA
                 assert "github.head_ref" not in s.get("run", "") and "github.event" not in s.get("run", "")
 
 

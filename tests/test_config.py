@@ -218,3 +218,23 @@ def test_resource_profile_layers_named_over_default(tmp_path):
     assert big.requests == {"cpu": "8", "memory": "1Gi"} and big.labels == {"team": "ds"}
     assert config.resources_for(("resources.big",)).requests["cpu"] == "8"  # Kedro 1.x tag spelling
     assert config.resources_for(("other",)).requests == {"cpu": "1", "memory": "1Gi"}
+
+
+@pytest.mark.parametrize(("key", "run_config"), [
+    ("run_config.namespace", {"namespace": "airflow\n"}),
+    ("run_config.image", {"image": "registry.example.com/p:1\n"}),
+    ("run_config.service_account_name", {"service_account_name": "runner\n"}),
+    ("run_config.env_vars", {"env_vars": {"NAME\n": "v"}}),
+    ("run_config.resources.__default__.labels", {"resources": {"__default__": {"labels": {"team": "ds\n"}}}}),
+    ("run_config.docker.url", {"execution": "docker", "docker": {"url": "unix:///var/run/docker.sock\n"}}),
+    ("run_config.spark", {"spark": {"type": "custom", "artifacts_path": "gs://b",
+                                                     "operator_factory": "pkg.Factory\n"}}),
+])
+def test_a_trailing_line_break_is_not_a_valid_name(tmp_path, key, run_config):
+    """`$` matches before a final newline: every name check matches the whole value instead."""
+    conf = tmp_path / "conf" / "base"
+    conf.mkdir(parents=True)
+    (conf / "airflow-k8s.yaml").write_text(yaml.safe_dump({"run_config": {"image": "a:1", **run_config}}))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={}, git_info=GitInfo("a" * 40, "main"))
+    assert info.value.key.startswith(key), info.value.key

@@ -95,6 +95,19 @@ def test_list_pipelines_and_schedule(small_dag, airflow_server):
     assert ui.stdout.strip() == f"{airflow_server.url}/dags/kaf-e2e-small"
 
 
+def test_run_once_never_replaces_a_scheduled_dag(small_dag, airflow_server):
+    """After the schedule above, a run-once under the same DAG id (a run-once of the default branch)
+    would upload an unscheduled DAG over the scheduled one: refused before anything is written."""
+    project, env, _ = small_dag
+    dag_file = airflow_server.dags_folder / "kaf-e2e-small.py"
+    before = dag_file.read_text()
+    assert "schedule='0 5 * * *'" in before
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once", env=env)
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "run-once would replace the scheduled DAG 'kaf-e2e-small' (0 5 * * *)" in result.stderr
+    assert dag_file.read_text() == before
+
+
 def test_faults_never_trigger_twice(small_dag, airflow_server):
     upstream = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
     # count manual runs only: the schedule test above may let the scheduler add a scheduled run meanwhile

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from attacks import plant_bare_repository
 from conftest import git, make_repo
 
 from kedro_af_ci.gitinfo import read_git_info
@@ -58,3 +59,20 @@ def test_no_repository_falls_back_to_ci_variables(tmp_path):
     assert (info.commit_id, info.branch_name, info.source) == ("abc123", "main", "ci")
     none = read_git_info(tmp_path, environ={})
     assert (none.commit_id, none.branch_name, none.source) == ("unknown", "unknown", "none")
+
+
+def test_a_bare_repository_committed_into_a_project_is_not_discovered(tmp_path):
+    """Outside the action too (CLI, plugin): git never adopts a repository it would only discover."""
+    root = tmp_path / "repo"
+    project = root / "project"
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[tool.kedro]\n")
+    marker = tmp_path / "PWNED-by-fsmonitor"
+    plant_bare_repository(project, marker)
+    commit = make_repo(root)
+    info = read_git_info(project, {})
+    assert not marker.exists()
+    assert info.commit_id != "HEAD" and info.source == "none"  # refused, not the attacker's commit
+    pinned = read_git_info(project, {}, checkout=root)
+    assert (pinned.commit_id, pinned.branch_name, pinned.source) == (commit, "main", "git")
+    assert not marker.exists()

@@ -124,3 +124,72 @@ def test_pvc_reference_without_volume_is_an_error():
     with pytest.raises(ConfigError, match="volume is disabled"):
         parse_pod_template("kind: Pod\nspec: {volumes: [{name: v, persistentVolumeClaim: {claimName: "
                            "{self._pvc_name}}}]}\n", "k", None)
+
+
+BRANCH_TEMPLATE = """kind: Pod
+metadata:
+  annotations:
+    branch: "${branch_name}"
+    task: {{ task_instance.task_id }}
+spec:
+  containers:
+    - name: base
+      env:
+        - name: BRANCH
+          value: ${branch_name}
+"""
+
+
+class Spy:
+    """Stands in for Airflow's `conn` and `var` accessors: records every read."""
+
+    def __init__(self, reads):
+        self._reads = reads
+        self.value = self
+        self.json = self
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        self._reads.append(key)
+        return f"secret-{key}"
+
+    def get(self, key, default=None):
+        self._reads.append(key)
+        return f"secret-{key}"
+
+
+def test_branch_names_in_pod_templates_stay_inert_in_airflows_jinja(tmp_path):
+    """Every hostile branch name of the corpus, substituted into a pod template that Airflow renders:
+    the pod carries the name byte for byte, and no Connection or Variable is read."""
+    from hostile_corpus import corpus
+
+    reads: list[str] = []
+    context = {"task_instance": TI(), "conn": Spy(reads), "var": Spy(reads), "run_id": "r", "ds": "2026-11-22"}
+    renderer = None
+    for index, branch in enumerate(corpus()):
+        folder = tmp_path / str(index)
+        config = make_config(folder, {"image": "repo/main:1", "kubernetes_pod_templates": {
+            "__default__": {"template": BRANCH_TEMPLATE}}}, git_info=GitInfo("a" * 40, branch))
+        plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GitInfo("a" * 40, branch))
+        if renderer is None:  # the real operator's renderer (Airflow's own Jinja environment)
+            renderer = load_dag(render_dag(plan).source, plan.dag_id, folder).get_task("a")
+            context["dag"], context["task"] = renderer.dag, renderer
+        pod = renderer.render_template(plan.pod_templates["__default__"], context)
+        assert pod["metadata"]["annotations"] == {"branch": branch, "task": "spark_node"}, branch
+        assert pod["spec"]["containers"][0]["env"] == [{"name": "BRANCH", "value": branch}], branch
+    assert reads == []
+
+
+@pytest.mark.parametrize("branch", ["{{ conn.airflow_db.password }}", "x }}{{ var.value.token }}{{ 'y",
+                                    "{% for c in [1] %}{{ var.value.get('k') }}{% endfor %}"])
+def test_a_hostile_branch_reaches_the_built_pod_as_text(tmp_path, branch):
+    config = make_config(tmp_path, {"image": "repo/main:1", "kubernetes_pod_templates": {
+        "__default__": {"template": BRANCH_TEMPLATE}}}, git_info=GitInfo("a" * 40, branch))
+    plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GitInfo("a" * 40, branch))
+    task = load_dag(render_dag(plan).source, plan.dag_id, tmp_path).get_task("a")
+    reads: list[str] = []
+    pod = build_pod(task, task_instance=TI(), conn=Spy(reads), var=Spy(reads))
+    assert pod.metadata.annotations["branch"] == branch
+    assert {e.name: e.value for e in pod.spec.containers[0].env}["BRANCH"] == branch
+    assert reads == []

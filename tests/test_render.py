@@ -274,3 +274,42 @@ def test_syntax_check_covers_everything_but_the_literal_task_rows(tmp_path):
     broken = rendered.source.replace("with DAG(", "with DAG((", 1)
     with pytest.raises(SyntaxError):
         compile(_structure(broken), "dag.py", "exec")
+
+
+POISON = """
+import os, pickle, sys
+from pathlib import Path
+from jinja2.bccache import bc_magic
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {sys.argv[2]}",))
+
+for cache in Path(sys.argv[1]).glob("__jinja2_*.cache"):
+    cache.write_bytes(bc_magic + pickle.dumps(Payload()))
+"""
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-folder", "group-and-world-writable-folder"])
+def test_template_cache_is_only_read_from_a_folder_nobody_else_can_write(tmp_path, example_repo, shared):
+    """Jinja unpickles its bytecode cache: a cache others can write to would run their code."""
+    import os
+    import subprocess
+    import sys
+
+    from kedro_af_ci import __version__
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    compile_cmd = [sys.executable, "-m", "kedro_af_ci.cli", "--project-path", str(example_repo[0]), "compile",
+                   "--no-verify", "-o", str(tmp_path / "dag.py")]
+    subprocess.run(compile_cmd, env=env, check=True, capture_output=True)
+    folder = tmp_path / "cache" / "kedro-af-ci" / __version__
+    assert list(folder.glob("__jinja2_*.cache"))
+    marker = tmp_path / "PWNED-by-template-cache"
+    subprocess.run([sys.executable, "-c", POISON, str(folder), str(marker)], check=True)
+    if shared:
+        folder.chmod(0o777)
+    result = subprocess.run(compile_cmd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # the poisoned cache runs code exactly when this user's private folder is trusted: the test can fail
+    assert marker.exists() is not shared

@@ -6,10 +6,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import copy_example, make_repo, run_cli
+from conftest import copy_example, make_repo, run_cli, secret
 
-TOKEN = "tok-9f3e1c-SECRET"
-PASSWORD = "pw-77a1-SECRET"
+TOKEN = secret("tok-9f3e1c-SECRET")
+PASSWORD = secret("pw-77a1-SECRET")
 
 
 def _closed_port() -> int:

@@ -22,6 +22,7 @@ from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 from kedro_af_ci.plan import build_plan
+from kedro_af_ci.render import render_dag
 from kedro_af_ci.spark import spark_groups, spark_nodes
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spaceflights_pyspark"
@@ -322,3 +323,75 @@ def test_strategy_groups_split_around_a_spark_group():
     assert [(g.name, g.nodes) for g in groups] == [("pyspark_1", ("n0", "n3")), ("ns1", ("n1",)),
                                                    ("ns1_2", ("n2",))]
     assert warnings == ["group 'ns1' split at node 'n2': keeping it in one task would make the task graph cyclic"]
+
+
+CRAFTED = '''
+from kedro_af_ci.spark import OperatorSpec, SparkOperatorFactory
+
+INJECTED = "\\nimport os; os.system('touch {marker}')\\n#"
+
+
+class Crafted(SparkOperatorFactory):
+    """A factory whose reported name and operator path carry code for the DAG file."""
+
+    def submit(self, settings, job):
+        return OperatorSpec("{class_path}", {{}})
+
+
+Crafted.__qualname__ = "Crafted" + INJECTED
+Crafted.__module__ = "factories" + INJECTED
+'''
+
+
+@pytest.mark.parametrize("class_path", [
+    "airflow.providers.standard.operators.empty.EmptyOperator",
+    "airflow.providers.standard.operators.empty.EmptyOperator\\nimport os",
+])
+def test_a_crafted_factory_never_writes_code_into_the_dag(tmp_path, class_path):
+    marker = tmp_path / "PWNED-by-factory-name"
+    src = tmp_path / "src"
+    src.mkdir()
+    module = f"crafted_{abs(hash(class_path))}"  # one module per case: imports are cached
+    (src / f"{module}.py").write_text(CRAFTED.format(marker=marker, class_path=class_path))
+    config = make_config(tmp_path, {"image": "a:1", "spark": {"type": "custom", "artifacts_path": "gs://b/a",
+                                                              "operator_factory": f"{module}.Crafted"}})
+    graph = graph_of([node("a", tags=["kedro-airflow-k8s.group.pyspark"])])
+    if "\\n" in class_path:  # an operator path with a line break is refused, not written
+        with pytest.raises(ConfigError, match="is not a dotted class path"):
+            build_plan(graph, config, GIT, project_path=tmp_path)
+        return
+    plan = build_plan(graph, config, GIT, project_path=tmp_path)
+    source = render_dag(plan).source
+    assert "import os" not in source and f"factory '{module}.Crafted';" in source
+    load_dag(source, plan.dag_id, tmp_path)
+    assert not marker.exists()
+
+
+PLANTED_SECRETS = (  # what CI auth steps, SDKs and people leave in a workspace
+    "gha-creds-5f2a.json", "keys/my-service-account.json", "deploy/service_account.json",
+    "conf/base/credentials.yml", "conf/local/credentials.yml", "conf/local/parameters.yml",
+    "conf/prod/credentials_spark.yml", ".env", "src/spaceflights_pyspark/.env.production", "id_rsa",
+    "keys/id_ed25519", "keys/tls.key", "keys/client.pem", "keys/bundle.p12", ".docker/config.json",
+    ".netrc", ".pypirc", ".aws/credentials", ".kube/config", "bq-credentials.json",
+)
+
+
+def test_project_archive_ships_no_credentials_and_only_tracked_files(pyspark_project, tmp_path):
+    from kedro_af_ci.spark_artifacts import archive_members
+
+    project = tmp_path / "project"
+    shutil.copytree(pyspark_project[0], project)
+    for name in PLANTED_SECRETS:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("secret\n")
+    (project / "docs").mkdir()
+    (project / "docs" / "design.md").write_text("# internal\n")
+    subprocess.run(["git", "add", "-f", "-A"], cwd=project, check=True)  # even when a branch commits them
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "planted"], cwd=project,
+                   check=True)
+    (project / "untracked_notes.py").write_text("print('not committed')\n")
+    members = archive_members(project, ("docs/",))
+    assert [m for m in members if m in PLANTED_SECRETS or m.startswith(("docs/", ".git/", ".venv"))] == []
+    assert "untracked_notes.py" not in members  # only what the commit holds
+    assert "src/spaceflights_pyspark/pipelines/spaceflights.py" in members and "conf/base/catalog.yml" in members
+    assert "docs/design.md" in archive_members(project)  # an extra pattern is the user's choice

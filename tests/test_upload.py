@@ -120,3 +120,16 @@ def test_upload_pipeline_cli_to_gcs(gcs_endpoint, tmp_path):
 
     got = requests.get(f"{url}/storage/v1/b/dags-bucket/o/cli%2Fspaceflights.py?alt=media", timeout=10)
     assert b"dag_id='spaceflights'" in got.content
+
+
+def test_longest_run_name_compiles_and_uploads(tmp_path):
+    """A 300-character run name: the DAG id is cut to Airflow's 250, and the file (and its temporary
+    twin) stays within the file system's 255-byte name limit."""
+    project = copy_example(tmp_path / "spaceflights")
+    make_repo(project)
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "upload-pipeline",
+                     "--no-verify", "-o", str(tmp_path / "dags"), env={"KEDRO_CONFIG_RUN_NAME": "r" * 300})
+    assert result.returncode == 0, result.stderr
+    [dag] = (tmp_path / "dags").iterdir()
+    assert len(dag.name) == 253 and dag.name.startswith("r" * 200)
+    assert upload_dag("x = 1\n", str(tmp_path / "other"), "d" * 250 + ".py").location.endswith(".py")

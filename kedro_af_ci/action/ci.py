@@ -20,6 +20,12 @@ def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def one_line(text: str) -> str:
+    """A value printed in a log line: its line breaks written out, so it can never begin a line (a
+    line beginning with :: is a workflow command to GitHub)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
@@ -39,9 +45,19 @@ class Reporter:
     def set_output(self, name: str, value: str) -> None:
         self.outputs[name] = value
 
+    def line(self, text: str) -> None:
+        """One line of this tool's own log, whatever the values in it hold."""
+        print(one_line(text), flush=True)
+
+    @contextlib.contextmanager
+    def untrusted(self) -> Iterator[None]:
+        """Output of other programs (docker build runs the branch's Dockerfile) goes to the log as is;
+        on GitHub, nothing in it is taken as a workflow command."""
+        yield
+
     @contextlib.contextmanager
     def section(self, title: str) -> Iterator[None]:
-        print(f"==> {title}", flush=True)
+        print(f"==> {one_line(title)}", flush=True)
         yield
 
     def error(self, message: str, *, file: str | None = None, line: int | None = None,
@@ -81,6 +97,15 @@ class GitHubReporter(Reporter):
         delimiter = f"kaf_{secrets.token_hex(8)}"  # cannot occur in the value, whatever the value is
         with open(path, "a", encoding="utf-8") as out:
             out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+    @contextlib.contextmanager
+    def untrusted(self) -> Iterator[None]:
+        token = secrets.token_hex(16)  # unguessable: the output cannot resume command processing
+        print(f"::stop-commands::{token}", flush=True)
+        try:
+            yield
+        finally:
+            print(f"::{token}::", flush=True)
 
     @contextlib.contextmanager
     def section(self, title: str) -> Iterator[None]:
@@ -130,7 +155,8 @@ class GitLabReporter(Reporter):
     def section(self, title: str) -> Iterator[None]:
         self._n += 1
         name = f"kaf_{self._n}"
-        print(f"\x1b[0Ksection_start:{int(time.time())}:{name}[collapsed=false]\r\x1b[0K{title}", flush=True)
+        print(f"\x1b[0Ksection_start:{int(time.time())}:{name}[collapsed=false]\r\x1b[0K{one_line(title)}",
+              flush=True)
         try:
             yield
         finally:
@@ -153,6 +179,7 @@ class GitLabReporter(Reporter):
 def detect(environ: Mapping[str, str], dotenv: str = "") -> Reporter:
     if environ.get("GITHUB_ACTIONS") == "true":
         return GitHubReporter(environ)
-    if environ.get("GITLAB_CI") == "true":
+    # GitLab sets GITLAB_CI=true; gitlab-ci-local sets it to "false" but, like GitLab, names the job and its folder
+    if environ.get("GITLAB_CI") == "true" or (environ.get("CI_JOB_ID") and environ.get("CI_PROJECT_DIR")):
         return GitLabReporter(environ, dotenv)
     return Reporter(environ)

@@ -6,11 +6,13 @@ The action's container talks to the runner's Docker engine through its socket. E
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ..errors import BuildError, ConfigError
 
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REFERENCE = re.compile(
     rf"^(?:(?P<domain>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-    r"(?::(?P<tag>\w[\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?::(?P<tag>\w[\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?\Z"
 )
 
 
@@ -42,9 +44,21 @@ def registry_of(ref: str) -> str:
     return "docker.io"
 
 
+_NOTICES = ("DEPRECATED: The legacy builder is deprecated", "Install the buildx component",
+            "https://docs.docker.com/go/buildx/", "WARNING: IPv4 forwarding is disabled")
+
+
+def _without_notices(text: str) -> str:
+    """docker's own notices, which say nothing about why a command failed."""
+    return "\n".join(line for line in text.strip().splitlines()
+                     if line.strip() and not any(n in line for n in _NOTICES))
+
+
 @dataclass
 class Docker:
     executable: str = "docker"
+    # around every docker command: its output is the branch's (a Dockerfile's RUN prints anything)
+    quarantine: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext)
 
     @classmethod
     def find(cls) -> Docker | None:
@@ -55,15 +69,16 @@ class Docker:
              timeout: float | None = None) -> subprocess.CompletedProcess:
         log.debug("docker %s", " ".join(args[:2]))
         try:
-            proc = subprocess.run([self.executable, *args], input=stdin, text=True, timeout=timeout,
-                                  stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE)
+            with self.quarantine():
+                proc = subprocess.run([self.executable, *args], input=stdin, text=True, timeout=timeout,
+                                      stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE)
+                if proc.stderr and not capture and proc.returncode == 0:
+                    print(proc.stderr, end="", flush=True)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise BuildError(f"{what} failed: {exc}") from None
         if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or "").strip().splitlines()[-15:])
+            tail = "\n".join(_without_notices(proc.stderr or "").splitlines()[-15:])
             raise BuildError(f"{what} failed (docker exit code {proc.returncode})" + (f":\n{tail}" if tail else ""))
-        if proc.stderr and not capture:
-            print(proc.stderr, end="", flush=True)
         return proc
 
     def available(self) -> bool:
@@ -76,8 +91,9 @@ class Docker:
             return False
         return True
 
-    def build(self, ref: str, *, context: str, dockerfile: str, build_args: list[str], labels: dict[str, str]) -> None:
-        args = ["build", "--file", dockerfile, "--tag", ref]
+    def build(self, ref: str, *, context: str, dockerfile: str, build_args: list[str], labels: dict[str, str],
+              network: str = "") -> None:
+        args = ["build", "--file", dockerfile, "--tag", ref] + (["--network", network] if network else [])
         for arg in build_args:
             args += ["--build-arg", arg]
         for key, value in labels.items():

