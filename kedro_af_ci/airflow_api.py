@@ -36,6 +36,23 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
+def _log_lines(content: Any) -> list[str]:
+    """Log content as text lines: a string (API v1), or structured entries (API v2) whose ``event`` is
+    the message and ``error_detail`` the exception."""
+    if isinstance(content, str):
+        return content.splitlines()
+    lines: list[str] = []
+    for entry in content or []:
+        if not isinstance(entry, dict):
+            lines += str(entry).splitlines()
+            continue
+        lines += str(entry.get("event", "")).splitlines()
+        for error in entry.get("error_detail") or []:
+            if isinstance(error, dict):
+                lines.append(f"{error.get('exc_type', 'Error')}: {error.get('exc_value', '')}")
+    return [line for line in lines if line.strip()]
+
+
 @dataclass(frozen=True)
 class Credentials:
     token: str | None = None
@@ -218,6 +235,19 @@ class AirflowClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances")
         return list(self._paginate(path, "task_instances"))
+
+    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, try_number: int, lines: int = 20) -> list[str]:
+        """The last lines of a task try's log (Airflow 3: structured entries; Airflow 2: text)."""
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                          f"{quote(task_id, safe='')}/logs/{int(try_number)}")
+        response = self._send("GET", path, params={"full_content": "true"}, allow=(404,))
+        if response.status_code == 404:
+            return []
+        try:
+            content = response.json().get("content")
+        except ValueError:
+            content = response.text
+        return _log_lines(content)[-lines:]
 
     def list_dags(self, tags: list[str] | None = None) -> list[dict]:
         params = {"tags": tags} if tags else {}

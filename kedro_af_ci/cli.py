@@ -7,6 +7,7 @@ print one line and exit with the error's code; ``--verbose`` adds the traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import re
@@ -79,7 +80,7 @@ def _check_env_name(ctx, param, value):
 @click.option("--conf-source", default="conf", show_default=True, help="Configuration folder of the project.")
 @click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Pipeline graph JSON (from export-graph) to use instead of importing the project.")
-@click.option("--group-by", "grouping", type=click.Choice(["none", "memory", "namespace", "tag"]),
+@click.option("--group-by", "grouping", type=click.Choice(["auto", "none", "memory", "namespace", "tag"]),
               help="Group nodes into tasks (default: run_config.grouping, else none).")
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
 @click.version_option(__version__, prog_name="kedro-airflow-k8s-action")
@@ -108,7 +109,8 @@ def _report_warnings(warnings) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="DAG file to write (default: dag/<dag_id>.py in the project).")
 @click.option("--image", help="Override run_config.image (e.g. the image just built).")
-@click.option("--cron-expression", "cron", help="Override run_config.cron_expression.")
+@click.option("--cron-expression", "cron", callback=lambda ctx, param, value: _check_cron_option(value),
+              help="Override run_config.cron_expression.")
 @click.option("--no-verify", is_flag=True, help="Skip the pre-flight load in Airflow's DagBag.")
 @click.pass_obj
 @handle_errors
@@ -136,7 +138,7 @@ def _airflow_options(func):
     return func
 
 
-def _client(host: str | None, insecure: bool):
+def _client(host: str | None, insecure: bool, **options):
     import os
 
     from .airflow_api import AirflowClient, Credentials
@@ -147,7 +149,7 @@ def _client(host: str | None, insecure: bool):
                               username=os.environ.get("AIRFLOW_USERNAME") or None,
                               password=os.environ.get("AIRFLOW_PASSWORD") or None)
     verify: bool | str = False if insecure else os.environ.get("AIRFLOW_CA_BUNDLE") or True
-    return AirflowClient(host, credentials, verify=verify)
+    return AirflowClient(host, credentials, verify=verify, **options)
 
 
 def _destination(result, output: str | None) -> str:
@@ -185,7 +187,9 @@ def upload_pipeline(opts: Options, output, image, no_verify):
 
 
 @airflow_k8s.command()
-@click.option("-c", "--cron-expression", "cron", required=True, help="Schedule (cron or preset such as @daily).")
+@click.option("-c", "--cron-expression", "cron", required=True,
+              callback=lambda ctx, param, value: _check_cron_option(value),
+              help="Schedule (cron or preset such as @daily).")
 @click.option("-o", "--output", help="DAG folder or file (default: output from the config).")
 @click.option("--image", help="Override run_config.image.")
 @click.pass_obj
@@ -221,7 +225,7 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
     from .errors import RunFailed
 
     overrides = {"run_config": {"image": image}} if image else None
-    result = compile_dag(_request(opts, schedule=None, overrides=overrides))
+    result = compile_dag(_request(opts, schedule=None, run_once=True, overrides=overrides))
     _report_warnings(result.dag.warnings)
     client = _client(host or result.config.host, insecure)
     destination = _destination(result, output)
@@ -260,16 +264,19 @@ def list_pipelines(opts: Options, host, insecure):
     from rich.console import Console
     from rich.table import Table
 
-    from .plan import TAG_PREFIX
+    from .plan import EXPERIMENT_TAG, TAG_PREFIX
 
     client = _client(host or _config_host(opts), insecure)
     dags = [d for d in client.list_dags()
             if any(_tag_name(t).startswith(TAG_PREFIX + ":") for t in d.get("tags", []))]
-    table = Table("Name", "ID", "Paused", "Last run")
+    table = Table("Name", "ID", "Experiment", "Paused", "Last run")
     for dag in sorted(dags, key=lambda d: d["dag_id"]):
         runs = client.latest_runs(dag["dag_id"])
         last = f"{runs[0].get('state')} ({runs[0].get('dag_run_id')})" if runs else "-"
-        table.add_row(str(dag.get("dag_display_name") or dag["dag_id"]), dag["dag_id"], str(dag.get("is_paused")), last)
+        experiment = next((_tag_name(t).removeprefix(EXPERIMENT_TAG) for t in dag.get("tags", [])
+                           if _tag_name(t).startswith(EXPERIMENT_TAG)), "-")
+        table.add_row(str(dag.get("dag_display_name") or dag["dag_id"]), dag["dag_id"], experiment,
+                      str(dag.get("is_paused")), last)
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -297,14 +304,16 @@ def ui(opts: Options, open_dag, host, insecure):
     from .k8s_names import sanitize_id
 
     config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source)
-    client = _client(host or config.host, insecure)
+    client = _client(host or config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
+    try:
+        client.api  # noqa: B018 - the URL layout depends on the Airflow version
+    except AirflowApiError as exc:
+        raise AirflowApiError(f"{exc}; nothing to open") from None
     url = client.host
     if open_dag:
-        dag_id = sanitize_id(config.run_config.run_name or _project_identity(opts.project_path)["package_name"])
-        try:
-            url = client.dag_url(dag_id)
-        except AirflowApiError:  # server unreachable: Airflow 3 URL layout
-            url = f"{client.host}/dags/{dag_id}"
+        rc = config.run_config
+        url = client.dag_url(sanitize_id(rc.run_name or rc.experiment_name
+                                         or _project_identity(opts.project_path)["package_name"]))
     click.echo(url)
     with contextlib.suppress(webbrowser.Error):
         webbrowser.open_new_tab(url)
@@ -376,6 +385,18 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
         click.echo(f"Wrote {path}")
 
 
+def _check_cron_option(value: str | None) -> str | None:
+    """The option is what is wrong, not the config file: said as click says it of any option."""
+    from .config import check_cron
+
+    if value is None:
+        return None
+    try:
+        return check_cron(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _check_sha(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"[0-9a-f]{40}", value):
         raise click.BadParameter(f"{value!r} is not a full commit SHA (40 hexadecimal characters)")
@@ -396,6 +417,18 @@ def _project_identity(project_path: Path) -> dict[str, str]:
     if "package_name" not in data:
         raise ConfigError("[tool.kedro] package_name is missing: is this a Kedro project?", file=str(pyproject))
     return {"package_name": data["package_name"], "project_name": data.get("project_name", data["package_name"])}
+
+
+def _verbose_here(ctx: click.Context, param, value: bool) -> None:
+    """`-v` after the command too (`compile -v`), as before it."""
+    if value and isinstance(ctx.obj, Options):
+        _setup_logging(True)
+        ctx.obj = dataclasses.replace(ctx.obj, verbose=True)
+
+
+for _command in airflow_k8s.commands.values():
+    _command.params.append(click.Option(["-v", "--verbose"], is_flag=True, expose_value=False,
+                                        callback=_verbose_here, help="Show debug logs and tracebacks."))
 
 
 @click.group(name="kedro-af-ci-plugin")

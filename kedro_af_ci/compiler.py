@@ -20,7 +20,7 @@ from .pipeline_graph import PipelineGraph
 from .plan import DagPlan, SparkFactoryRunner, build_plan
 from .render import RenderedDag, render_dag
 from .spark_artifacts import Artifacts, build_artifacts
-from .verify import VerifyResult, verify_source
+from .verify import VerifyResult, airflow_major, verify_source
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class CompileRequest:
     conf_source: str = "conf"
     graph_file: Path | None = None
     schedule: str | bool | None = True  # True: the config's cron_expression
+    run_once: bool = False  # a manual run now: no waiting for other DAGs (external dependencies)
     verify: bool = True
     grouping: str | None = None  # None: run_config.grouping
     overrides: dict[str, Any] | None = None
@@ -99,7 +100,8 @@ def _compile(request: CompileRequest) -> CompileResult:
     graph = load_graph(request, config)
     plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
                       grouping=request.grouping, project_path=request.project_path,
-                      spark_factory=request.spark_factory)
+                      spark_factory=request.spark_factory, run_once=request.run_once,
+                      airflow_major=airflow_major() if request.verify else None)
     dag = render_dag(plan)
     verification = (verify_source(dag.source, dag.dag_id) if request.verify
                     else VerifyResult(checked=False, skipped_because="--no-verify"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -35,6 +36,8 @@ from pydantic import (
 from . import k8s_names as names
 from .errors import ConfigError
 from .gitinfo import GitInfo, read_git_info
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILENAMES = ("airflow-k8s.yaml", "airflow-k8s.yml")
 ENV_PREFIX = "KEDRO_CONFIG_"
@@ -379,6 +382,10 @@ class DockerConfig(StrictModel):
 EXECUTION_MODES = ("kubernetes", "docker", "local")
 
 
+# the predecessor's (kedro-airflow-k8s) names of keys that have another name here
+RENAMED = {"startup_timeout": "startup_time"}
+
+
 class RunConfig(StrictModel):
     execution: Literal["kubernetes", "docker", "local"] = "kubernetes"  # first: image's validator reads it
     image: ImageRef | None = Field(default=None, validate_default=True)  # required for kubernetes
@@ -408,13 +415,33 @@ class RunConfig(StrictModel):
     spark: SparkConfig | None = None
     # Beyond the original plugin:
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
-    grouping: Literal["none", "memory", "namespace", "tag"] = "none"
+    # auto: one task per node, except nodes that pass in-memory datasets, which share a task (memory)
+    grouping: Literal["auto", "none", "memory", "namespace", "tag"] = "auto"
     project_path: str = "/home/kedro"
-    env_vars: dict[Annotated[str, AfterValidator(lambda v: _env_name(v))], str] = Field(default_factory=dict)
+    # a mapping NAME: value (Jinja in a value is Airflow's to render), or, as in the seed, a list of
+    # Airflow Variable names: each becomes the variable of that name, read from the Variable at run time
+    env_vars: Annotated[dict[Annotated[str, AfterValidator(lambda v: _env_name(v))], str],
+                        BeforeValidator(lambda v: _variables_as_env(v))] = Field(default_factory=dict)
     catchup: bool = False
     max_active_runs: int | None = Field(default=None, gt=0)
     retries: int = Field(default=0, ge=0)
     docker: DockerConfig = Field(default_factory=DockerConfig)
+    group_spark_nodes: bool = True  # the predecessor's switch: false runs each Spark node as its own task
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        """A predecessor's config loads unchanged: its key names are read, with a warning to rename them."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in RENAMED.items():
+            if old in data:
+                if new in data:
+                    raise ValueError(f"both {old} and {new} are set: keep {new} ({old} is its former name)")
+                log.warning("run_config.%s is the former name of run_config.%s: read as such; rename it", old, new)
+                data[new] = data.pop(old)
+        return data
 
     @field_validator("image")
     @classmethod
@@ -429,6 +456,18 @@ class RunConfig(StrictModel):
         if not value.startswith("/"):
             raise ValueError(f"{value!r} must be an absolute path")
         return value.rstrip("/") or "/"
+
+
+def _variables_as_env(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    env = {}
+    for name in value:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not an Airflow Variable name usable as an environment variable "
+                             "(letters, digits and _, not starting with a digit)")
+        env[name] = "{{ var.value." + name + " }}"
+    return env
 
 
 def _env_name(value: str) -> str:
@@ -499,6 +538,10 @@ class Substitution:
             return getattr(self._git_info(), name.lower())
         return None
 
+    def _unknown_git(self, name: str) -> bool:
+        return (name.lower() in ("commit_id", "branch_name") and ENV_PREFIX + name.upper() not in self.environ
+                and self._git_info().source == "none")
+
     def apply(self, text: str, key: str, jinja: bool = False) -> str:
         """``jinja``: the text is a template Airflow renders (a pod template), so each value goes in
         as a Jinja string literal, which renders to exactly the value whatever braces it holds."""
@@ -515,6 +558,8 @@ class Substitution:
                     f"(value from {ENV_PREFIX}NAME), or $${{...}} for a literal", key=key)
             self.used.add(name)
             value = self.lookup(name)
+            if has_default and self._unknown_git(name):  # outside a git checkout: what the config asks for
+                value = None
             if value is None:
                 if not has_default:
                     raise ConfigError(
@@ -536,7 +581,7 @@ class Substitution:
 
 
 # config strings that Airflow itself renders with Jinja: a substituted value must stay inert there
-_RENDERED_BY_AIRFLOW = re.compile(r"run_config\.kubernetes_pod_templates\.[^.]+\.template")
+_RENDERED_BY_AIRFLOW = re.compile(r"run_config\.(kubernetes_pod_templates\.[^.]+\.template|env_vars\.[^.]+)")
 
 
 def jinja_literal(value: str) -> str:
@@ -669,9 +714,12 @@ def load_config(
     _check_env_folder(project_path / conf_source, env)
     files = config_files(project_path, env, conf_source)
     if not files:
-        raise ConfigError(
-            f"no {CONFIG_FILENAMES[0]} found in {project_path / conf_source}/base or /{env or 'local'}; "
-            "create one with `init`", file=str(project_path / conf_source))
+        if not (project_path / "pyproject.toml").is_file():
+            raise ConfigError(f"{project_path.resolve()} is not a Kedro project (no pyproject.toml): run from the "
+                              "project's folder or pass --project-path")
+        folders = f"{conf_source}/base" + (f" or {conf_source}/{env}" if env else "")
+        raise ConfigError(f"no {CONFIG_FILENAMES[0]} in {folders}: create one with `kedro airflow-k8s init HOST`",
+                          file=str(project_path / conf_source))
     raw_layers = [(path, _read_yaml(path)) for path in files]
     merged: dict = {}
     for _, layer in raw_layers:
@@ -708,9 +756,11 @@ def load_config(
     try:
         return PluginConfig.model_validate(resolved)
     except ValidationError as exc:
-        problems = [_format_error(err) for err in exc.errors()]
+        # every problem in one run; a misspelled key first: the "missing" key it causes is its echo
+        problems = sorted((_format_error(err) for err in exc.errors()),
+                          key=lambda p: 0 if p[1].startswith("unknown key") else 2 if p[1].endswith("missing") else 1)
         key, message = problems[0]
         if len(problems) > 1:
-            rest = "; ".join(f"{k}: {m}" for k, m in problems[1:4])
+            rest = "; ".join(f"{k}: {m}" for k, m in problems[1:])
             message += f" (and {len(problems) - 1} more: {rest})"
         raise ConfigError(message, file=origin(key), key=key or None) from None

@@ -18,6 +18,7 @@ from .airflow_api import TERMINAL_RUN_STATES, AirflowClient
 from .errors import AirflowApiError, ConfigError, RunFailed
 
 log = logging.getLogger(__name__)
+MAX_LOGS = 3  # failed tasks whose log tail is shown
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunOutcome:
     run_url: str
     tasks: list[dict] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (task_id, log url)
+    logs: dict[str, list[str]] = field(default_factory=dict)  # failed task -> the last lines of its log
 
 
 def make_run_id(content_tag: str, now: datetime | None = None) -> str:
@@ -143,6 +145,11 @@ def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: b
         (ti["task_id"], client.task_log_url(dag_id, run_id, ti["task_id"]))
         for ti in outcome.tasks if ti.get("state") == "failed"
     ]
+    for ti in [ti for ti in outcome.tasks if ti.get("state") == "failed"][:MAX_LOGS]:
+        try:  # the failure is reported whatever happens here: the log is extra
+            outcome.logs[ti["task_id"]] = client.task_log_tail(dag_id, run_id, ti["task_id"], ti.get("try_number") or 1)
+        except AirflowApiError as exc:
+            log.debug("no log of %s: %s", ti["task_id"], exc)
     return outcome
 
 
@@ -195,6 +202,8 @@ def _refuse_replacing_a_schedule(client: AirflowClient, dag_id: str) -> None:
 
 def failure_message(outcome: RunOutcome) -> str:
     lines = [f"  {task}: {url}" for task, url in outcome.failed]
+    for task, tail in outcome.logs.items():
+        lines += [f"  last lines of {task}'s log:", *(f"    {line}" for line in tail)]
     return (f"run {outcome.run_id} of {outcome.dag_id!r} ended {outcome.state}; failed task(s): "
             + (", ".join(t for t, _ in outcome.failed) or "none reported")
             + ("\n" + "\n".join(lines) if lines else ""))

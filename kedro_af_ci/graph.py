@@ -8,6 +8,8 @@ credentials or a network that the CI job does not have, and only the type is nee
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import importlib.util
 import inspect
 import logging
@@ -112,8 +114,31 @@ def _dataset_infos(names: set[str], catalog_conf: dict[str, Any]) -> dict[str, D
         ds_type = conf.get("type") if isinstance(conf, dict) else None
         ds_type = ds_type if isinstance(ds_type, str) else _qualname(ds_type) if ds_type else None
         memory = ds_type is None or ds_type in _MEMORY_TYPES or ds_type.endswith(".MemoryDataset")
-        infos[name] = DatasetInfo(type=ds_type, memory=memory, pattern=pattern)
+        infos[name] = DatasetInfo(type=ds_type, memory=memory, pattern=pattern, spark=_spark_class(ds_type))
     return infos
+
+
+# kedro-datasets families that are never Spark: no import needed to say so
+_NOT_SPARK = ("pandas.", "pickle.", "json.", "yaml.", "text.", "matplotlib.", "plotly.", "pillow.", "api.",
+              "kedro.io.", "kedro_datasets.pandas.", "kedro_datasets.pickle.", "partitions.", "polars.")
+
+
+@functools.cache
+def _spark_class(ds_type: str | None) -> bool | None:
+    """Whether a dataset type is a Spark dataset: a class of kedro-datasets' spark family (any
+    version, SparkDatasetV2 included) or a subclass of one. The class is imported, never built;
+    None when it cannot be imported here (spark.py then judges by the name)."""
+    if not ds_type or ds_type.startswith(_NOT_SPARK):
+        return False
+    for candidate in (f"kedro_datasets.{ds_type}", ds_type, f"kedro.io.{ds_type}"):
+        module, _, name = candidate.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except Exception:  # noqa: S112 - not this spelling (or pyspark missing): try the next
+            continue
+        if isinstance(cls, type):
+            return any(base.__module__.startswith("kedro_datasets.spark") for base in cls.__mro__)
+    return None
 
 
 # kedro-mlflow's own config patterns (it registers them in after_context_created)
@@ -135,6 +160,20 @@ def _mlflow_info(loader: Any) -> MlflowInfo | None:
     uri, name = server.get("mlflow_tracking_uri"), experiment.get("name")
     return MlflowInfo(tracking_uri=str(uri) if uri else None, experiment_name=str(name) if name else None,
                       installed=importlib.util.find_spec("mlflow") is not None)  # importing it takes a second
+
+
+def _root_cause(exc: BaseException) -> str:
+    """What went wrong first: Kedro wraps a missing dependency in its own ImportError."""
+    seen = [exc]
+    while (nxt := seen[-1].__cause__ or seen[-1].__context__) is not None and nxt not in seen:
+        seen.append(nxt)
+    text = f"{type(exc).__name__}: {exc}"
+    root = seen[-1]
+    if root is not exc:
+        text += f" (caused by {type(root).__name__}: {root})"
+    if isinstance(root, ModuleNotFoundError):
+        text += "; install the project's requirements where the graph is read (the project image)"
+    return text
 
 
 def extract_graph(project_path: str | Path, pipeline: str = "__default__", env: str | None = None,
@@ -166,7 +205,7 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
         registry = dict(pipelines)
     except Exception as exc:
         raise GraphError(f"the pipeline registry of {metadata.package_name} failed to load: "
-                         f"{type(exc).__name__}: {exc}") from exc
+                         f"{_root_cause(exc)}") from exc
     if pipeline not in registry:
         raise GraphError(f"pipeline {pipeline!r} is not registered; registered: {', '.join(sorted(registry))}")
     kedro_pipeline = registry[pipeline]
@@ -181,7 +220,8 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
         except KeyError:
             catalog_conf = {}
     except Exception as exc:
-        raise GraphError(f"the catalog configuration of {metadata.package_name} failed to load: {exc}") from exc
+        raise GraphError(f"the catalog configuration of {metadata.package_name} failed to load: "
+                         f"{_root_cause(exc)}") from exc
 
     mlflow = _mlflow_info(loader)
     nodes = []

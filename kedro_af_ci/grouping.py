@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from .config import tagged_values
-from .pipeline_graph import PipelineGraph
+from .pipeline_graph import PipelineGraph, strip_transcoding
 
 STRATEGIES = ("none", "memory", "namespace", "tag")
 
@@ -45,13 +45,13 @@ def _group_keys(graph: PipelineGraph, strategy: str) -> dict[str, str | None]:
                 x = parent[x]
             return x
 
-        producer = {out: n.name for n in graph.nodes for out in n.outputs}
+        producer = graph.producers()
         order = {n.name: i for i, n in enumerate(graph.nodes)}
         for node in graph.nodes:
             for dataset in node.inputs:
                 info = graph.datasets.get(dataset)
-                if info is not None and info.memory and dataset in producer:
-                    a, b = find(producer[dataset]), find(node.name)
+                if info is not None and info.memory and strip_transcoding(dataset) in producer:
+                    a, b = find(producer[strip_transcoding(dataset)]), find(node.name)
                     if a != b:  # keep the earliest node as the representative: stable names
                         a, b = sorted((a, b), key=order.__getitem__)
                         parent[b] = a

@@ -16,6 +16,14 @@ from .errors import GraphError
 SCHEMA_VERSION = 1
 
 
+TRANSCODING_SEPARATOR = "@"
+
+
+def strip_transcoding(dataset: str) -> str:
+    """``name@format`` → ``name`` (Kedro's transcoding: one dataset read and written as two types)."""
+    return dataset.split(TRANSCODING_SEPARATOR, 1)[0]
+
+
 @dataclass(frozen=True)
 class GraphNode:
     name: str
@@ -34,6 +42,7 @@ class DatasetInfo:
     memory: bool = False  # not persisted: a MemoryDataset, explicit or by default
     pattern: str | None = None  # the dataset factory pattern it came from, if any
     parameters: bool = False
+    spark: bool | None = None  # a Spark dataset class, as its class hierarchy says; None: not known
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,18 @@ class PipelineGraph:
     env: str | None = None
     mlflow: MlflowInfo | None = None  # None: the project does not use kedro-mlflow
 
+    def producers(self) -> dict[str, str]:
+        """Dataset → the node that writes it, transcoding resolved: ``name@spark`` and ``name@pandas``
+        are one dataset ``name``, as in Kedro's own Pipeline."""
+        return {strip_transcoding(out): node.name for node in self.nodes for out in node.outputs}
+
     def node_dependencies(self) -> dict[str, list[str]]:
         """Node name → names of the nodes it depends on (producers of its inputs)."""
-        producer = {out: node.name for node in self.nodes for out in node.outputs}
+        producer = self.producers()
         deps: dict[str, list[str]] = {}
         for node in self.nodes:
-            parents = {producer[i] for i in node.inputs if i in producer and producer[i] != node.name}
-            deps[node.name] = sorted(parents)
+            parents = {producer[d] for d in map(strip_transcoding, node.inputs) if d in producer}
+            deps[node.name] = sorted(parents - {node.name})
         return deps
 
     def to_json(self) -> str:

@@ -6,6 +6,8 @@ wiring and dependency logic is here, where it is testable without Airflow.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +28,7 @@ from .errors import ConfigError, GraphError
 from .gitinfo import GitInfo
 from .grouping import group_nodes
 from .k8s_names import dns_name, quantity_value, sanitize_id, short_hash
-from .pipeline_graph import PipelineGraph
+from .pipeline_graph import PipelineGraph, strip_transcoding
 from .pod_templates import parse_pod_template, template_volume_names
 from .spark import (
     PROJECT_HOME,
@@ -39,18 +41,25 @@ from .spark import (
     load_factory,
     run_factory,
     spark_groups,
+    spark_reasons,
 )
 
 # (factory class path, settings, jobs) -> the factory's operators, computed where project code may run
 SparkFactoryRunner = Callable[[str, SparkSettings, list[SparkJob]], FactoryOutput]
 
+log = logging.getLogger(__name__)
 TAG_PREFIX = "generated_with_kedro_airflow_k8s"
+EXPERIMENT_TAG = "experiment:"
 DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 # Airflow 3 removed these from the template context; a task using them fails at render time.
+# ... each with what to use instead (Airflow 3's upgrade notes)
 _REMOVED_IN_AIRFLOW3 = {
-    "execution_date", "next_ds", "next_ds_nodash", "next_execution_date", "prev_ds", "prev_ds_nodash",
-    "prev_execution_date", "prev_execution_date_success", "tomorrow_ds", "tomorrow_ds_nodash",
-    "yesterday_ds", "yesterday_ds_nodash", "conf",
+    "execution_date": "logical_date", "next_ds": "data_interval_end", "next_ds_nodash": "data_interval_end",
+    "next_execution_date": "data_interval_end", "prev_ds": "prev_data_interval_start_success",
+    "prev_ds_nodash": "prev_data_interval_start_success", "prev_execution_date": "prev_data_interval_start_success",
+    "prev_execution_date_success": "prev_data_interval_start_success", "tomorrow_ds": "data_interval_end",
+    "tomorrow_ds_nodash": "data_interval_end", "yesterday_ds": "data_interval_start",
+    "yesterday_ds_nodash": "data_interval_start", "conf": "a variables_params entry",
 }
 RESERVED_TASK_IDS = ("create_volume", "data_volume_init", "delete_volume", "end", "external_dependencies",
                      "start_mlflow_run", "end_mlflow_run", "create_spark_cluster", "delete_spark_cluster")
@@ -232,21 +241,36 @@ def _params_template(config: PluginConfig) -> str | None:
 def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                kedro_env: str | None = None, schedule: str | bool | None = True,
                grouping: str | None = None, project_path: Path | None = None,
-               spark_factory: SparkFactoryRunner | None = None) -> DagPlan:
+               spark_factory: SparkFactoryRunner | None = None, run_once: bool = False,
+               airflow_major: int | None = None) -> DagPlan:
     """Plan the DAG. ``schedule=True`` takes the config's cron; ``None``/``False`` means no schedule.
-    ``spark_factory`` runs a custom Spark operator factory elsewhere (the action: in the project image)."""
+    ``spark_factory`` runs a custom Spark operator factory elsewhere (the action: in the project image).
+    ``run_once``: the DAG runs once, now, by hand: it does not wait for other DAGs (as the original plugin).
+    ``airflow_major``: the Airflow the DAG is checked against (None: not known here)."""
     rc = config.run_config
     warnings: list[str] = []
 
-    run_name = rc.run_name or graph.project.package_name
+    run_name = rc.run_name or rc.experiment_name or graph.project.package_name  # the seed's default: the experiment
     dag_id = sanitize_id(run_name)
     cron = rc.cron_expression if schedule is True else schedule or None
 
     spark_of = {}
     if rc.spark is not None:
-        for index, members in enumerate(spark_groups(graph), start=1):
+        for node, reason in spark_reasons(graph).items():
+            log.debug("Spark node %s: %s", node, reason)
+        groups = spark_groups(graph) if rc.group_spark_nodes else \
+            [(n.name,) for n in graph.nodes if n.name in spark_reasons(graph)]  # one task per Spark node
+        for index, members in enumerate(groups, start=1):
             spark_of.update(dict.fromkeys(members, f"pyspark_{index}"))
-    groups, group_warnings = group_nodes(graph, grouping or rc.grouping, fixed=spark_of)
+            log.debug("Spark group pyspark_%d: %s", index, ", ".join(members))
+    strategy = grouping or rc.grouping
+    if strategy == "auto":
+        lost = _memory_crossings(graph, {n.name: n.name for n in graph.nodes})
+        strategy = "memory" if lost else "none"
+        if lost:
+            warnings.append(f"grouping auto: nodes that pass in-memory datasets ({_shown(lost)}) share a task, "
+                            "since each task is a separate process; set run_config.grouping to choose")
+    groups, group_warnings = group_nodes(graph, strategy, fixed=spark_of)
     _check_node_names(groups)
     warnings += group_warnings
     group_names = [g.name for g in groups]
@@ -292,20 +316,19 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
             template=template,
         ))
 
-    producer = {out: n.name for n in graph.nodes for out in n.outputs}
-    crossing = sorted(
-        name for name, info in graph.datasets.items()
-        if info.memory and name in producer
-        and any(name in n.inputs and group_of[n.name] != group_of[producer[name]] for n in graph.nodes)
-    )
+    crossing = _memory_crossings(graph, group_of)
     if crossing:
-        shown = ", ".join(crossing[:5]) + (" ..." if len(crossing) > 5 else "")
-        warnings.append(f"{len(crossing)} in-memory dataset(s) pass between tasks and will not reach the "
-                        f"next pod: {shown}; persist them in the catalog or group nodes by memory")
-    removed = sorted(set(rc.macro_params) & _REMOVED_IN_AIRFLOW3)
+        warnings.append(f"{len(crossing)} in-memory dataset(s) pass between tasks and are lost, since each task "
+                        f"is a separate process: {_shown(crossing)}; persist them in the catalog, or set "
+                        "grouping to memory or auto")
+    removed = sorted(set(rc.macro_params) & set(_REMOVED_IN_AIRFLOW3))
     if removed:
+        instead = "; ".join(f"{name}: use {_REMOVED_IN_AIRFLOW3[name]}" for name in removed)
+        if airflow_major is not None and airflow_major >= 3:  # every task would fail to render
+            raise ConfigError(f"{', '.join(removed)} no longer exist in Airflow 3 ({instead})",
+                              key="run_config.macro_params")
         warnings.append(f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
-                        "tasks using them fail to render there")
+                        f"tasks using them fail to render there ({instead})")
 
     volume = None
     if not rc.volume.disabled and rc.execution != "local":
@@ -323,12 +346,16 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     if rc.execution == "docker":
         warnings += _docker_warnings(rc, profiles)
 
+    dependencies = [] if run_once else rc.external_dependencies
+    if run_once and rc.external_dependencies:
+        warnings.append(f"run-once: the {len(rc.external_dependencies)} external dependency sensor(s) are left out; "
+                        "the scheduled DAG waits for them")
     sensor_ids = _unique_ids(
-        list(dict.fromkeys(f"{d.dag_id}__{d.task_id}" if d.task_id else d.dag_id for d in rc.external_dependencies)),
+        list(dict.fromkeys(f"{d.dag_id}__{d.task_id}" if d.task_id else d.dag_id for d in dependencies)),
         lambda n: sanitize_id("wait_for_" + n), "_")
     used: dict[str, int] = {}
     sensors = []
-    for dep in rc.external_dependencies:  # the same dependency twice (other delta) gets numbered ids
+    for dep in dependencies:  # the same dependency twice (other delta) gets numbered ids
         key = f"{dep.dag_id}__{dep.task_id}" if dep.task_id else dep.dag_id
         used[key] = used.get(key, 0) + 1
         task_id = sensor_ids[key] if used[key] == 1 else f"{sensor_ids[key]}_{used[key]}"
@@ -337,6 +364,9 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     pod_templates: dict[str, dict] = {}
     for name in sorted({t.template for t in tasks if t.template}):
         key = f"run_config.kubernetes_pod_templates.{name}.template"
+        if re.search(r"^type:\s*Pod\s*$", rc.kubernetes_pod_templates[name].template, flags=re.M):
+            warnings.append(f"{key}: `type: Pod` (the seed's samples) is read as `kind: Pod`, the field Kubernetes "
+                            "knows; write kind: Pod")
         pod_templates[name] = parse_pod_template(rc.kubernetes_pod_templates[name].template, key,
                                                  volume.claim_name if volume else None)
     template_images = {name: rc.kubernetes_pod_templates[name].image for name in pod_templates
@@ -357,6 +387,8 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     kedro_args += ["--pipeline", graph.pipeline]
 
     tags = [f"{TAG_PREFIX}:{__version__}", f"commit:{git.commit_id}"[:100]]
+    if rc.experiment_name:
+        tags.append(f"{EXPERIMENT_TAG}{rc.experiment_name}"[:100])
     return DagPlan(
         dag_id=dag_id,
         display_name=run_name,
@@ -375,7 +407,8 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         service_account_name=rc.service_account_name,
         image_pull_secrets=tuple(rc.image_pull_secrets),
         secrets=tuple(rc.secrets),
-        env_vars=dict(rc.env_vars),
+        # Jinja the user wrote is Airflow's to render (substituted values are inert Jinja literals by then)
+        env_vars={k: AirflowTemplate(v) if ("{{" in v or "{%" in v) else v for k, v in rc.env_vars.items()},
         kedro_args=tuple(kedro_args),
         params=params,
         profiles=profiles,
@@ -399,6 +432,21 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         branch_name=git.branch_name,
         warnings=tuple(warnings),
     )
+
+
+def _memory_crossings(graph: PipelineGraph, group_of: dict[str, str]) -> list[str]:
+    """In-memory datasets written in one task and read in another: lost between the two processes."""
+    producer = graph.producers()
+    return sorted(
+        name for name, info in graph.datasets.items()
+        if info.memory and strip_transcoding(name) in producer
+        and any(name in n.inputs and group_of[n.name] != group_of[producer[strip_transcoding(name)]]
+                for n in graph.nodes)
+    )
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
 def _container_limits(profile: ResourceConfig) -> ContainerLimits:
@@ -431,6 +479,10 @@ def _mlflow_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, warni
     info = graph.mlflow
     enabled = rc.mlflow.enabled if rc.mlflow.enabled is not None else info is not None
     if not enabled:
+        if rc.authentication.type != "Null":
+            warnings.append(f"run_config.authentication {rc.authentication.type} applies to the MLflow tasks, and "
+                            "MLflow is off here (no kedro-mlflow mlflow.yml, run_config.mlflow.enabled not true): "
+                            "it has no effect")
         return None
     if info is not None and not info.installed:
         warnings.append("the project has kedro-mlflow configuration but mlflow is not installed where the "

@@ -38,20 +38,34 @@ class AirflowTemplate(str):
     (or wrap your own template in this class) when a factory builds its arguments."""
 
 
-def is_spark_dataset(ds_type: str | None) -> bool:
-    return bool(ds_type) and ds_type.rsplit(".", 1)[-1] in SPARK_DATASETS
+def is_spark_dataset(ds_type: str | None, known: bool | None = None) -> bool:
+    """``known``: what the class hierarchy said at graph extraction; else the kedro-datasets spark
+    family by name (``spark.*``, ``kedro_datasets.spark.*``, any ``Spark…Dataset``)."""
+    if known is not None:
+        return known
+    if not ds_type:
+        return False
+    module, _, name = ds_type.rpartition(".")
+    return (module in ("spark", "kedro_datasets.spark") or module.startswith("kedro_datasets.spark.")
+            or name in SPARK_DATASETS or bool(re.fullmatch(r"Spark\w*Data[sS]et(V\d+)?", name)))
+
+
+def spark_reasons(graph: PipelineGraph) -> dict[str, str]:
+    """Nodes that are Spark nodes by tag, type hint or dataset class (before the sandwich rule), and why."""
+    found: dict[str, str] = {}
+    for node in graph.nodes:
+        tag = next((t for t in node.tags if t in SPARK_TAGS), None)
+        hint = next((f"{arg}: {h}" for arg, h in node.type_hints.items() if _SPARK_HINT.search(h)), None)
+        dataset = next((f"{name} ({info.type})" for name in (*node.inputs, *node.outputs)
+                        if (info := graph.datasets.get(name)) is not None and is_spark_dataset(info.type, info.spark)),
+                       None)
+        if tag or hint or dataset:
+            found[node.name] = (f"tag {tag}" if tag else f"type hint {hint}" if hint else f"Spark dataset {dataset}")
+    return found
 
 
 def spark_nodes(graph: PipelineGraph) -> set[str]:
-    """Nodes that are Spark nodes by tag, type hint or catalog type (before the sandwich rule)."""
-    found = set()
-    for node in graph.nodes:
-        datasets = [graph.datasets.get(name) for name in (*node.inputs, *node.outputs)]
-        if (any(tag in SPARK_TAGS for tag in node.tags)
-                or any(_SPARK_HINT.search(hint) for hint in node.type_hints.values())
-                or any(info is not None and is_spark_dataset(info.type) for info in datasets)):
-            found.add(node.name)
-    return found
+    return set(spark_reasons(graph))
 
 
 def spark_groups(graph: PipelineGraph) -> list[tuple[str, ...]]:

@@ -33,6 +33,16 @@ def airflow_available() -> bool:
     return importlib.util.find_spec("airflow") is not None
 
 
+def airflow_major() -> int | None:
+    """The major version of the Airflow installed here (the pre-flight's), None without one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("apache-airflow").split(".", 1)[0])
+    except (PackageNotFoundError, ValueError):
+        return None
+
+
 def _dagbag_class():
     try:  # Airflow 3
         from airflow.dag_processing.dagbag import DagBag

@@ -4,7 +4,7 @@ the action image built from the repository's Dockerfile. Started once per sessio
 
 - Engine: the one `docker` already reaches, else Debian's dockerd started here (root only) with its
   own data root under the cache folder (images survive between runs), no bridge network and no
-  iptables: containers use ``--network host`` or ``--network none`` (ARCHITECTURE §5).
+  iptables: containers use ``--network host`` or ``--network none`` (README, "The container action").
 - Base images: the public ones when the engine can pull them, else local stand-ins made from Debian
   packages by scripts/local-images.sh (cached by recipe). ``KAF_BASE_IMAGES=public|local`` forces one.
 - Registry: Debian's docker-registry on 127.0.0.1 with an htpasswd (bcrypt) user: real login, push, pull.
@@ -51,7 +51,7 @@ def engine_up() -> bool:
 
 
 def start_engine(folder: Path) -> subprocess.Popen | None:
-    """dockerd as ARCHITECTURE §5 says, when this process may start one; None otherwise."""
+    """dockerd with its own data root and no bridge network, when this process may start one; None otherwise."""
     dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
     if dockerd is None or os.geteuid() != 0:
         return None

@@ -124,3 +124,64 @@ def test_preflight_reports_airflow_import_error():
         verify_source("from airflow.sdk import DAG\nundefined_name\n", "x")
     with pytest.raises(PreflightError, match="defines no DAG 'x'"):
         verify_source("A = 1\n", "x")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(("case", "args", "code", "message"), [
+    ("outside a project", ["compile"], 3,
+     "Error: {root} is not a Kedro project (no pyproject.toml): run from the project's folder or pass --project-path"),
+    ("no config", ["--project-path", "{project}", "compile"], 3,
+     "Error: {project}/conf: no airflow-k8s.yaml in conf/base: create one with `kedro airflow-k8s init HOST`"),
+    ("unknown env", ["--project-path", "{project}", "-e", "prod", "compile"], 3,
+     "Error: {project}/conf: Kedro environment 'prod' has no folder conf/prod (found: base, demo, docker, local); "
+     "create it or pass one of these with -e/--env"),
+    ("bad cron option", ["--project-path", "{project}", "compile", "--cron-expression", "61 * * * *"], 2,
+     "Error: Invalid value for '--cron-expression': '61 * * * *' is not a cron expression: invalid minute field "
+     "'61' (allowed 0-59, '*', ranges, lists and steps)"),
+])
+def test_first_hour_messages(tmp_path, project, case, args, code, message):
+    if case == "no config":
+        (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    (project / "conf" / "local").mkdir(exist_ok=True)
+    values = {"root": tmp_path, "project": project}
+    result = run_cli(*(a.format(**values) for a in args), cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert message.format(**values) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_misspelled_top_level_key_is_reported_before_what_it_leaves_missing(project):
+    config = project / "conf" / "base" / "airflow-k8s.yaml"
+    config.write_text(config.read_text().replace("run_config:", "run_cofig:"))
+    result = run_cli("--project-path", str(project), "compile")
+    assert result.returncode == 3
+    first = result.stderr.split("Error: ", 1)[1]
+    assert first.startswith(f"{project}/conf/base/airflow-k8s.yaml: run_cofig: unknown key 'run_cofig' "
+                            "(did you mean 'run_config'?) (and 1 more: run_config")
+
+
+def test_ui_with_an_unreachable_airflow_fails_at_once(project):
+    host = f"http://127.0.0.1:{_closed_port()}"
+    result = run_cli("--project-path", str(project), "ui", env={"KEDRO_CONFIG_AIRFLOW_HOST": host, "BROWSER": "true"})
+    assert result.returncode == 7
+    assert f"cannot reach Airflow at {host}" in result.stderr and "nothing to open" in result.stderr
+    assert result.stdout == ""  # no URL printed, no page opened
+
+
+def test_a_missing_project_dependency_is_named_without_verbose(project):
+    nodes = project / "src" / "spaceflights" / "pipelines" / "reporting" / "nodes.py"
+    nodes.write_text("import not_installed_dependency_xyz  # noqa\n" + nodes.read_text())
+    result = run_cli("--project-path", str(project), "compile")
+    assert result.returncode == 4
+    assert ("(caused by ModuleNotFoundError: No module named 'not_installed_dependency_xyz'); install the project's "
+            "requirements where the graph is read") in result.stderr
+    assert "Traceback" not in result.stderr
+    verbose = run_cli("--project-path", str(project), "compile", "-v")  # -v after the command, too
+    assert verbose.returncode == 4 and "Traceback" in verbose.stderr

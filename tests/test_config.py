@@ -201,7 +201,10 @@ def test_unset_variable_without_default_is_named(tmp_path):
 
 
 def test_missing_config_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match=r"no airflow-k8s\.yaml found"):
+    with pytest.raises(ConfigError, match=r"is not a Kedro project \(no pyproject.toml\)"):
+        load_config(tmp_path, None, environ={}, git_info=GIT)
+    (tmp_path / "pyproject.toml").write_text("[tool.kedro]\n")
+    with pytest.raises(ConfigError, match=r"no airflow-k8s\.yaml in conf/base: create one with"):
         load_config(tmp_path, None, environ={}, git_info=GIT)
 
 
@@ -238,3 +241,57 @@ def test_a_trailing_line_break_is_not_a_valid_name(tmp_path, key, run_config):
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path, environ={}, git_info=GitInfo("a" * 40, "main"))
     assert info.value.key.startswith(key), info.value.key
+
+
+PREDECESSOR_SAMPLE = """\
+# what kedro-airflow-k8s's `init` wrote (its DEFAULT_CONFIG_TEMPLATE), values filled in
+host: https://airflow.example.com
+output: gs://dags-bucket/dags
+run_config:
+    image: europe-docker.pkg.dev/acme/ml/spaceflights:1
+    image_pull_policy: IfNotPresent
+    startup_timeout: 900
+    namespace: airflow
+    experiment_name: spaceflights-experiment
+    cron_expression: "@daily"
+    volume:
+        storageclass: # default
+        size: 1Gi
+        skip_init: False
+        owner: 0
+        disabled: False
+"""
+
+
+def test_the_predecessors_sample_config_loads_unchanged(tmp_path, caplog):
+    import logging
+
+    from conftest import build_pod, load_dag, make_graph
+
+    from kedro_af_ci.plan import build_plan
+    from kedro_af_ci.render import render_dag
+
+    write(tmp_path, "base", PREDECESSOR_SAMPLE)
+    with caplog.at_level(logging.WARNING, logger="kedro_af_ci.config"):
+        config = load_config(tmp_path, environ={}, git_info=GIT)
+    assert config.run_config.startup_time == 900
+    assert "run_config.startup_timeout is the former name of run_config.startup_time" in caplog.text
+    plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GIT)
+    assert plan.dag_id == "spaceflights-experiment"  # run_name defaults to experiment_name, as in the seed
+    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    assert "experiment:spaceflights-experiment" in dag.tags
+    assert dag.get_task("a").startup_timeout_seconds == 900 and build_pod(dag.get_task("a")).spec is not None
+    both = dict(yaml.safe_load(PREDECESSOR_SAMPLE))
+    both["run_config"]["startup_time"] = 5
+    with pytest.raises(ConfigError, match="both startup_timeout and startup_time are set"):
+        load(tmp_path / "both", both)
+
+
+def test_git_defaults_apply_outside_a_git_checkout(tmp_path):
+    """`${commit_id|dirty}`: with no checkout (and no CI variable) the default is what the user asked for."""
+    write(tmp_path, "base", {"run_config": {"image": "repo/img:${commit_id|dirty}",
+                                            "run_name": "pipeline-${branch_name|local}",
+                                            "description": "at ${commit_id}"}})
+    config = load_config(tmp_path, environ={})  # tmp_path is no git checkout
+    assert config.run_config.image == "repo/img:dirty" and config.run_config.run_name == "pipeline-local"
+    assert config.run_config.description == "at unknown"  # no default given: still says it is not known

@@ -68,7 +68,9 @@ def test_failing_node_gives_exit_8_naming_the_task(airflow_server, tmp_path):
     assert "failed task(s): preprocess_companies_node" in result.stderr
     assert f"{airflow_server.url}/dags/kaf-e2e-failing/runs/" in result.stderr
     assert "/tasks/preprocess_companies_node" in result.stderr
-    assert "Traceback" not in result.stderr
+    # the reason, from the task's own log through the API: the missing input file
+    tail = result.stderr.split("last lines of preprocess_companies_node's log:", 1)[1]
+    assert "companies.csv" in tail, result.stderr[-3000:]
 
 
 def test_redeploy_waits_for_the_new_version(small_dag, airflow_server):

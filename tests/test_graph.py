@@ -79,3 +79,53 @@ def _tiny_graph_json() -> str:
         ],
         "datasets": {},
     })
+
+
+KEDRO_DEPS = """
+import json, sys
+from pathlib import Path
+from kedro.framework.startup import bootstrap_project
+bootstrap_project(Path(sys.argv[1]))
+from kedro.framework.project import pipelines
+deps = pipelines["__default__"].node_dependencies
+print(json.dumps({n.name: sorted(p.name for p in parents) for n, parents in deps.items()}))
+"""
+
+
+def test_transcoded_datasets_keep_their_edges(tmp_path):
+    """`name@spark` written by one node and `name@pandas` read by another are one dataset, as in
+    Kedro's Pipeline: the dependency (and the DAG's edge) stays."""
+    import subprocess
+    import sys
+
+    from conftest import copy_example, run_cli
+
+    project = copy_example(tmp_path / "spaceflights")
+    pipeline = project / "src" / "spaceflights" / "pipelines" / "data_processing" / "pipeline.py"
+    text = pipeline.read_text()
+    text = text.replace('"shuttles", "preprocessed_shuttles",', '"shuttles", "preprocessed_shuttles@spark",')
+    text = text.replace('["preprocessed_shuttles", "preprocessed_companies"', '["preprocessed_shuttles@pandas", '
+                        '"preprocessed_companies"')
+    assert text.count("@") == 2
+    pipeline.write_text(text)
+    catalog = project / "conf" / "base" / "catalog.yml"
+    parquet = "  filepath: data/02_intermediate/shuttles.parquet"
+    catalog.write_text(catalog.read_text().replace(
+        "preprocessed_shuttles:\n  type: pickle.PickleDataset\n"
+        "  filepath: data/02_intermediate/preprocessed_shuttles.pkl",
+        f"preprocessed_shuttles@spark:\n  type: spark.SparkDataset\n{parquet}\n"
+        f"preprocessed_shuttles@pandas:\n  type: pandas.ParquetDataset\n{parquet}"))
+    kedro = json.loads(subprocess.run([sys.executable, "-c", KEDRO_DEPS, str(project)], capture_output=True,
+                                      text=True, check=True).stdout.strip().splitlines()[-1])
+    assert kedro["create_model_input_table_node"] == ["preprocess_companies_node", "preprocess_shuttles_node"]
+    graph_file = tmp_path / "graph.json"
+    run_cli("--project-path", str(project), "export-graph", "-o", str(graph_file), check=True)
+    graph = PipelineGraph.read(graph_file)
+    assert graph.node_dependencies() == kedro
+    assert graph.datasets["preprocessed_shuttles@spark"].type == "spark.SparkDataset"
+    dag = run_cli("--project-path", str(project), "--graph", str(graph_file), "compile", "--no-verify", "-o",
+                  str(tmp_path / "dag.py"), check=True)
+    assert "edge(s)" in dag.stdout
+    source = (tmp_path / "dag.py").read_text()
+    assert ("'create_model_input_table_node', 'create-model-input-table-node', 'create_model_input_table_node', "
+            "'__default__', None, ('preprocess_companies_node', 'preprocess_shuttles_node'))") in source

@@ -117,7 +117,7 @@ def test_random_graphs_stay_acyclic_and_cover_every_node(tmp_path):
 
 
 @pytest.mark.slow
-def test_memory_grouping_runs_the_example_with_datasets_left_in_memory(airflow_server, tmp_path):
+def test_default_grouping_runs_the_example_with_datasets_left_in_memory(airflow_server, tmp_path):
     """Local execution on the real Airflow: the modelling datasets are MemoryDatasets (demo env
     override), so the run only succeeds if each group runs its nodes in one `kedro run`."""
     import csv
@@ -130,11 +130,13 @@ def test_memory_grouping_runs_the_example_with_datasets_left_in_memory(airflow_s
     dag_id = "kaf-e2e-memory"
     env = {"KEDRO_CONFIG_AIRFLOW_HOST": airflow_server.url, "KEDRO_CONFIG_DAGS_FOLDER": str(airflow_server.dags_folder),
            "KEDRO_CONFIG_PROJECT_PATH": str(project), "KEDRO_CONFIG_RUN_NAME": dag_id, **airflow_server.env()}
-    compiled = run_cli("--project-path", str(project), "-e", "demo", "--group-by", "memory", "compile",
+    # README's defaults (grouping auto): the in-memory datasets make their nodes share a task
+    compiled = run_cli("--project-path", str(project), "-e", "demo", "compile",
                        "--no-verify", "-o", str(tmp_path / "dag.py"), env=env, check=True)
     assert "in-memory dataset(s) pass between tasks" not in compiled.stderr
+    assert "grouping auto: nodes that pass in-memory datasets" in compiled.stderr
     assert "('active_modelling_pipeline.split_data_node'," in (tmp_path / "dag.py").read_text()
-    result = run_cli("--project-path", str(project), "-e", "demo", "--group-by", "memory", "run-once",
+    result = run_cli("--project-path", str(project), "-e", "demo", "run-once",
                      "--wait-for-completion", "--poll-interval", "1", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader((project / "data" / "08_reporting" / "model_comparison.csv").open()))

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import pytest
 from conftest import make_config, make_graph
 
+from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.plan import build_plan
 
@@ -48,8 +50,22 @@ def test_no_resources_config_means_cluster_defaults(tmp_path):
 def test_memory_datasets_between_tasks_warn(tmp_path):
     graph = make_graph([("a", [], ["mid"], []), ("b", ["mid"], [], [])],
                        datasets={"mid": {"type": "kedro.io.MemoryDataset", "memory": True}})
-    plan = build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT)
-    assert any("in-memory dataset(s) pass between tasks" in w and "mid" in w for w in plan.warnings)
+    plan = build_plan(graph, make_config(tmp_path, {"image": "a:1", "grouping": "none"}), GIT)
+    assert any("in-memory dataset(s) pass between tasks and are lost" in w and "mid" in w for w in plan.warnings)
+    assert not any("pod" in w for w in plan.warnings)  # whatever the execution mode
+
+
+def test_grouping_auto_keeps_in_memory_datasets_in_one_task(tmp_path):
+    graph = make_graph([("a", [], ["mid"], []), ("b", ["mid"], ["out"], []), ("c", ["out"], [], [])],
+                       datasets={"mid": {"type": "kedro.io.MemoryDataset", "memory": True},
+                                 "out": {"type": "pandas.CSVDataset"}})
+    plan = build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT)  # the default: auto
+    assert [t.nodes for t in plan.tasks] == [("a", "b"), ("c",)]
+    assert any(w.startswith("grouping auto: nodes that pass in-memory datasets (mid)") for w in plan.warnings)
+    persisted = make_graph([("a", [], ["out"], []), ("c", ["out"], [], [])],
+                           datasets={"out": {"type": "pandas.CSVDataset"}})
+    plan = build_plan(persisted, make_config(tmp_path / "p", {"image": "a:1"}), GIT)
+    assert [t.nodes for t in plan.tasks] == [("a",), ("c",)] and plan.warnings == ()
 
 
 def test_params_template_and_airflow3_removed_macros(tmp_path):
@@ -57,7 +73,12 @@ def test_params_template_and_airflow3_removed_macros(tmp_path):
                                     "variables_params": ["env"]})
     plan = build_plan(make_graph([("a", [], [], [])]), config, GIT)
     assert plan.params == "ds={{ ds }},prev_ds={{ prev_ds }},env={{ var.value.get('env') }}"
-    assert any("prev_ds no longer exist in Airflow 3" in w for w in plan.warnings)
+    assert any("prev_ds no longer exist in Airflow 3; tasks using them fail to render there (prev_ds: use "
+               "prev_data_interval_start_success)" in w for w in plan.warnings)
+    with pytest.raises(ConfigError, match=r"prev_ds no longer exist in Airflow 3 \(prev_ds: use "
+                                          r"prev_data_interval_start_success\)") as info:
+        build_plan(make_graph([("a", [], [], [])]), config, GIT, airflow_major=3)  # the pre-flight's Airflow
+    assert info.value.key == "run_config.macro_params"
 
 
 def test_schedule_override_and_none(tmp_path):
@@ -88,3 +109,13 @@ def test_node_names_kedro_cannot_read_back_are_refused(tmp_path):
     for name in ("a,b", " padded", "open[bracket"):
         with pytest.raises(GraphError, match="cannot be passed to `kedro run --nodes`"):
             build_plan(make_graph([(name, [], [], [])]), config, GIT)
+
+
+def test_settings_that_would_do_nothing_are_said(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "authentication": {"type": "GoogleOAuth2"},
+                                    "kubernetes_pod_templates": {"__default__": {"template": "type: Pod\nspec: {}\n"}}})
+    plan = build_plan(make_graph([("a", [], [], [])]), config, GIT)
+    assert any(w.startswith("run_config.authentication GoogleOAuth2 applies to the MLflow tasks, and MLflow is off")
+               for w in plan.warnings)
+    assert any("`type: Pod` (the seed's samples) is read as `kind: Pod`" in w for w in plan.warnings)
+    assert plan.pod_templates["__default__"]["kind"] == "Pod"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
 from conftest import RUN_ID, FakeVariables, build_pod, load_dag, make_config, make_graph, render
 
 from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.config import load_config
+from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.plan import build_plan
 from kedro_af_ci.render import render_dag, tpl
@@ -313,3 +318,43 @@ def test_template_cache_is_only_read_from_a_folder_nobody_else_can_write(tmp_pat
     assert result.returncode == 0, result.stderr
     # the poisoned cache runs code exactly when this user's private folder is trusted: the test can fail
     assert marker.exists() is not shared
+
+
+def test_run_once_does_not_wait_for_other_dags(tmp_path, example_repo):
+    """A manual run now (run-once) is compiled without the external-dependency sensors, as the
+    original plugin did; the scheduled DAG keeps them."""
+    project = tmp_path / "project"
+    shutil.copytree(example_repo[0], project)
+    config = project / "conf" / "base" / "airflow-k8s.yaml"
+    config.write_text(config.read_text() + "  external_dependencies: [{dag_id: upstream-dag, timeout: 1440}]\n")
+    plan = build_plan(make_graph([("a", [], ["x"], [])]), load_config(project, environ={}), GitInfo("a" * 40, "m"),
+                      schedule=None, run_once=True)
+    assert plan.sensors == () and any("external dependency sensor(s) are left out" in w for w in plan.warnings)
+    dags = tmp_path / "dags"
+    result = subprocess.run([sys.executable, "-m", "kedro_af_ci.cli", "--project-path", str(project), "-p",
+                             "data_processing", "schedule", "-c", "@daily", "-o", str(dags)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert "ExternalTaskSensor(" in next(dags.glob("*.py")).read_text()  # the scheduled DAG waits
+
+
+def test_env_vars_from_airflow_variables_as_in_the_seed(tmp_path):
+    """The seed's list form (Variable names) and Jinja written in the mapping form are rendered by
+    Airflow at run time; a value substituted from a branch name stays text."""
+    config = make_config(tmp_path, {"image": "a:1", "env_vars": ["DB_HOST", "API_URL"]})
+    assert config.run_config.env_vars == {"DB_HOST": "{{ var.value.DB_HOST }}", "API_URL": "{{ var.value.API_URL }}"}
+    plan = build_plan(make_graph([("a", [], [], [])]), config, GitInfo("a" * 40, "{{ var.value.DB_HOST }}"))
+    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    variables = FakeVariables({"DB_HOST": "db.internal", "API_URL": "https://api"})
+    pod = build_pod(dag.get_task("a"), var=variables)
+    assert {e.name: e.value for e in pod.spec.containers[0].env} == {"DB_HOST": "db.internal", "API_URL": "https://api"}
+
+    mixed = make_config(tmp_path / "m", {"image": "a:1", "env_vars": {
+        "RUN_DATE": "{{ ds }}", "BRANCH": "${branch_name}", "LOGGING": "conf/logging.yml"}},
+        git_info=GitInfo("a" * 40, "{{ var.value.DB_HOST }}"))
+    plan = build_plan(make_graph([("a", [], [], [])]), mixed, GitInfo("a" * 40, "{{ var.value.DB_HOST }}"))
+    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path / "m")
+    env = {e.name: e.value for e in build_pod(dag.get_task("a"), var=variables).spec.containers[0].env}
+    assert env == {"RUN_DATE": "2026-11-22", "BRANCH": "{{ var.value.DB_HOST }}", "LOGGING": "conf/logging.yml"}
+    with pytest.raises(ConfigError, match="is not an Airflow Variable name"):
+        make_config(tmp_path / "bad", {"image": "a:1", "env_vars": ["bad-name"]})

@@ -395,3 +395,54 @@ def test_project_archive_ships_no_credentials_and_only_tracked_files(pyspark_pro
     assert "untracked_notes.py" not in members  # only what the commit holds
     assert "src/spaceflights_pyspark/pipelines/spaceflights.py" in members and "conf/base/catalog.yml" in members
     assert "docs/design.md" in archive_members(project)  # an extra pattern is the user's choice
+
+
+@pytest.mark.parametrize(("ds_type", "spark"), [
+    ("spark.SparkDatasetV2", True), ("spark.DeltaTableDataset", True), ("spark.SparkStreamingDataset", True),
+    ("kedro_datasets.spark.SparkDataset", True), ("kedro_datasets_experimental.spark.SparkDatasetV3", True),
+    ("my_company.io.SparkHudiDataset", True), ("pandas.ParquetDataset", False), ("my_company.io.TableDataset", False),
+])
+def test_spark_datasets_by_their_family_not_a_fixed_list(ds_type, spark):
+    graph = graph_of([node("a", inputs=["x"])], {"x": ds_type})
+    assert (spark_nodes(graph) == {"a"}) is spark
+
+
+def test_a_subclass_of_a_spark_dataset_is_spark_whatever_its_name(tmp_path, monkeypatch):
+    """At graph extraction the class is imported (never built) and its hierarchy decides."""
+    from kedro_af_ci.graph import _spark_class
+
+    (tmp_path / "company_io.py").write_text(
+        "class SparkBase:\n    pass\n\nSparkBase.__module__ = 'kedro_datasets.spark.spark_dataset'\n\n"
+        "class WarehouseTable(SparkBase):\n    pass\n\nclass Plain:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _spark_class("company_io.WarehouseTable") is True
+    assert _spark_class("company_io.Plain") is False
+    assert _spark_class("pandas.CSVDataset") is False  # a known family: not even imported
+    assert _spark_class("nowhere.Missing") is None  # not importable here: spark.py judges by the name
+    graph = PipelineGraph(ProjectInfo("p", "P"), "__default__", (node("a", inputs=["x"]),),
+                          {"x": DatasetInfo(type="company_io.WarehouseTable", spark=True)})
+    assert spark_nodes(graph) == {"a"}
+
+
+def test_compile_verbose_says_which_nodes_are_spark_and_why(pyspark_project):
+    result = run_cli("--project-path", str(pyspark_project[0]), "-v", "compile", "--no-verify", "-o", "/dev/null")
+    assert result.returncode == 0, result.stderr
+    assert "Spark node to_spark: tag kedro-airflow-k8s.group.pyspark" in result.stderr
+    assert "Spark node join_counts: Spark dataset shuttles_clean (spark.SparkDataset)" in result.stderr
+    assert "Spark node preprocess_shuttles: type hint" in result.stderr
+    assert "Spark group pyspark_1:" in result.stderr
+
+
+def test_group_spark_nodes_false_gives_one_task_per_spark_node(tmp_path):
+    graph = graph_of([node("a", outputs=["x"], tags=["kedro-airflow-k8s.group.pyspark"]),
+                      node("b", inputs=["x"], outputs=["y"], tags=["kedro-airflow-k8s.group.pyspark"]),
+                      node("c", inputs=["y"])])
+    spark = {"type": "custom", "operator_factory": "spaceflights_pyspark.factories.KubernetesSparkFactory",
+             "artifacts_path": "gs://b/a"}
+    grouped = build_plan(graph, make_config(tmp_path / "1", {"image": "a:1", "spark": spark}), GIT,
+                         project_path=FIXTURE)
+    assert [t.nodes for t in grouped.tasks] == [("a", "b"), ("c",)]
+    apart = build_plan(graph, make_config(tmp_path / "2", {"image": "a:1", "spark": spark,
+                                                           "group_spark_nodes": False}), GIT, project_path=FIXTURE)
+    assert [(t.task_id, t.nodes) for t in apart.tasks] == [("pyspark_1", ("a",)), ("pyspark_2", ("b",)), ("c", ("c",))]
+    assert set(apart.spark.submits) == {"pyspark_1", "pyspark_2"}

@@ -113,8 +113,8 @@ class ActionInputs:
         declared = action_metadata()["inputs"]
         raw = {name: _raw(environ, name, str(spec.get("default", ""))) for name, spec in declared.items()}
         group_by = raw["group-by"] or None
-        if group_by not in (None, "none", "memory", "namespace", "tag"):
-            raise ConfigError(f"expected none, memory, namespace or tag, got {group_by!r}", key="input group-by")
+        if group_by not in (None, "auto", "none", "memory", "namespace", "tag"):
+            raise ConfigError(f"expected auto, none, memory, namespace or tag, got {group_by!r}", key="input group-by")
         env = raw["env"] or None
         if env is not None and (any(c in env for c in "/\\") or env.startswith(".")):
             raise ConfigError(f"{env!r} is not a Kedro environment name", key="input env")

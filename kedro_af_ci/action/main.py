@@ -207,7 +207,8 @@ class ActionRun:
         with self.reporter.section("Compile and pre-flight"):
             result = compile_dag(CompileRequest(
                 project_path=project, env=inputs.env, pipeline=inputs.pipeline, graph_file=graph_file,
-                schedule=schedule, verify=inputs.verify, grouping=inputs.group_by, overrides=overrides, git=git,
+                schedule=schedule, run_once=inputs.run_once, verify=inputs.verify, grouping=inputs.group_by,
+                overrides=overrides, git=git,
                 spark_factory=_factory_in(runner)))
             for warning in result.dag.warnings:
                 self.reporter.warning(warning)
