@@ -50,7 +50,8 @@ def _log_lines(content: Any) -> list[str]:
         for error in entry.get("error_detail") or []:
             if isinstance(error, dict):
                 lines.append(f"{error.get('exc_type', 'Error')}: {error.get('exc_value', '')}")
-    return [line for line in lines if line.strip()]
+    # Airflow folds its own log sections with ::group:: markers: not part of what the task said
+    return [line for line in lines if line.strip() and not line.startswith(("::group::", "::endgroup::"))]
 
 
 @dataclass(frozen=True)

@@ -377,12 +377,11 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
         extra += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
                                 pipeline=opts.pipeline, image=image, cloud=cloud, default_branch=default_branch,
                                 project=project, action_sha=action_sha)
-    planned = [config, *extra]
-    if extra and config.path.exists() and not force:  # adding files to a configured project
-        click.echo(f"Kept the existing {config.path}")
-        planned.remove(config)
-    for path in write_all(planned, force=force):
+    written, kept = write_all([config, *extra], force=force)
+    for path in written:
         click.echo(f"Wrote {path}")
+    for path in kept:
+        click.echo(f"Kept {path} (it exists; --force replaces it)")
 
 
 def _check_cron_option(value: str | None) -> str | None:

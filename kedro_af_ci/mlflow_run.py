@@ -42,8 +42,9 @@ def _experiment_id(client, name):
             experiment = client.get_experiment_by_name(name)
             if experiment is None:
                 raise
-    if experiment.lifecycle_stage == "deleted":
-        client.restore_experiment(experiment.experiment_id)
+    if experiment.lifecycle_stage == "deleted":  # someone deleted it on purpose: say so, never undo it
+        raise SystemExit(f"MLflow experiment {name!r} is deleted; restore it in MLflow or set another "
+                         "experiment_name")
     return experiment.experiment_id
 
 

@@ -501,6 +501,8 @@ def _mlflow_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, warni
         "kedro.pipeline": graph.pipeline,
         "kedro.project": graph.project.package_name,
     }
+    if rc.image and rc.execution != "local":
+        tags["docker.image"] = rc.image  # what the run ran
     with_run_id = tuple(sorted(
         name for name, pod in pod_templates.items()
         if any(isinstance(e, dict) and e.get("name") == "MLFLOW_RUN_ID"

@@ -74,17 +74,14 @@ def plan_config(project_path: Path, conf_source: str, env: str | None, *, host: 
 
 
 def plan_project_image(project_path: Path, project: dict[str, str]) -> list[PlannedFile]:
-    """Dockerfile and .dockerignore of the project image, for a project that has neither file.
-
-    An existing Dockerfile is the user's recipe: it is never replaced, not even with ``--force``."""
+    """Dockerfile and .dockerignore of the project image (an existing one is kept, as every file)."""
     requirements = next((name for name in ("requirements.txt", "src/requirements.txt")
                          if (project_path / name).is_file()), None)
     values = {"project_name": project["project_name"], "version": __version__, "requirements": requirements}
     templates = _environment("templates/project", False, trim=True)
     planned = []
     for name, template in (("Dockerfile", "Dockerfile.j2"), (".dockerignore", "dockerignore.j2")):
-        if not (project_path / name).exists():
-            planned.append(PlannedFile(project_path / name, templates.get_template(template).render(**values)))
+        planned.append(PlannedFile(project_path / name, templates.get_template(template).render(**values)))
     return planned
 
 
@@ -135,11 +132,14 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     return planned
 
 
-def write_all(planned: list[PlannedFile], *, force: bool) -> list[Path]:
-    existing = [f.path for f in planned if f.path.exists()]
-    if existing and not force:
-        raise ConfigError("already exists; pass --force to overwrite (nothing was written)",
-                          file=", ".join(str(p) for p in existing))
+def write_all(planned: list[PlannedFile], *, force: bool) -> tuple[list[Path], list[Path]]:
+    """Write every planned file that does not exist yet (every one with ``force``); an existing
+    file is kept as it is. Returns (written, kept)."""
+    written, kept = [], []
     for planned_file in planned:
+        if planned_file.path.exists() and not force:
+            kept.append(planned_file.path)
+            continue
         atomic_write_text(planned_file.path, planned_file.text)
-    return [f.path for f in planned]
+        written.append(planned_file.path)
+    return written, kept

@@ -129,16 +129,23 @@ def test_generated_gitlab_template_passes_the_gitlab_schema(generated, tmp_path)
     assert jobs[".kedro-airflow-k8s"]["script"] == ["/entrypoint.sh"]
 
 
-def test_init_refuses_to_overwrite_and_writes_nothing(generated):
+def test_init_keeps_every_existing_file_unless_forced(generated):
+    """One rule for every file init writes: a missing file is written, an existing one kept and named."""
     root = generated["none"]
     workflow = root / ".github" / "workflows" / "kedro-airflow-k8s-push.yml"
     workflow.write_text("# mine\n")
     gitlab = root / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml"
     gitlab.unlink()
-    result = run_cli("--project-path", str(root / "spaceflights"), "-e", "prod", "init", "https://a.example.com",
-                     "--with-github-actions", "--with-gitlab-ci")
-    assert result.returncode == 3 and "pass --force" in result.stderr
-    assert workflow.read_text() == "# mine\n" and not gitlab.exists()  # nothing written, not even new files
-    forced = run_cli("--project-path", str(root / "spaceflights"), "-e", "prod", "init", "https://a.example.com",
-                     "--with-github-actions", "--with-gitlab-ci", "--force")
-    assert forced.returncode == 0 and workflow.read_text() != "# mine\n" and gitlab.exists()
+    dockerfile = root / "spaceflights" / "Dockerfile"
+    dockerfile.write_text("FROM my-own\n")
+    args = ("--project-path", str(root / "spaceflights"), "-e", "prod", "init", "https://a.example.com",
+            "--with-github-actions", "--with-gitlab-ci", "--action-sha", ACTION_SHA)
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert workflow.read_text() == "# mine\n" and dockerfile.read_text() == "FROM my-own\n" and gitlab.exists()
+    assert f"Wrote {gitlab}" in result.stdout
+    for kept in (workflow, dockerfile, root / "spaceflights" / "conf" / "prod" / "airflow-k8s.yaml"):
+        assert f"Kept {kept} (it exists; --force replaces it)" in result.stdout
+    forced = run_cli(*args, "--force")
+    assert forced.returncode == 0 and workflow.read_text() != "# mine\n"
+    assert "FROM ${BASE_IMAGE}" in dockerfile.read_text()

@@ -85,7 +85,7 @@ def test_unknown_pipeline_is_a_clear_error(project):
     assert "pipeline 'nope' is not registered" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_init_writes_valid_config_and_refuses_to_overwrite(project):
+def test_init_writes_valid_config_and_keeps_it_after(project):
     shutil.rmtree(project / "conf" / "base" / "airflow-k8s.yaml", ignore_errors=True)
     (project / "conf" / "base" / "airflow-k8s.yaml").unlink(missing_ok=True)
     run_cli("--project-path", str(project), "init", "https://airflow.example.com", check=True)
@@ -103,8 +103,9 @@ def test_init_writes_valid_config_and_refuses_to_overwrite(project):
     assert features.grouping == "memory" and features.spark.type == "dataproc" and features.mlflow.enabled
     assert features.authentication.type == "Vars" and features.external_dependencies[0].dag_id == "upstream-dag"
     path.write_text(text)
-    again = run_cli("--project-path", str(project), "init", "https://airflow.example.com")
-    assert again.returncode == 3 and "--force" in again.stderr
+    again = run_cli("--project-path", str(project), "init", "https://other.example.com")
+    assert again.returncode == 0 and f"Kept {path} (it exists; --force replaces it)" in again.stdout
+    assert path.read_text() == text
     bad = run_cli("--project-path", str(project), "init", "--force", "airflow.example.com")
     assert bad.returncode == 3 and "http(s) URL" in bad.stderr
 

@@ -91,6 +91,7 @@ def test_pods_run_the_helper_and_nodes_get_the_run_id(tmp_path):
     assert args[args.index("--run-name") + 1] == RUN_ID
     assert args[args.index("--key") + 1] == f"{dag.dag_id}/{RUN_ID}"
     assert f"mlflow.source.git.commit={GIT.commit_id}" in args and "git.branch=feature/x" in args
+    assert f"docker.image={container.image}" in args  # the run records the image it ran
     assert args[-1] == "--xcom"
     assert "MLFLOW_RUN_ID" not in env_of(start)
     ti = TI("run-42")
@@ -253,6 +254,13 @@ def test_helper_script_against_a_real_tracking_server(mlflow_server, tmp_path):
     helper("start", "--experiment", "helper test", "--run-name", "r", "--key", key)  # the DAG run is cleared
     assert client.get_run(first["run_id"]).info.status == "RUNNING"
     assert helper("end", "--run-id", "None", "--status", "FAILED")["skipped"]  # start failed: nothing to close
+    # a deleted experiment stays deleted: the start fails and says why
+    client.delete_experiment(client.get_experiment_by_name("helper test").experiment_id)
+    deleted = subprocess.run([sys.executable, mlflow_run.__file__, "start", "--experiment", "helper test",
+                              "--run-name", "r", "--key", "k", "--tracking-uri", mlflow_server], capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert deleted.returncode != 0 and "MLflow experiment 'helper test' is deleted" in deleted.stderr
+    assert client.get_experiment_by_name("helper test").lifecycle_stage == "deleted"
 
 
 @pytest.mark.slow

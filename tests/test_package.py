@@ -60,3 +60,25 @@ def test_wheel_in_a_clean_virtualenv(tmp_path, example_graph):
         capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr
     assert json.loads(probe.stdout) == [3600.0, True, True]
+
+
+def test_readme_install_from_a_checkout_in_a_fresh_virtualenv(tmp_path):
+    """README's from-checkout command, as written, in a new virtualenv on a copy of the repository."""
+    import re
+
+    command = re.search(r"<!-- command: install-from-checkout -->\n```bash\n(.*?)```",
+                        (ROOT / "README.md").read_text(), flags=re.S).group(1)
+    checkout = tmp_path / "kedro-airflow-k8s-action"
+    checkout.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
+    result = subprocess.run(["bash", "-c", command], cwd=checkout, env=env, capture_output=True, text=True,
+                            timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    version = subprocess.run([str(venv / "bin" / "kedro-af-ci"), "--version"], capture_output=True, text=True)
+    assert "kedro-airflow-k8s-action, version" in version.stdout
+    imports = subprocess.run([str(venv / "bin" / "python"), "-c", "import kedro, gcsfs, s3fs"], capture_output=True)
+    assert imports.returncode == 0, imports.stderr  # the extras README names came along

@@ -46,13 +46,15 @@ def test_the_example_has_exactly_the_files_init_writes(tmp_path):
         assert (project / name).read_text() == (EXAMPLE / name).read_text(), name
 
 
-def test_init_keeps_an_existing_dockerfile_even_with_force(tmp_path):
+def test_init_keeps_an_existing_dockerfile_unless_forced(tmp_path):
     project = copy_example(tmp_path / "spaceflights")
     (project / "Dockerfile").write_text("FROM my-own\n")
     (project / ".dockerignore").unlink()
-    result = run_cli("--project-path", str(project), "init", "http://airflow:8080", "--force", check=True)
+    result = run_cli("--project-path", str(project), "init", "http://airflow:8080", check=True)
     assert (project / "Dockerfile").read_text() == "FROM my-own\n"
-    assert "Wrote .dockerignore" in result.stdout or f"Wrote {project / '.dockerignore'}" in result.stdout
+    assert f"Wrote {project / '.dockerignore'}" in result.stdout
+    run_cli("--project-path", str(project), "init", "http://airflow:8080", "--force", check=True)
+    assert (project / "Dockerfile").read_text() == (EXAMPLE / "Dockerfile").read_text()
 
 
 @pytest.mark.parametrize("requirements", [True, False], ids=["requirements.txt", "pyproject-only"])

@@ -23,7 +23,7 @@ from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 from kedro_af_ci.plan import build_plan
 from kedro_af_ci.render import render_dag
-from kedro_af_ci.spark import spark_groups, spark_nodes
+from kedro_af_ci.spark import spark_groups, spark_nodes, spark_reasons
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spaceflights_pyspark"
 GIT = GitInfo("b" * 40, "main")
@@ -446,3 +446,22 @@ def test_group_spark_nodes_false_gives_one_task_per_spark_node(tmp_path):
                                                            "group_spark_nodes": False}), GIT, project_path=FIXTURE)
     assert [(t.task_id, t.nodes) for t in apart.tasks] == [("pyspark_1", ("a",)), ("pyspark_2", ("b",)), ("c", ("c",))]
     assert set(apart.spark.submits) == {"pyspark_1", "pyspark_2"}
+
+
+def test_a_real_project_with_spark_dataset_v2(tmp_path):
+    """Read by real Kedro (export-graph): the catalog's spark.SparkDatasetV2 makes its writer and its
+    reader Spark nodes, though no pyspark is installed to build it."""
+    from conftest import copy_example
+
+    project = copy_example(tmp_path / "spaceflights")
+    catalog = project / "conf" / "base" / "catalog.yml"
+    catalog.write_text(catalog.read_text().replace(
+        "preprocessed_shuttles:\n  type: pickle.PickleDataset", "preprocessed_shuttles:\n  type: spark.SparkDatasetV2"))
+    make_repo(project)
+    graph_file = tmp_path / "graph.json"
+    run_cli("--project-path", str(project), "-p", "data_processing", "export-graph", "-o", str(graph_file), check=True)
+    graph = PipelineGraph.read(graph_file)
+    assert graph.datasets["preprocessed_shuttles"].type == "spark.SparkDatasetV2"
+    assert spark_reasons(graph) == {
+        "preprocess_shuttles_node": "Spark dataset preprocessed_shuttles (spark.SparkDatasetV2)",
+        "create_model_input_table_node": "Spark dataset preprocessed_shuttles (spark.SparkDatasetV2)"}
