@@ -50,7 +50,7 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     (folder / "spaceflights_docker.py").write_text(on_docker.dag.source)
     config = make_config(tmp_path, {
         "image": "a:1", "run_name": "features", "external_dependencies": [{"dag_id": "up", "execution_delta": 5}],
-        "failure_handlers": [{"type": "slack"}], "env_vars": {"BRACES": "{{ not rendered }}"},
+        "failure_handlers": [{"type": "slack"}], "env_vars": {"RUN_DATE": "{{ ds }}", "BRACES": "{not jinja}"},
         "mlflow": {"enabled": True, "tracking_uri": "http://mlflow:5000"},
         "authentication": {"type": "Vars", "params": ["MLFLOW_TRACKING_TOKEN"]},
         "secrets": [{"secret": "all"}, {"deploy_type": "volume", "deploy_target": "/s", "secret": "v", "key": "k"}],
