@@ -379,9 +379,6 @@ class DockerConfig(StrictModel):
         return value
 
 
-EXECUTION_MODES = ("kubernetes", "docker", "local")
-
-
 # the predecessor's (kedro-airflow-k8s) names of keys that have another name here
 RENAMED = {"startup_timeout": "startup_time"}
 

@@ -256,10 +256,11 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
 
     spark_of = {}
     if rc.spark is not None:
-        for node, reason in spark_reasons(graph).items():
+        reasons = spark_reasons(graph)
+        for node, reason in reasons.items():
             log.debug("Spark node %s: %s", node, reason)
         groups = spark_groups(graph) if rc.group_spark_nodes else \
-            [(n.name,) for n in graph.nodes if n.name in spark_reasons(graph)]  # one task per Spark node
+            [(n.name,) for n in graph.nodes if n.name in reasons]  # one task per Spark node
         for index, members in enumerate(groups, start=1):
             spark_of.update(dict.fromkeys(members, f"pyspark_{index}"))
             log.debug("Spark group pyspark_%d: %s", index, ", ".join(members))
@@ -435,14 +436,16 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
 
 
 def _memory_crossings(graph: PipelineGraph, group_of: dict[str, str]) -> list[str]:
-    """In-memory datasets written in one task and read in another: lost between the two processes."""
+    """In-memory datasets written in one task and read in another: lost between the two processes.
+    One pass over the nodes' inputs (a pass per dataset over all nodes was quadratic)."""
     producer = graph.producers()
-    return sorted(
-        name for name, info in graph.datasets.items()
-        if info.memory and strip_transcoding(name) in producer
-        and any(name in n.inputs and group_of[n.name] != group_of[producer[strip_transcoding(name)]]
-                for n in graph.nodes)
-    )
+    crossing = set()
+    for node in graph.nodes:
+        for name in node.inputs:
+            info, source = graph.datasets.get(name), producer.get(strip_transcoding(name))
+            if info is not None and info.memory and source is not None and group_of[source] != group_of[node.name]:
+                crossing.add(name)
+    return sorted(crossing)
 
 
 def _shown(names: list[str]) -> str:

@@ -31,6 +31,9 @@ def test_dataset_types_patterns_and_memory(example_graph):
 
 def test_dependencies_equal_kedros(example_repo, example_graph):
     from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(example_repo[0])  # Kedro's registry is global: another test may have loaded another project
 
     kedro_deps = pipelines["__default__"].node_dependencies
     expected = {n.name: sorted(p.name for p in parents) for n, parents in kedro_deps.items()}

@@ -69,7 +69,8 @@ class Docker:
              timeout: float | None = None) -> subprocess.CompletedProcess:
         log.debug("docker %s", " ".join(args[:2]))
         try:
-            with self.quarantine():
+            # captured output is only ever shown escaped (in an error): no need to quarantine it
+            with self.quarantine() if not capture else contextlib.nullcontext():
                 proc = subprocess.run([self.executable, *args], input=stdin, text=True, timeout=timeout,
                                       stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE)
                 if proc.stderr and not capture and proc.returncode == 0:

@@ -7,11 +7,9 @@ the dependencies but not this tool, so the extraction modules travel to it (acti
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..errors import GraphError
 from ..pipeline_graph import PipelineGraph
-from .isolated import ChildRunner, ImageRunner, Runner, run_job
+from .isolated import ImageRunner, Runner, run_job
 
 
 def extract_with(runner: Runner, pipeline: str, env: str | None) -> PipelineGraph:
@@ -25,6 +23,3 @@ def extract_with(runner: Runner, pipeline: str, env: str | None) -> PipelineGrap
 def extract_in_image(docker, image: str, *, project_path: str, pipeline: str, env: str | None) -> PipelineGraph:
     return extract_with(ImageRunner(docker, image, project_path), pipeline, env)
 
-
-def extract_in_child(project: Path, pipeline: str, env: str | None) -> PipelineGraph:
-    return extract_with(ChildRunner(project), pipeline, env)
