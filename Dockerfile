@@ -3,7 +3,7 @@
 # Contents: this tool, Airflow and the providers every generated DAG may import (for the
 # pre-flight DagBag check), git, and the docker CLI (to build the project image through the
 # runner's Docker engine). Nothing else: the Google provider (Dataproc) is a variant
-# (EXTRA_REQUIREMENTS=requirements/action-google.txt) or installed on demand by the pre-flight.
+# (EXTRA_REQUIREMENTS=requirements/action-google.txt); without it the pre-flight names it.
 # Runs as root, as GitHub expects of container actions (the workspace belongs to the runner).
 #
 # Base images are build arguments so the image builds where public registries are out of reach:
@@ -49,10 +49,11 @@ RUN if ! command -v git >/dev/null; then \
     fi
 COPY --from=docker-cli /out/docker /usr/local/bin/docker
 COPY --from=docker-cli /out/cli-plugins/ /usr/local/libexec/docker/cli-plugins/
-COPY requirements/action.txt requirements/action-constraints.txt requirements/action-google.txt /opt/kaf/requirements/
+COPY requirements/action.txt requirements/action-constraints.txt requirements/action-google.txt \
+     requirements/action-no-deps.txt /opt/kaf/requirements/
 COPY --from=wheel /dist/ /tmp/dist/
-# uv (in a throwaway venv) resolves and installs in seconds; the tool's venv gets no pip: the
-# pre-flight installs an optional provider with the base image's pip (`pip --python`).
+# uv (in a throwaway venv) resolves and installs in seconds; the tool's venv gets no pip.
+# action-no-deps.txt: providers whose operators import without their heavy dependencies.
 # Then one warm-up compile byte-compiles exactly the modules a run imports (see warm_up.py).
 RUN python3 -m venv --without-pip /opt/kaf \
     && python3 -m venv /tmp/uv && /tmp/uv/bin/pip install --no-cache-dir uv==0.13.9 \
@@ -61,6 +62,8 @@ RUN python3 -m venv --without-pip /opt/kaf \
     && /tmp/uv/bin/uv pip install --python /opt/kaf/bin/python --no-cache --native-tls \
        -c /opt/kaf/requirements/action-constraints.txt \
        "${wheel}[gcp,aws]" -r /opt/kaf/requirements/action.txt "${extra[@]}" \
+    && /tmp/uv/bin/uv pip install --python /opt/kaf/bin/python --no-cache --native-tls --no-deps \
+       -r /opt/kaf/requirements/action-no-deps.txt \
     && rm -rf /tmp/uv /tmp/dist \
     && env -u PYTHONDONTWRITEBYTECODE python -m kedro_af_ci.action.warm_up \
     && rm -rf /tmp/airflow /root/.cache \

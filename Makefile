@@ -9,20 +9,24 @@ VENV_MLFLOW ?= .venv-mlflow
 STAMP_MLFLOW := $(VENV_MLFLOW)/.installed
 STAMP_TOOLS := .tools/.installed
 
-.PHONY: demo test bench bench-quick bench-container lint fmt clean
+.PHONY: demo test bench bench-quick bench-container lint fmt docs clean
 
-$(STAMP): pyproject.toml requirements/airflow3.txt
+# action-no-deps.txt: providers whose operators import without their dependencies, as in the action
+# image (the Spark provider's pyspark-client would make mlflow look for a Spark installation).
+$(STAMP): pyproject.toml requirements/airflow3.txt requirements/action-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet -e '.[dev]' -r requirements/airflow3.txt \
 	  || $(BIN)/python -m pip install --quiet -e '.[dev]' -r requirements/airflow3.txt
+	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet --no-deps -r requirements/action-no-deps.txt
 	touch $(STAMP)
 
 # Airflow 2 side of the compatibility tests: Airflow 2.11 + the same providers, nothing else.
-$(STAMP_AF2): requirements/airflow2.txt $(STAMP)
+$(STAMP_AF2): requirements/airflow2.txt requirements/action-no-deps.txt $(STAMP)
 	$(PYTHON) -m venv $(VENV_AF2)
 	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet -r requirements/airflow2.txt \
 	  || $(VENV_AF2)/bin/python -m pip install --quiet -r requirements/airflow2.txt
+	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet --no-deps -r requirements/action-no-deps.txt
 	touch $(STAMP_AF2)
 
 # MLflow tracking server for the MLflow tests: the full server, kept out of Airflow's environment.
@@ -66,6 +70,10 @@ lint: $(STAMP)
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
+
+## docs: regenerate README's config reference table from the config models
+docs: $(STAMP)
+	$(BIN)/python -m kedro_af_ci.config.reference --write README.md
 
 clean:
 	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) .tools build dist *.egg-info

@@ -1,57 +1,90 @@
 """Airflow REST client: API v2 (Airflow 3, JWT) and v1 (Airflow 2), detected from the server.
 
-Every call has a timeout. Idempotent calls are retried with exponential backoff on connection
-errors, 429 (honouring Retry-After) and 5xx. Triggering is made idempotent by the caller's
-deterministic run id: a retried POST that already succeeded answers 409, read as "already there",
-so a flaky network can never start a second run. Credentials never appear in messages.
+Every call has a timeout. Calls are retried by urllib3 (:class:`RetryPolicy`) with exponential
+backoff on connection errors, timeouts, 429 (honouring Retry-After) and 5xx. Every call the client
+makes is safe to repeat, POST included: triggering is made idempotent by the caller's
+deterministic run id, so a retried POST that already succeeded answers 409, read as "already
+there", and a flaky network can never start a second run. Credentials never appear in messages.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
 from .errors import AirflowApiError, ConfigError
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = {429, 500, 502, 503, 504}
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# GET/PUT/PATCH are idempotent; POST /auth/token only exchanges credentials; POST dagRuns carries a
+# fixed run id (see trigger). A new non-idempotent call would need a session without retries.
+RETRY_METHODS = frozenset({"GET", "PUT", "PATCH", "POST"})
+MAX_RETRY_AFTER = 60.0
 TERMINAL_RUN_STATES = {"success", "failed"}
-
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 3
+AUTH_HINT = " (check AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME and AIRFLOW_PASSWORD)"
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """scheme://host:port: what a credential may be sent to (another port or plain http is not it)."""
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-def _log_lines(content: Any) -> list[str]:
-    """Log content as text lines: a string (API v1), or structured entries (API v2) whose ``event`` is
-    the message and ``error_detail`` the exception."""
-    if isinstance(content, str):
-        return content.splitlines()
-    lines: list[str] = []
-    for entry in content or []:
-        if not isinstance(entry, dict):
-            lines += str(entry).splitlines()
-            continue
-        lines += str(entry.get("event", "")).splitlines()
-        for error in entry.get("error_detail") or []:
-            if isinstance(error, dict):
-                lines.append(f"{error.get('exc_type', 'Error')}: {error.get('exc_value', '')}")
+def log_lines(content: Any) -> list[str]:
+    """Log content as text lines: a string (API v1), or structured entries (API v2)."""
+    lines = content.splitlines() if isinstance(content, str) else [
+        line for entry in content or [] for line in _entry_lines(entry)]
     # Airflow folds its own log sections with ::group:: markers: not part of what the task said
     return [line for line in lines if line.strip() and not line.startswith(("::group::", "::endgroup::"))]
+
+
+def _entry_lines(entry: Any) -> list[str]:
+    """An API v2 log entry: ``event`` is the message, ``error_detail`` the exception(s)."""
+    if not isinstance(entry, dict):
+        return str(entry).splitlines()
+    errors = [f"{error.get('exc_type', 'Error')}: {error.get('exc_value', '')}"
+              for error in entry.get("error_detail") or [] if isinstance(error, dict)]
+    return str(entry.get("event", "")).splitlines() + errors
+
+
+class RetryPolicy(Retry):
+    """urllib3's retries plus a log line per retry, and Retry-After capped at MAX_RETRY_AFTER so a
+    server cannot park the CI job for hours."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})  # not 413: a too large body stays too large
+
+    @classmethod
+    def of(cls, retries: int, backoff: float, max_backoff: float) -> RetryPolicy:
+        """``retries`` retries in all (connect, read, status); waits 0, 2·backoff, 4·backoff, …, at
+        most ``max_backoff``, or what Retry-After says. A TLS or other error is not retried: it stays."""
+        return cls(total=retries, other=0, allowed_methods=RETRY_METHODS, status_forcelist=RETRY_STATUSES,
+                   backoff_factor=backoff, backoff_max=max_backoff, raise_on_status=False)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
+        except InvalidHeader:  # neither seconds nor a date: the usual backoff, not a failed call
+            return 0.0
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        cause = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.info("%s %s: %s; retrying (%d so far, %s left)", method, urlsplit(url or "").path, cause,
+                 len(retry.history), retry.total)
+        return retry
 
 
 @dataclass(frozen=True)
@@ -72,15 +105,15 @@ class AirflowClient:
         self.host = host.rstrip("/")
         self.credentials = credentials or Credentials()
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.session = session or requests.Session()
+        adapter = HTTPAdapter(max_retries=RetryPolicy.of(retries, backoff, max_backoff))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.verify = verify
         self.session.headers["User-Agent"] = "kedro-airflow-k8s-action"
         self._api: str | None = None  # "v2" or "v1"
         self._jwt: str | None = None
-        self.requests_made = 0
+        self.requests_made = 0  # HTTP requests sent, retries included (benchmarks/run.py reads it)
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -93,51 +126,45 @@ class AirflowClient:
             return {"Authorization": f"Bearer {self._jwt}"}
         return {}
 
+    def _basic_auth(self) -> tuple[str, str] | None:
+        """API v1 (Airflow 2) takes the user and password on every call; v2 exchanges them for a JWT."""
+        if self._api == "v1" and not self.credentials.token and self.credentials.username:
+            return self.credentials.username, self.credentials.password or ""
+        return None
+
     def _exchange_token(self) -> str:
         body = {"username": self.credentials.username, "password": self.credentials.password or ""}
-        response = self._send("POST", "/auth/token", json=body, idempotent=True, auth=False, ok=(200, 201))
+        response = self._send("POST", "/auth/token", json=body, auth=False, ok=(200, 201))
         token = response.json().get("access_token")
         if not token:
             raise AirflowApiError("POST /auth/token answered without an access_token")
         return token
 
-    def _send(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-              idempotent: bool = True, auth: bool = True, ok: tuple[int, ...] = (200,),
-              allow: tuple[int, ...] = ()) -> requests.Response:
-        url = self.host + path
-        attempt = 0
-        refreshed = False
-        while True:
-            attempt += 1
-            headers = self._auth_headers() if auth else {}
-            basic = None
-            if auth and self._api == "v1" and not self.credentials.token and self.credentials.username:
-                basic = (self.credentials.username, self.credentials.password or "")
-            try:
-                self.requests_made += 1
-                response = self._request(method, url, json=json, params=params, headers=headers, auth=basic)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if idempotent and attempt <= self.retries:
-                    self._sleep(attempt, None, f"{method} {path}: {type(exc).__name__}")
-                    continue
-                raise AirflowApiError(f"{method} {path}: cannot reach Airflow at {self.host}: "
-                                      f"{type(exc).__name__}") from None
-            except requests.RequestException as exc:
-                raise AirflowApiError(f"{method} {path}: request failed: {type(exc).__name__}") from None
-            except OSError as exc:  # e.g. a CA bundle path that does not exist
-                raise AirflowApiError(f"{method} {path}: {exc}") from None
-            status = response.status_code
-            if status in ok or status in allow:
-                return response
-            if status == 401 and auth and self._jwt and not refreshed:
-                self._jwt, refreshed = None, True  # expired JWT: exchange again once
-                continue
-            if status in RETRY_STATUSES and idempotent and attempt <= self.retries:
-                self._sleep(attempt, response.headers.get("Retry-After"), f"{method} {path}: HTTP {status}")
-                continue
-            hint = (" (check AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME and AIRFLOW_PASSWORD)"
-                    if status in (401, 403) else "")
-            raise AirflowApiError(f"{method} {path} → HTTP {status}: {self._detail(response)}{hint}")
+    def _send(self, method: str, path: str, *, json: Any = None, params: dict | None = None, auth: bool = True,
+              ok: tuple[int, ...] = (200,), allow: tuple[int, ...] = ()) -> requests.Response:
+        """One API call whose answer is in ``ok`` or ``allow``, else an error naming the call. Retries
+        happen below (RetryPolicy); here an expired JWT is exchanged again, once."""
+        expected = ok + allow
+        response = self._call(method, path, json=json, params=params, auth=auth)
+        if response.status_code == 401 and 401 not in expected and auth and self._jwt:
+            self._jwt = None
+            response = self._call(method, path, json=json, params=params, auth=auth)
+        if response.status_code in expected:
+            return response
+        hint = AUTH_HINT if response.status_code in (401, 403) else ""
+        raise AirflowApiError(f"{method} {path} → HTTP {response.status_code}: {self._detail(response)}{hint}")
+
+    def _call(self, method: str, path: str, *, auth: bool, **kwargs) -> requests.Response:
+        """The request with its credentials; a transport failure (after the retries) becomes one line."""
+        headers, basic = (self._auth_headers(), self._basic_auth()) if auth else ({}, None)
+        try:
+            return self._request(method, self.host + path, headers=headers, auth=basic, **kwargs)
+        except requests.ConnectionError as exc:  # Timeout after retries arrives as ConnectionError too
+            raise AirflowApiError(f"{method} {path}: cannot reach Airflow at {self.host}: {_cause(exc)}") from None
+        except requests.RequestException as exc:
+            raise AirflowApiError(f"{method} {path}: request failed: {_cause(exc)}") from None
+        except OSError as exc:  # e.g. a CA bundle path that does not exist
+            raise AirflowApiError(f"{method} {path}: {exc}") from None
 
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:
         """One request, following redirects only within the host's own origin: a credential (the
@@ -147,23 +174,16 @@ class AirflowClient:
             # override both AIRFLOW_CA_BUNDLE and --insecure
             response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
                                             verify=self.session.verify, **kwargs)
+            self.requests_made += 1 + len(getattr(getattr(response.raw, "retries", None), "history", ()))
             if response.status_code not in REDIRECTS:
                 return response
             target = urljoin(url, response.headers.get("Location", ""))
-            if _origin(target) != _origin(self.host):
-                raise AirflowApiError(f"{method} {urlsplit(url).path} was redirected to {_origin(target)}, another "
-                                      f"origin than {_origin(self.host)}: not followed, so no credential is sent "
+            if origin(target) != origin(self.host):
+                raise AirflowApiError(f"{method} {urlsplit(url).path} was redirected to {origin(target)}, another "
+                                      f"origin than {origin(self.host)}: not followed, so no credential is sent "
                                       "there; set host to the address Airflow serves")
             url = target
         raise AirflowApiError(f"{method} {urlsplit(url).path}: more than {MAX_REDIRECTS} redirects")
-
-    def _sleep(self, attempt: int, retry_after: str | None, why: str) -> None:
-        delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-        if retry_after:
-            with contextlib.suppress(ValueError):
-                delay = min(max(float(retry_after), 0.0), 60.0)
-        log.info("%s; retrying in %.1fs (attempt %d of %d)", why, delay, attempt, self.retries)
-        time.sleep(delay)
 
     def _detail(self, response: requests.Response) -> str:
         """The server's explanation, shortened, on one line, and without any credential it echoed."""
@@ -213,8 +233,25 @@ class AirflowClient:
         """Airflow 3: queue a priority parse of a file it already knows."""
         if self.api != "v2":
             return False
-        self._send("PUT", f"/api/v2/parseDagFile/{quote(file_token, safe='')}", ok=(200, 201))
+        # 409: a parse of that file is already queued, which serves as well
+        self._send("PUT", f"/api/v2/parseDagFile/{quote(file_token, safe='')}", ok=(200, 201), allow=(409,))
         return True
+
+    def known_file_token(self, prefer_tag_prefix: str) -> str | None:
+        """Airflow 3: the file token of a DAG file it already knows, ours first (same DAGs folder).
+
+        Parsing a known file also refreshes that file's DAG bundle (Airflow 3.0, apache/airflow#48424),
+        so a brand-new file beside it is found in seconds instead of at the next folder scan."""
+        if self.api != "v2":
+            return None
+        dags = self._send("GET", "/api/v2/dags", params={"limit": 100}).json().get("dags", [])
+
+        def rank(dag: dict) -> tuple[bool, bool]:
+            tags = [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
+            return (not any(tag.startswith(prefer_tag_prefix) for tag in tags), dag.get("bundle_name") != "dags-folder")
+
+        known = sorted((d for d in dags if d.get("file_token") and not d.get("is_stale")), key=rank)
+        return known[0]["file_token"] if known else None
 
     def set_paused(self, dag_id: str, paused: bool) -> dict:
         return self._send("PATCH", self._path(f"/dags/{quote(dag_id, safe='')}"), json={"is_paused": paused},
@@ -224,7 +261,7 @@ class AirflowClient:
         """Start a run with a fixed id; a 409 (already triggered by an earlier attempt) returns that run."""
         body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf or {}, "logical_date": logical_date}
         response = self._send("POST", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns"), json=body,
-                              idempotent=True, ok=(200,), allow=(409,))
+                              ok=(200,), allow=(409,))
         if response.status_code == 409:
             log.info("run %s already exists (an earlier attempt went through); following it", run_id)
             return self.get_run(dag_id, run_id)
@@ -248,7 +285,7 @@ class AirflowClient:
             content = response.json().get("content")
         except ValueError:
             content = response.text
-        return _log_lines(content)[-lines:]
+        return log_lines(content)[-lines:]
 
     def list_dags(self, tags: list[str] | None = None) -> list[dict]:
         params = {"tags": tags} if tags else {}
@@ -292,3 +329,10 @@ class AirflowClient:
                     f"/tasks/{quote(task_id, safe='')}")
         return (f"{self.host}/dags/{quote(dag_id, safe='')}/grid?dag_run_id={quote(run_id, safe='')}"
                 f"&task_id={quote(task_id, safe='')}&tab=logs")
+
+
+def _cause(exc: requests.RequestException) -> str:
+    """What went wrong, by name only (no URL, no header): urllib3's "max retries exceeded" wrapper
+    is looked through, so a timeout reads ReadTimeoutError rather than ConnectionError."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return type(reason or exc).__name__

@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,13 @@ class Options:
     grouping: str | None = None
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(debug: bool, formatter: type[logging.Formatter] = logging.Formatter) -> None:
+    """The package's log on stderr, one handler, shared by the CLI and the container action."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(formatter("%(levelname)s: %(message)s"))
     root = logging.getLogger("kedro_af_ci")
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
 
 
@@ -87,7 +89,7 @@ def _check_env_name(ctx, param, value):
 @click.pass_context
 def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, grouping, verbose):
     """Compile Kedro pipelines to Airflow DAGs on Kubernetes, upload and run them."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     ctx.obj = Options(env=env, pipeline=pipeline, project_path=project_path, conf_source=conf_source,
                       graph_file=graph_file, verbose=verbose, grouping=grouping)
 
@@ -139,17 +141,25 @@ def _airflow_options(func):
 
 
 def _client(host: str | None, insecure: bool, **options):
+    if not host:
+        raise ConfigError("no Airflow host: set host in airflow-k8s.yaml or pass --host", key="host")
+    return airflow_client(host, insecure, **options)
+
+
+def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | None = None, credentials: bool = True,
+                   **options):
+    """The Airflow client of the CLI and the container action: credentials from the environment
+    (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file)."""
     import os
 
     from .airflow_api import AirflowClient, Credentials
 
-    if not host:
-        raise ConfigError("no Airflow host: set host in airflow-k8s.yaml or pass --host", key="host")
-    credentials = Credentials(token=os.environ.get("AIRFLOW_API_TOKEN") or None,
-                              username=os.environ.get("AIRFLOW_USERNAME") or None,
-                              password=os.environ.get("AIRFLOW_PASSWORD") or None)
-    verify: bool | str = False if insecure else os.environ.get("AIRFLOW_CA_BUNDLE") or True
-    return AirflowClient(host, credentials, verify=verify, **options)
+    environ = os.environ if environ is None else environ
+    secrets = Credentials(token=environ.get("AIRFLOW_API_TOKEN") or None,
+                          username=environ.get("AIRFLOW_USERNAME") or None,
+                          password=environ.get("AIRFLOW_PASSWORD") or None) if credentials else Credentials()
+    verify: bool | str = False if insecure else environ.get("AIRFLOW_CA_BUNDLE") or True
+    return AirflowClient(host, secrets, verify=verify, **options)
 
 
 def _destination(result, output: str | None) -> str:
@@ -357,11 +367,11 @@ def export_graph(opts: Options, output):
 @handle_errors
 def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_branch, action_sha, force):
     """Initializes configuration for the plugin (and optionally CI workflows)."""
-    from .config import _check_host
+    from .config import check_host
     from .scaffold import action_commit, plan_config, plan_project_image, plan_workflows, write_all
 
     try:
-        _check_host(host)
+        check_host(host)
     except ValueError as exc:
         raise ConfigError(str(exc), key="host") from None
     project = _project_identity(opts.project_path)
@@ -421,7 +431,7 @@ def _project_identity(project_path: Path) -> dict[str, str]:
 def _verbose_here(ctx: click.Context, param, value: bool) -> None:
     """`-v` after the command too (`compile -v`), as before it."""
     if value and isinstance(ctx.obj, Options):
-        _setup_logging(True)
+        setup_logging(True)
         ctx.obj = dataclasses.replace(ctx.obj, verbose=True)
 
 

@@ -6,9 +6,12 @@ so every entry point produces byte-identical DAGs for the same inputs.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import logging
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,11 @@ from .config import PluginConfig, load_config
 from .errors import GraphError
 from .gitinfo import GitInfo, read_git_info
 from .pipeline_graph import PipelineGraph
-from .plan import DagPlan, SparkFactoryRunner, build_plan
+from .plan import DagPlan, build_plan
 from .render import RenderedDag, render_dag
 from .spark_artifacts import Artifacts, build_artifacts
-from .verify import VerifyResult, airflow_major, verify_source
+from .spark_operators import SparkFactoryRunner, apply_factory
+from .verify import PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,14 @@ class CompileRequest:
     pipeline: str = "__default__"
     conf_source: str = "conf"
     graph_file: Path | None = None
+    graph: PipelineGraph | None = None  # already extracted (the action reads it in the project image)
     schedule: str | bool | None = True  # True: the config's cron_expression
     run_once: bool = False  # a manual run now: no waiting for other DAGs (external dependencies)
     verify: bool = True
     grouping: str | None = None  # None: run_config.grouping
     overrides: dict[str, Any] | None = None
     git: GitInfo | None = None  # already read (the action reads its checkout once); None: read here
+    config: PluginConfig | None = None  # already loaded, overrides included; None: load it here
     spark_factory: SparkFactoryRunner | None = None  # None: a custom Spark factory is imported here
 
 
@@ -54,8 +60,10 @@ log = logging.getLogger(__name__)
 
 
 def load_graph(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
-    """The pipeline graph, from the first source that exists: a graph file, this environment's Kedro,
-    or the project image through a Docker engine (README, "The container action": the CLI form)."""
+    """The pipeline graph, from the first source that exists: one already extracted, a graph file, this
+    environment's Kedro, or the project image through a Docker engine (README, "The container action": the CLI form)."""
+    if request.graph is not None:
+        return request.graph
     if request.graph_file is not None:
         return PipelineGraph.read(request.graph_file)
     if importlib.util.find_spec("kedro") is not None:
@@ -94,19 +102,34 @@ def compile_dag(request: CompileRequest) -> CompileResult:
 
 
 def _compile(request: CompileRequest) -> CompileResult:
-    git = request.git or read_git_info(request.project_path)
-    config = load_config(request.project_path, request.env, conf_source=request.conf_source,
-                         git_info=git, overrides=request.overrides)
-    graph = load_graph(request, config)
-    plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
-                      grouping=request.grouping, project_path=request.project_path,
-                      spark_factory=request.spark_factory, run_once=request.run_once,
-                      airflow_major=airflow_major() if request.verify else None)
-    dag = render_dag(plan)
-    verification = (verify_source(dag.source, dag.dag_id) if request.verify
-                    else VerifyResult(checked=False, skipped_because="--no-verify"))
+    with _preflight(request) as check:  # Airflow loads there while Kedro loads here
+        git = request.git or read_git_info(request.project_path)
+        config = request.config if request.config is not None else load_config(
+            request.project_path, request.env, conf_source=request.conf_source, git_info=git,
+            overrides=request.overrides)
+        graph = load_graph(request, config)
+        plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
+                          grouping=request.grouping, run_once=request.run_once,
+                          airflow_major=airflow_major() if request.verify else None)
+        plan = apply_factory(plan, request.project_path, request.spark_factory)
+        dag = render_dag(plan)
+        verification = check(dag.source, dag.dag_id)
     artifacts = build_artifacts(plan, request.project_path) if plan.spark else None
     return CompileResult(config, graph, plan, dag, git, verification, artifacts)
+
+
+@contextlib.contextmanager
+def _preflight(request: CompileRequest) -> Iterator[Callable[[str, str], VerifyResult]]:
+    """The pre-flight check: in a worker process started now, so that importing Airflow overlaps with
+    loading the project (docs/architecture.md, "Verify"); in this process when Airflow is already
+    imported here (nothing to overlap), skipped with --no-verify."""
+    if not request.verify:
+        yield lambda source, dag_id: VerifyResult(checked=False, skipped_because="--no-verify")
+    elif "airflow" in sys.modules or not airflow_available():
+        yield verify_source
+    else:
+        with PreflightWorker() as worker:
+            yield worker.verify
 
 
 def default_output(project_path: Path, dag_id: str) -> Path:

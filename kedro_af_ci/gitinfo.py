@@ -58,7 +58,7 @@ _HARDENED = ("-c", "safe.bareRepository=explicit", "-c", "core.fsmonitor=false",
              "-c", "core.untrackedCache=false")
 
 
-def _git(cwd: str | Path, *args: str, checkout: Path | None = None) -> str:
+def git(cwd: str | Path, *args: str, checkout: Path | None = None) -> str:
     """One git command; raises CalledProcessError/OSError when git or the repository is missing.
     With ``checkout``, only that checkout's own .git folder is read."""
     pinned = ["--git-dir", str(checkout / ".git"), "--work-tree", str(checkout)] if checkout else []
@@ -76,7 +76,7 @@ def _git_environ(checkout: Path | None) -> dict[str, str]:
 def tracked_files(folder: Path) -> list[str] | None:
     """Files git tracks under ``folder``, relative to it; None outside a git checkout."""
     try:
-        listed = _git(folder, "ls-files", "-z", "--", ".")
+        listed = git(folder, "ls-files", "-z", "--", ".")
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
     return [name for name in listed.split("\0") if name]
@@ -87,7 +87,7 @@ def is_tracked(checkout: Path, path: Path) -> bool:
     told (no repository): then it is treated as the branch's too."""
     checkout = checkout.resolve()
     try:
-        listed = _git(checkout, "ls-files", "--", str(path.resolve().relative_to(checkout)), checkout=checkout)
+        listed = git(checkout, "ls-files", "--", str(path.resolve().relative_to(checkout)), checkout=checkout)
     except (OSError, ValueError, subprocess.SubprocessError):
         return True
     return bool(listed)
@@ -95,7 +95,7 @@ def is_tracked(checkout: Path, path: Path) -> bool:
 
 def _branch_from_refs(cwd: str | Path, checkout: Path | None = None) -> str | None:
     """Name a branch (local or remote) whose tip is HEAD, for detached checkouts outside CI."""
-    refs = _git(cwd, "for-each-ref", "--points-at", "HEAD", "--format=%(refname)", "refs/heads", "refs/remotes",
+    refs = git(cwd, "for-each-ref", "--points-at", "HEAD", "--format=%(refname)", "refs/heads", "refs/remotes",
                 checkout=checkout)
     candidates = []
     for ref in refs.splitlines():
@@ -117,10 +117,10 @@ def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
     environ = os.environ if environ is None else environ
     pinned = Path(checkout).resolve() if checkout is not None else None
     try:
-        top, commit = _git(path, "rev-parse", "--show-toplevel", "HEAD", checkout=pinned).splitlines()
-        dirty = bool(_git(path, "status", "--porcelain", "--untracked-files=no", checkout=pinned))
+        top, commit = git(path, "rev-parse", "--show-toplevel", "HEAD", checkout=pinned).splitlines()
+        dirty = bool(git(path, "status", "--porcelain", "--untracked-files=no", checkout=pinned))
         try:
-            branch = _git(path, "symbolic-ref", "--quiet", "--short", "HEAD", checkout=pinned) or None
+            branch = git(path, "symbolic-ref", "--quiet", "--short", "HEAD", checkout=pinned) or None
         except subprocess.CalledProcessError:  # detached HEAD
             branch = None
         branch = branch or _ci_branch(environ) or _branch_from_refs(path, pinned) or UNKNOWN_BRANCH

@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,23 @@ def extract_graph(project_path: str | Path, pipeline: str = "__default__", env: 
         return _extract(Path(project_path).resolve(), pipeline, env, conf_source)
 
 
+def _graph_node(node: Any) -> GraphNode:
+    return GraphNode(name=node.name, inputs=tuple(node.inputs), outputs=tuple(node.outputs),
+                     tags=tuple(sorted(node.tags)), namespace=node.namespace, func=_func_path(node.func),
+                     type_hints=_type_hints(node.func))
+
+
+def _forget_other_copies(package: str, project_path: Path) -> None:
+    """Modules of a same-named package imported from another folder (a second project read in one
+    process) would be reused silently by Python's module cache: the graph would be the other one's."""
+    loaded = sys.modules.get(package)
+    where = getattr(loaded, "__file__", None) if loaded is not None else None
+    if where is None or Path(where).resolve().is_relative_to(project_path):
+        return
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+
+
 def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: str | None) -> PipelineGraph:
     try:
         from kedro import __version__ as kedro_version
@@ -201,6 +219,7 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
         metadata = bootstrap_project(project_path)
     except Exception as exc:  # RuntimeError for a missing/invalid pyproject.toml, and others
         raise GraphError(f"{project_path} is not a loadable Kedro project: {exc}") from None
+    _forget_other_copies(metadata.package_name, project_path)
     try:
         registry = dict(pipelines)
     except Exception as exc:
@@ -224,25 +243,13 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
                          f"{_root_cause(exc)}") from exc
 
     mlflow = _mlflow_info(loader)
-    nodes = []
-    names: set[str] = set()
-    for node in kedro_pipeline.nodes:
-        names.update(node.inputs)
-        names.update(node.outputs)
-        nodes.append(GraphNode(
-            name=node.name,
-            inputs=tuple(node.inputs),
-            outputs=tuple(node.outputs),
-            tags=tuple(sorted(node.tags)),
-            namespace=node.namespace,
-            func=_func_path(node.func),
-            type_hints=_type_hints(node.func),
-        ))
+    nodes = tuple(_graph_node(node) for node in kedro_pipeline.nodes)
+    names = {name for node in nodes for name in (*node.inputs, *node.outputs)}
     graph = PipelineGraph(
         project=ProjectInfo(package_name=metadata.package_name, project_name=metadata.project_name,
                             kedro_version=kedro_version),
         pipeline=pipeline,
-        nodes=tuple(nodes),
+        nodes=nodes,
         datasets=_dataset_infos(names, catalog_conf),
         env=env,
         mlflow=mlflow,

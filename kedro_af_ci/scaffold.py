@@ -12,15 +12,14 @@ import re
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
 
-import jinja2
 import yaml
 
 from . import __version__
 from .errors import ConfigError
 from .fileio import atomic_write_text
+from .templating import environment
 
 ACTION = "getindata/kedro-airflow-k8s-action"
 ACTION_IMAGE = "ghcr.io/getindata/kedro-airflow-k8s-action"
@@ -38,24 +37,14 @@ def _to_yaml(value) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
-@cache
-def _environment(folder: str, workflow_syntax: bool, trim: bool = False) -> jinja2.Environment:
-    delimiters = dict(variable_start_string="<<", variable_end_string=">>", block_start_string="<%",
-                      block_end_string="%>", comment_start_string="<#", comment_end_string="#>") \
-        if workflow_syntax else {}
-    env = jinja2.Environment(loader=jinja2.PackageLoader("kedro_af_ci", folder), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=workflow_syntax or trim,
-                             lstrip_blocks=workflow_syntax or trim,
-                             autoescape=False, **delimiters)  # noqa: S701 - renders YAML through yaml/tojson
-    env.filters["yaml"] = _to_yaml
-    return env
+_FILTERS = (("yaml", _to_yaml),)  # values go into the YAML through the YAML encoder (or tojson)
 
 
 def git_root(project_path: Path) -> Path:
-    from .gitinfo import _git
+    from .gitinfo import git
 
     try:
-        return Path(_git(project_path, "rev-parse", "--show-toplevel"))
+        return Path(git(project_path, "rev-parse", "--show-toplevel"))
     except (OSError, subprocess.SubprocessError):
         return project_path.resolve()
 
@@ -63,7 +52,7 @@ def git_root(project_path: Path) -> Path:
 def plan_config(project_path: Path, conf_source: str, env: str | None, *, host: str, output: str,
                 image: str | None, project: dict[str, str]) -> PlannedFile:
     target = project_path / conf_source / (env or "base") / "airflow-k8s.yaml"
-    text = _environment("templates", False).get_template("airflow-k8s.yaml.j2").render(
+    text = environment(trim=False, filters=_FILTERS).get_template("airflow-k8s.yaml.j2").render(
         host=host, output=output,
         image=(image or project["package_name"].replace("_", "-")) + ":${commit_id|latest}",
         project_name=project["project_name"], run_name=project["package_name"] + "-${branch_name|local}",
@@ -78,7 +67,7 @@ def plan_project_image(project_path: Path, project: dict[str, str]) -> list[Plan
     requirements = next((name for name in ("requirements.txt", "src/requirements.txt")
                          if (project_path / name).is_file()), None)
     values = {"project_name": project["project_name"], "version": __version__, "requirements": requirements}
-    templates = _environment("templates/project", False, trim=True)
+    templates = environment("templates/project", filters=_FILTERS)
     planned = []
     for name, template in (("Dockerfile", "Dockerfile.j2"), (".dockerignore", "dockerignore.j2")):
         planned.append(PlannedFile(project_path / name, templates.get_template(template).render(**values)))
@@ -112,7 +101,7 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     for key, value in values.items():
         if _EXPRESSION.search(str(value)):
             raise ConfigError(f"{value!r} would be evaluated by the CI; expressions are not allowed here", key=key)
-    templates = _environment("templates/workflows", True)
+    templates = environment("templates/workflows", ci_syntax=True, filters=_FILTERS)
     planned = []
     if github:
         github_values = {**values, "image": image or f"REGISTRY/{project['package_name'].replace('_', '-')}"}

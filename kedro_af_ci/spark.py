@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .partition import UnionFind, reachable
 from .pipeline_graph import PipelineGraph
 
 SPARK_TAGS = ("kedro-airflow-k8s:group:pyspark", "kedro-airflow-k8s.group.pyspark")
@@ -84,56 +85,27 @@ def spark_groups(graph: PipelineGraph) -> list[tuple[str, ...]]:
     for child, parents in deps.items():
         for parent in parents:
             children[parent].append(child)
-
-    parent_of = {name: name for name in marked}
-
-    def find(x: str) -> str:
-        while parent_of[x] != x:
-            parent_of[x] = parent_of[parent_of[x]]
-            x = parent_of[x]
-        return x
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            ra, rb = sorted((ra, rb), key=order.__getitem__)
-            parent_of[rb] = ra
-
+    sets = UnionFind(order, marked)
     for name in marked:
         for child in children[name]:
             if child in marked:
-                union(name, child)
+                sets.union(name, child)
+    while _absorb_sandwiched(sets, children, deps):
+        pass
+    return sorted((tuple(g) for g in sets.members().values()), key=lambda g: order[g[0]])
 
-    def reach(starts: set[str], step: dict[str, list[str]]) -> set[str]:
-        seen, stack = set(), list(starts)
-        while stack:
-            for nxt in step[stack.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return seen
 
-    changed = True
-    while changed:
-        changed = False
-        members: dict[str, set[str]] = {}
-        for name in parent_of:
-            members.setdefault(find(name), set()).add(name)
-        for root, group in sorted(members.items(), key=lambda item: order[item[0]]):
-            if find(root) != root:
-                continue  # merged during this pass
-            between = reach(group, children) & reach(group, deps) - group
-            for name in sorted(between, key=order.__getitem__):
-                if name not in parent_of:
-                    parent_of[name] = name
-                union(root, name)
-                changed = True
-            if changed:
-                break
-    groups: dict[str, list[str]] = {}
-    for name in sorted(parent_of, key=order.__getitem__):
-        groups.setdefault(find(name), []).append(name)
-    return sorted((tuple(g) for g in groups.values()), key=lambda g: order[g[0]])
+def _absorb_sandwiched(sets: UnionFind, children: dict[str, list[str]], deps: dict[str, list[str]]) -> bool:
+    """Into the earliest group with any, the nodes on a path leaving it and coming back; False if none."""
+    for root, names in sets.members().items():
+        group = set(names)
+        between = reachable(group, children) & reachable(group, deps) - group
+        for name in sorted(between, key=sets.order.__getitem__):
+            sets.add(name)
+            sets.union(root, name)
+        if between:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pathspec
 from . import __version__
 from .errors import ConfigError
 from .plan import DagPlan, SparkPlan
+from .templating import environment
 
 ARCHIVE = "project.tar.gz"
 INIT_SCRIPT = "init.sh"
@@ -97,12 +98,13 @@ def _user_script(project_path: Path, relative: str | None, key: str) -> str | No
         raise ConfigError(f"cannot read {path}: {exc}", key=key) from None
 
 
-def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts:
-    from .render import _environment
-
+def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
+    """None when the cluster needs nothing uploaded (``spark.type: kubernetes`` runs the image)."""
     spark: SparkPlan | None = plan.spark
     assert spark is not None
-    env = _environment()
+    if not spark.artifacts_uri:
+        return None
+    env = environment()
     members = archive_members(project_path, spark.archive_exclude)
     files: dict[str, bytes] = {ARCHIVE: project_archive(project_path, members)}
     init = env.get_template("spark/init.sh.j2").render(

@@ -93,9 +93,9 @@ def upload_bytes(data: bytes, location: str, storage_options: dict | None = None
             handle.write(data)
         fs.invalidate_cache(path)
         landed = fs.cat_file(path)
-    except (OSError, ValueError) as exc:  # fsspec backends raise OSError subclasses (FileNotFound, Permission)
-        raise UploadError(f"upload to {location} failed: {type(exc).__name__}: {exc}") from None
-    except Exception as exc:  # botocore/google-auth errors do not share a base class
+    # fsspec backends raise OSError subclasses (FileNotFound, Permission), botocore and google-auth
+    # their own errors that share no base class: each becomes the same one-line message
+    except Exception as exc:
         raise UploadError(f"upload to {location} failed: {type(exc).__name__}: {exc}") from None
     if hashlib.sha256(landed).hexdigest() != digest:
         raise UploadError(f"upload to {location} did not verify: read back {len(landed)} bytes that differ "

@@ -7,13 +7,20 @@ version disappears from the UI), so compile refuses to hand over a file Airflow 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
+import stat
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 
 from .errors import PreflightError
@@ -89,3 +96,104 @@ def verify_source(source: str, dag_id: str, filename: str | None = None) -> Veri
                                  f"(found: {', '.join(sorted(dagbag.dags)) or 'none'})")
         dag = dagbag.dags[dag_id]
         return VerifyResult(checked=True, dag_ids=tuple(sorted(dagbag.dags)), task_count=len(dag.tasks))
+
+
+# ---------------------------------------------------------------------------------------------
+# The pre-flight in its own process (docs/architecture.md, "Verify"): Airflow is imported there
+# while the compiling process loads Kedro, so the two costs overlap and neither process holds both.
+
+_WARM_IMPORTS = (  # what every generated DAG imports, so the worker's parse pays nothing for them
+    "airflow.providers.cncf.kubernetes.operators.pod", "kubernetes.client.models",
+)
+
+
+def _airflow_versions() -> str:
+    """Airflow and its providers, as installed here (read from metadata: nothing is imported)."""
+    found = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
+                   if (d.metadata["Name"] or "").lower().startswith("apache-airflow"))
+    return ",".join(found)
+
+
+def _verified_marker(source: str) -> Path | None:
+    """Where a successful pre-flight of exactly this source with exactly this Airflow is remembered;
+    None without a private cache folder (never trust one another user can write)."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kedro-af-ci" / "verified"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022 or not stat.S_ISDIR(info.st_mode):
+        return None
+    key = hashlib.sha256(f"{_airflow_versions()}\n{source}".encode()).hexdigest()
+    return folder / key
+
+
+class PreflightWorker:
+    """A Python process that imports Airflow at once and then loads DAG sources it is sent."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-P", "-m", "kedro_af_ci.verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=None if log.isEnabledFor(logging.DEBUG) else subprocess.DEVNULL,  # Airflow's own logging
+            text=True, env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+
+    def verify(self, source: str, dag_id: str, filename: str | None = None) -> VerifyResult:
+        marker = _verified_marker(source)
+        if marker is not None and marker.is_file():
+            cached = json.loads(marker.read_text(encoding="utf-8"))
+            return VerifyResult(checked=True, dag_ids=tuple(cached["dag_ids"]), task_count=cached["task_count"])
+        answer = self._ask({"source": source, "dag_id": dag_id, "filename": filename})
+        if "error" in answer:
+            raise PreflightError(answer["error"])
+        result = VerifyResult(**{**answer, "dag_ids": tuple(answer["dag_ids"])})
+        if marker is not None:
+            marker.write_text(json.dumps({"dag_ids": list(result.dag_ids), "task_count": result.task_count}))
+        return result
+
+    def _ask(self, request: dict) -> dict:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        try:
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+        except (OSError, ValueError):  # the worker (or our end of the pipe) is gone
+            line = ""
+        return json.loads(line or '{"error": "the pre-flight process ended"}')
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+    def __enter__(self) -> PreflightWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve() -> None:
+    """Answers go to the original stdout; whatever Airflow prints goes to stderr."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _dagbag_class()
+    for module in _WARM_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            answer = asdict(verify_source(request["source"], request["dag_id"], request.get("filename")))
+        except PreflightError as exc:
+            answer = {"error": str(exc)}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    _serve()

@@ -295,3 +295,28 @@ def airflow_token(server) -> str:
                                                              "password": server.password}, timeout=30)
     answer.raise_for_status()
     return secret(answer.json()["access_token"])
+
+
+
+def _dump_rendered_dags(folder: str) -> None:
+    """With KAF_DUMP_DAGS=<folder>, every DAG the tests render is written there, named by the test, so
+    two runs (before and after a refactoring) can be compared file by file (scripts/compare-dags.py).
+    Patched at import, before any test module binds ``render_dag``."""
+    from kedro_af_ci import render as render_module
+
+    original, counts = render_module.render_dag, {}
+
+    def dumping(plan, *args, **kwargs):
+        rendered = original(plan, *args, **kwargs)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "outside").split(" ")[0]
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in test)[-150:]
+        counts[name] = counts.get(name, 0) + 1
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{name}.{counts[name]}.py").write_text(rendered.source, encoding="utf-8")
+        return rendered
+
+    render_module.render_dag = dumping
+
+
+if os.environ.get("KAF_DUMP_DAGS"):
+    _dump_rendered_dags(os.environ["KAF_DUMP_DAGS"])

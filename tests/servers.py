@@ -71,10 +71,23 @@ class AirflowServer:
         return {"AIRFLOW_USERNAME": self.username, "AIRFLOW_PASSWORD": self.password}
 
 
+# A DAG the Airflow already has when the tests start, as any user's Airflow has one: the first scan
+# finds it, and run-once of a new DAG then asks Airflow to parse it, which rescans the folder.
+KNOWN_DAG = """import pendulum
+from airflow.sdk import DAG
+
+with DAG("kaf_already_known", schedule=None, start_date=pendulum.datetime(2024, 1, 1), tags=["seeded"]):
+    pass
+"""
+
+
 def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
-    """`airflow db migrate` + `airflow standalone` (SQLite, LocalExecutor), loopback only."""
+    """`airflow db migrate` + `airflow standalone` (SQLite, LocalExecutor), loopback only, with Airflow's
+    DEFAULT dag-processor settings: a new file is found by a folder scan every 300 s, or at once when
+    run-once asks (docs/architecture.md, "Run")."""
     home, dags = base / "home", base / "dags"
     dags.mkdir(parents=True, exist_ok=True)
+    (dags / "kaf_already_known.py").write_text(KNOWN_DAG)
     port = free_port()
     env = {
         "AIRFLOW_HOME": str(home),
@@ -83,7 +96,6 @@ def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",

@@ -208,9 +208,57 @@ def test_missing_config_file_is_a_config_error(tmp_path):
         load_config(tmp_path, None, environ={}, git_info=GIT)
 
 
-@pytest.mark.parametrize("expr", ["@daily", "0 6 * * 1-5", "*/15 * * * *", "0 0 1 jan,jul *", "0 3 ? * MON-FRI"])
+@pytest.mark.parametrize("expr", ["@daily", "0 6 * * 1-5", "*/15 * * * *", "0 0 1 jan,jul *", "0 3 ? * MON-FRI",
+                                  "0 0 L * *", "0 0 * * 5#2", "0 0 1W * *", "0 22 * * fri-mon", "@midnight"])
 def test_valid_cron(expr):
     assert check_cron(expr)
+
+
+def test_cron_is_normalized():
+    assert check_cron(" @Daily ") == "@daily"
+    assert check_cron("0  6 *\t* 1-5\n") == "0 6 * * 1-5"
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("61 * * * *", "'61 * * * *' is not a cron expression: invalid minute field '61' "
+                   "(allowed 0-59, '*', ranges, lists and steps)"),
+    ("0 0 * * L", "'0 0 * * L' is not a cron expression: invalid day of week field 'L' "
+                  "(allowed 0-7, '*', ranges, lists and steps)"),
+    ("0 0 0 * *", "'0 0 0 * *' is not a cron expression: invalid day of month field '0' "
+                  "(allowed 1-31, '*', ranges, lists and steps)"),
+    ("0 0 * ? *", "'0 0 * ? *' is not a cron expression: invalid month field '?' "
+                  "(allowed 1-12, '*', ranges, lists and steps)"),
+    ("*/0 * * * *", "'*/0 * * * *' is not a cron expression: invalid minute field '*/0' "
+                    "(allowed 0-59, '*', ranges, lists and steps)"),
+    ("0 0 * * * *", "'0 0 * * * *' is not a cron expression: expected 5 fields (minute hour day-of-month month "
+                    "day-of-week) or a preset such as @daily"),
+])
+def test_invalid_cron_names_the_field(expr, message):
+    with pytest.raises(ValueError) as info:
+        check_cron(expr)
+    assert str(info.value) == message
+
+
+CRON_SAMPLES = ["0 6 * * 1-5", "0 0 L * *", "0 0 * * 5#2", "0 0 1W * *", "10-1 * * * *", "0 22 * * fri-mon",
+                "61 * * * *", "0 25 * * *", "0 0 * * L", "0 0 * * 5L", "H * * * *", "0 0 * * 1,", "a-b * * * *",
+                "-1 * * * *", "0 0 ? ? ?", "*/0 * * * *", "@daily", "@quarterly", "@midnight", "@annually"]
+
+
+@pytest.mark.parametrize("expr", CRON_SAMPLES)
+def test_cron_check_accepts_what_airflow_accepts(expr):
+    """Same verdict as Airflow's own cron timetable (5-field expressions and presets)."""
+    trigger = pytest.importorskip("airflow.timetables.trigger")
+    try:
+        trigger.CronTriggerTimetable(expr, timezone="UTC").validate()
+        airflow_accepts = True
+    except Exception:
+        airflow_accepts = False
+    try:
+        check_cron(expr)
+        we_accept = True
+    except ValueError:
+        we_accept = False
+    assert we_accept == airflow_accepts
 
 
 def test_resource_profile_layers_named_over_default(tmp_path):

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from conftest import copy_example, git, make_repo, run_cli
@@ -162,3 +167,45 @@ def test_listing_paginates(small_dag, airflow_server):
     assert len(everything) >= 2
     paged = list(client._paginate("/api/v2/dags", "dags", page=1))
     assert [d["dag_id"] for d in paged] == [d["dag_id"] for d in everything]
+
+
+def _last_bundle_refresh(server) -> datetime:
+    """When the dag-processor last scanned the DAGs folder (its dag_bundle row)."""
+    import sqlite3
+
+    with sqlite3.connect(server.home / "airflow.db") as db:
+        (value,) = db.execute("SELECT last_refreshed FROM dag_bundle WHERE name = 'dags-folder'").fetchone()
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _fresh_scan(client: AirflowClient, server) -> datetime:
+    """A folder scan now, so the next periodic one is a whole refresh_interval away."""
+    before = _last_bundle_refresh(server)
+    client.reparse(client.known_file_token("kaf"))
+    deadline = time.monotonic() + 60
+    while (scanned := _last_bundle_refresh(server)) == before:
+        assert time.monotonic() < deadline, "Airflow did not rescan its DAGs folder when asked"
+        time.sleep(0.5)
+    return scanned
+
+
+def test_a_new_branch_runs_before_the_folder_scan_could_find_it(airflow_server, tmp_path):
+    """Airflow runs with the default refresh_interval (300 s): a brand-new DAG file is found by the
+    rescan that run-once asks for, long before the next periodic scan was due."""
+    refresh = subprocess.run([str(Path(sys.executable).with_name("airflow")), "config", "get-value", "dag_processor",
+                              "refresh_interval"], env={**os.environ, "AIRFLOW_HOME": str(airflow_server.home)},
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert refresh == "300"
+    project = copy_example(tmp_path / "spaceflights")
+    make_repo(project, branch="feature/brand-new")
+    client = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
+    scanned_before = _fresh_scan(client, airflow_server)
+    result = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once",
+                     env=deploy_env(airflow_server, project, "kaf-e2e-new-branch"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    uploaded = datetime.fromtimestamp((airflow_server.dags_folder / "kaf-e2e-new-branch.py").stat().st_mtime,
+                                      timezone.utc)
+    (run,) = client.latest_runs("kaf-e2e-new-branch", limit=1)
+    triggered = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00"))
+    assert (triggered - uploaded).total_seconds() <= 30, (uploaded, triggered)
+    assert (triggered - scanned_before).total_seconds() < int(refresh), "the periodic scan could have found it"

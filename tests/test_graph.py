@@ -132,3 +132,20 @@ def test_transcoded_datasets_keep_their_edges(tmp_path):
     source = (tmp_path / "dag.py").read_text()
     assert ("'create_model_input_table_node', 'create-model-input-table-node', 'create_model_input_table_node', "
             "'__default__', None, ('preprocess_companies_node', 'preprocess_shuttles_node'))") in source
+
+
+def test_two_projects_with_one_package_name_in_one_process_each_get_their_own_graph(tmp_path):
+    """Python's module cache would hand the second project the first one's pipeline."""
+    from conftest import copy_example
+
+    from kedro_af_ci.graph import extract_graph
+
+    first, second = copy_example(tmp_path / "a"), copy_example(tmp_path / "b")
+    for project in (first, second):
+        (project / "conf" / "local").mkdir(exist_ok=True)
+    registry = second / "src" / "spaceflights" / "pipelines" / "data_processing" / "pipeline.py"
+    registry.write_text(registry.read_text().replace('name="preprocess_companies_node"',
+                                                     'name="renamed_in_the_second_project"'))
+    names = [{n.name for n in extract_graph(p).nodes} for p in (first, second)]
+    assert "preprocess_companies_node" in names[0] and "renamed_in_the_second_project" not in names[0]
+    assert "renamed_in_the_second_project" in names[1] and "preprocess_companies_node" not in names[1]

@@ -91,6 +91,29 @@ def test_project_image_holds_the_project_and_nothing_secret(docker_stack, tmp_pa
     run = docker("run", "--rm", "--network", "none", image, "kedro", "run", "--pipeline", "data_processing",
                  check=False)
     assert run.returncode == 0, run.stderr[-2000:]  # `kedro run` works from the image's workdir, as non-root
+    _spark_driver_contract(image)
+
+
+def _spark_driver_contract(image: str) -> None:
+    """spark.type kubernetes: the driver runs ``python <application> <application_args>`` in the image's
+    workdir with the driver environment the submit sets; that command must run the nodes."""
+    from kedro_af_ci.config import SparkConfig
+    from kedro_af_ci.spark import SparkJob
+    from kedro_af_ci.spark_kubernetes import KubernetesSubmit, default_application, submit_spec
+
+    submit = KubernetesSubmit(spark=SparkConfig(type="kubernetes"), image=image, image_pull_policy="Never",
+                              namespace="ml", service_account_name=None,
+                              application=default_application("/home/kedro", "spaceflights"),
+                              source_path="/home/kedro/src", dag_id="spaceflights")
+    job = SparkJob(task_id="pyspark_1", nodes=("preprocess_companies_node",), main_uri=submit.application, args=())
+    spec, _ = submit_spec(submit, job, ("run", "--pipeline", "data_processing"), None)
+    prefix = "spark.kubernetes.driverEnv."
+    env = [f"--env={k.removeprefix(prefix)}={v}" for k, v in spec.arguments["conf"].items() if k.startswith(prefix)]
+    driver = docker("run", "--rm", "--network", "none", *env, image, "python",
+                    spec.arguments["application"].removeprefix("local://"), *spec.arguments["application_args"],
+                    check=False)
+    assert driver.returncode == 0, driver.stderr[-2000:]
+    assert "Completed 1 out of 1 tasks" in driver.stderr + driver.stdout
 
 
 @pytest.mark.slow

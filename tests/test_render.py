@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -11,12 +12,15 @@ import pytest
 import yaml
 from conftest import RUN_ID, FakeVariables, build_pod, load_dag, make_config, make_graph, render
 
+from kedro_af_ci import render as render_module
 from kedro_af_ci.compiler import CompileRequest, compile_dag
 from kedro_af_ci.config import load_config
-from kedro_af_ci.errors import ConfigError
+from kedro_af_ci.errors import ConfigError, PreflightError
+from kedro_af_ci.fixed_tasks import RESERVED_TASK_IDS
 from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.plan import build_plan
-from kedro_af_ci.render import render_dag, tpl
+from kedro_af_ci.plan import build_plan, content_tag
+from kedro_af_ci.render import ZEROED_TAG, render_dag
+from kedro_af_ci.templating import tpl
 
 pytestmark = pytest.mark.airflow
 GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "main")
@@ -212,7 +216,6 @@ def test_run_id_with_odd_characters_gives_valid_claim(tmp_path):
     _, _, dag = compile_tiny(tmp_path, {"image": "a:1"})
     task = render(dag.task_dict["create_volume"], run_id="Ünïcode run/with spaces & {{ braces }}")
     name = yaml.safe_load(task.yaml_conf)["metadata"]["name"]
-    import re
     assert re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name), name
     assert RUN_ID
 
@@ -268,17 +271,63 @@ def test_slack_failure_handler_message_renders_safely(tmp_path):
                                             url="http://airflow/log?x=1")
 
 
-def test_syntax_check_covers_everything_but_the_literal_task_rows(tmp_path):
-    from kedro_af_ci.render import _structure
-
+def test_syntax_check_compiles_the_file_with_two_task_rows(tmp_path, monkeypatch):
+    """Rows are literals written by the encoders: the check covers all the template writes but
+    them, at the cost of a small file whatever the pipeline's size."""
+    compiled = []
+    monkeypatch.setattr(render_module, "compile", lambda text, *args, **kw: compiled.append(text) or
+                        compile(text, *args, **kw), raising=False)
     _, rendered, _ = compile_tiny(tmp_path, {"image": "a:1"}, nodes=[(f"n{i}", [], [], []) for i in range(6)])
-    cut = _structure(rendered.source)
-    assert rendered.source.count("\n    ('n") == 6 and cut.count("\n    ('n") == 2
-    before, after = rendered.source.split("\nTASKS = (\n")
-    assert cut.startswith(before) and cut.endswith(after[after.index("\n)\n"):])
-    broken = rendered.source.replace("with DAG(", "with DAG((", 1)
-    with pytest.raises(SyntaxError):
-        compile(_structure(broken), "dag.py", "exec")
+    [sample] = compiled
+    rows = [line for line in rendered.source.split("\n") if line.startswith("    ('n")]
+    assert len(rows) == 6 and [line for line in sample.split("\n") if line.startswith("    ('n")] == rows[:2]
+    without_rows = "\n".join(line for line in rendered.source.split("\n") if line not in rows[2:])
+    untagged = re.compile(r"dag_hash:[0-9a-f]{16}")
+    assert untagged.sub("", sample) == untagged.sub("", without_rows)
+
+
+def test_syntax_check_refuses_a_broken_template(tmp_path, monkeypatch):
+    template = render_module.dag_template()
+    text = template.environment.loader.get_source(template.environment, "dag.py.j2")[0]
+    broken = template.environment.from_string(text.replace("with DAG(", "with DAG((", 1))
+    monkeypatch.setattr(render_module, "dag_template", lambda: broken)
+    with pytest.raises(PreflightError, match="generated DAG is not valid Python"):
+        compile_tiny(tmp_path, {"image": "a:1"})
+
+
+def test_content_tag_is_the_hash_of_the_file_with_its_digits_zeroed(tmp_path):
+    """A deployed file can be checked on its own: zero the tag's digits, hash, compare."""
+    _, rendered, _ = compile_tiny(tmp_path, {"image": "a:1"})
+    assert rendered.source.count(rendered.content_tag) == 1
+    assert content_tag(rendered.source.replace(rendered.content_tag, ZEROED_TAG)) == rendered.content_tag
+
+
+def _template_task_ids(source: str) -> set[str]:
+    """Task ids written as literals (task_id="...", TaskGroup("...")): those the template names itself."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            found |= {kw.value.value for kw in node.keywords
+                      if kw.arg == "task_id" and isinstance(kw.value, ast.Constant)}
+            if isinstance(node.func, ast.Name) and node.func.id == "TaskGroup":
+                found.add(node.args[0].value)
+    return found
+
+
+@pytest.mark.parametrize("execution", ["kubernetes", "docker"])
+def test_every_task_the_template_adds_is_reserved_for_it(tmp_path, execution):
+    """Kedro task ids are kept off RESERVED_TASK_IDS, so it must hold every id the template writes."""
+    run_config = {"image": "a:1", "execution": execution, "mlflow": {"enabled": True},
+                  "external_dependencies": [{"dag_id": "up"}]}
+    nodes = [("a", ["raw"], ["x"], []), ("b", ["x"], ["y"], [])]
+    if execution == "kubernetes":
+        run_config["spark"] = {"type": "dataproc", "region": "r", "project_id": "p", "artifacts_path": "gs://b/a"}
+        nodes.append(("s", ["y"], ["z"], ["kedro-airflow-k8s:group:pyspark"]))
+    plan = build_plan(make_graph(nodes), make_config(tmp_path, run_config, git_info=GIT), GIT)
+    written = _template_task_ids(render_dag(plan).source) - {sensor.task_id for sensor in plan.sensors}
+    assert written <= set(RESERVED_TASK_IDS)
+    if execution == "kubernetes":  # every feature on: every reserved id is in use
+        assert written == set(RESERVED_TASK_IDS)
 
 
 POISON = """

@@ -24,6 +24,7 @@ from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, Pr
 from kedro_af_ci.plan import build_plan
 from kedro_af_ci.render import render_dag
 from kedro_af_ci.spark import spark_groups, spark_nodes, spark_reasons
+from kedro_af_ci.spark_operators import apply_factory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spaceflights_pyspark"
 GIT = GitInfo("b" * 40, "main")
@@ -220,7 +221,7 @@ def test_bad_factories_are_config_errors(tmp_path, factory, message):
                                                               "artifacts_path": "gs://b/a"}})
     graph = graph_of([node("a", tags=["kedro-airflow-k8s.group.pyspark"])])
     with pytest.raises(ConfigError, match=message) as info:
-        build_plan(graph, config, GIT, project_path=tmp_path)
+        apply_factory(build_plan(graph, config, GIT), tmp_path)
     assert info.value.key == "run_config.spark.operator_factory"
 
 
@@ -273,7 +274,7 @@ def test_every_strategy_is_acyclic_complete_and_keeps_dependencies(tmp_path, gra
     run_config = {"image": "a:1"}
     if spark:
         run_config["spark"] = {"type": "dataproc", "region": "r", "project_id": "p", "artifacts_path": "gs://b/a"}
-    plan = build_plan(graph, make_config(tmp_path, run_config), GIT, grouping=strategy, project_path=tmp_path)
+    plan = build_plan(graph, make_config(tmp_path, run_config), GIT, grouping=strategy)
     covered = [n for t in plan.tasks for n in t.nodes]
     assert sorted(covered) == sorted(n.name for n in graph.nodes)  # every node exactly once
     ancestors = _ancestors(plan)
@@ -358,9 +359,9 @@ def test_a_crafted_factory_never_writes_code_into_the_dag(tmp_path, class_path):
     graph = graph_of([node("a", tags=["kedro-airflow-k8s.group.pyspark"])])
     if "\\n" in class_path:  # an operator path with a line break is refused, not written
         with pytest.raises(ConfigError, match="is not a dotted class path"):
-            build_plan(graph, config, GIT, project_path=tmp_path)
+            apply_factory(build_plan(graph, config, GIT), tmp_path)
         return
-    plan = build_plan(graph, config, GIT, project_path=tmp_path)
+    plan = apply_factory(build_plan(graph, config, GIT), tmp_path)
     source = render_dag(plan).source
     assert "import os" not in source and f"factory '{module}.Crafted';" in source
     load_dag(source, plan.dag_id, tmp_path)
@@ -439,11 +440,11 @@ def test_group_spark_nodes_false_gives_one_task_per_spark_node(tmp_path):
                       node("c", inputs=["y"])])
     spark = {"type": "custom", "operator_factory": "spaceflights_pyspark.factories.KubernetesSparkFactory",
              "artifacts_path": "gs://b/a"}
-    grouped = build_plan(graph, make_config(tmp_path / "1", {"image": "a:1", "spark": spark}), GIT,
-                         project_path=FIXTURE)
+    grouped = apply_factory(build_plan(graph, make_config(tmp_path / "1", {"image": "a:1", "spark": spark}), GIT),
+                            FIXTURE)
     assert [t.nodes for t in grouped.tasks] == [("a", "b"), ("c",)]
-    apart = build_plan(graph, make_config(tmp_path / "2", {"image": "a:1", "spark": spark,
-                                                           "group_spark_nodes": False}), GIT, project_path=FIXTURE)
+    apart = apply_factory(build_plan(graph, make_config(tmp_path / "2", {"image": "a:1", "spark": spark,
+                                                                         "group_spark_nodes": False}), GIT), FIXTURE)
     assert [(t.task_id, t.nodes) for t in apart.tasks] == [("pyspark_1", ("a",)), ("pyspark_2", ("b",)), ("c", ("c",))]
     assert set(apart.spark.submits) == {"pyspark_1", "pyspark_2"}
 

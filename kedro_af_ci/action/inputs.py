@@ -72,6 +72,19 @@ def _network(value: str) -> str:
     return value
 
 
+def _env(value: str) -> str | None:
+    """A Kedro environment names a folder of conf/: never a path out of it."""
+    if value and (any(c in value for c in "/\\") or value.startswith(".")):
+        raise ConfigError(f"{value!r} is not a Kedro environment name", key="input env")
+    return value or None
+
+
+def _group_by(value: str) -> str | None:
+    if value not in ("", "auto", "none", "memory", "namespace", "tag"):
+        raise ConfigError(f"expected auto, none, memory, namespace or tag, got {value!r}", key="input group-by")
+    return value or None
+
+
 @dataclass(frozen=True)
 class ActionInputs:
     project_path: str
@@ -112,15 +125,9 @@ class ActionInputs:
     def from_environ(cls, environ: Mapping[str, str]) -> ActionInputs:
         declared = action_metadata()["inputs"]
         raw = {name: _raw(environ, name, str(spec.get("default", ""))) for name, spec in declared.items()}
-        group_by = raw["group-by"] or None
-        if group_by not in (None, "auto", "none", "memory", "namespace", "tag"):
-            raise ConfigError(f"expected auto, none, memory, namespace or tag, got {group_by!r}", key="input group-by")
-        env = raw["env"] or None
-        if env is not None and (any(c in env for c in "/\\") or env.startswith(".")):
-            raise ConfigError(f"{env!r} is not a Kedro environment name", key="input env")
         return cls(
             project_path=raw["project-path"] or ".",
-            env=env,
+            env=_env(raw["env"]),
             pipeline=raw["pipeline"] or "__default__",
             image=raw["image"],
             build=_bool("build", raw["build"]),
@@ -136,7 +143,7 @@ class ActionInputs:
             airflow_host=raw["airflow-host"],
             airflow_token=raw["airflow-token"] or environ.get("AIRFLOW_API_TOKEN", ""),
             run_name=raw["run-name"],
-            group_by=group_by,
+            group_by=_group_by(raw["group-by"]),
             run_once=_bool("run-once", raw["run-once"]),
             wait=_bool("wait", raw["wait"]),
             wait_timeout=_number("wait-timeout", raw["wait-timeout"], 1),

@@ -26,7 +26,8 @@ from ..errors import BuildError
 RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
 _PACKAGE = Path(__file__).resolve().parent.parent
-_MODULES = ("__init__.py", "errors.py", "pipeline_graph.py", "graph.py", "spark.py", "templates/kedro_logging.yml")
+_MODULES = ("__init__.py", "errors.py", "pipeline_graph.py", "graph.py", "spark.py", "partition.py",
+            "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
 import base64, io, sys, tempfile, zipfile

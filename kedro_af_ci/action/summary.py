@@ -13,6 +13,8 @@ from functools import cache
 
 import jinja2
 
+from ..templating import environment
+
 MAX_DIAGRAM_TASKS = 150  # GitHub's Mermaid renderer gives up on much larger graphs
 _MERMAID_SAFE = re.compile(r"[A-Za-z0-9 _.,:/()-]")
 _STATE_CLASS = {"success": "ok", "failed": "bad", "upstream_failed": "bad", "skipped": "skip"}
@@ -57,26 +59,24 @@ class SummaryData:
         if not self.tasks or len(self.tasks) > MAX_DIAGRAM_TASKS:
             return ""
         ids = {task: f"t{i}" for i, task in enumerate(self.tasks)}
-        states = {ti.get("task_id"): ti.get("state") for ti in self.task_states}
         lines = ["flowchart LR"]
         lines += [f"  {ids[t]}[{mermaid_label(t)}]" for t in self.tasks]
         lines += [f"  {ids[a]} --> {ids[b]}" for a, b in self.edges if a in ids and b in ids]
         lines += ["  classDef ok fill:#d3f9d8,stroke:#2b8a3e", "  classDef bad fill:#ffe3e3,stroke:#c92a2a",
                   "  classDef skip fill:#f1f3f5,stroke:#868e96"]
-        for task in self.tasks:
-            css = _STATE_CLASS.get(str(states.get(task)))
-            if css:
-                lines.append(f"  class {ids[task]} {css}")
+        lines += [f"  class {ids[task]} {css}" for task, css in self._state_classes()]
         return "\n".join(lines)
+
+    def _state_classes(self) -> list[tuple[str, str]]:
+        """(task, CSS class) of the tasks whose run state has a colour, in task order."""
+        states = {ti.get("task_id"): ti.get("state") for ti in self.task_states}
+        classes = [(task, _STATE_CLASS.get(str(states.get(task)))) for task in self.tasks]
+        return [(task, css) for task, css in classes if css]
 
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("kedro_af_ci", "templates"),
-                             undefined=jinja2.StrictUndefined, autoescape=False,  # noqa: S701 - cell() escapes
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["cell"] = cell
-    return env.get_template("summary.md.j2")
+    return environment(filters=(("cell", cell),)).get_template("summary.md.j2")  # cell() escapes Markdown
 
 
 def render_summary(data: SummaryData) -> str:

@@ -1,0 +1,399 @@
+"""The action's steps, in flow order, sharing one :class:`RunContext`.
+
+inputs → git → config → build → extract → compile (with the pre-flight) → push → Airflow → dry-run
+file, upload or run-once; the report is written by the caller whatever happened. Each step reads
+only what an earlier one put in the context, so git and the plugin config are read once, and the
+graph reaches the compile in memory. The order is the guarantee: an image is pushed, and a DAG
+uploaded, only after that DAG passed the pre-flight; a failure stops the run before either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..errors import BuildError, ConfigError, GraphError, KafError, RunFailed
+from .ci import Reporter
+from .docker import Docker, image_ref, registry_of
+from .inputs import ActionInputs
+from .summary import SummaryData
+
+if TYPE_CHECKING:
+    from ..airflow_api import AirflowClient
+    from ..compiler import CompileResult
+    from ..config import PluginConfig
+    from ..deploy import RunOutcome
+    from ..gitinfo import GitInfo
+    from ..pipeline_graph import PipelineGraph
+    from .isolated import Runner
+
+log = logging.getLogger("kedro_af_ci")
+
+
+@dataclass
+class RunContext:
+    """What the steps share. Made from the inputs; every later field is set by the step that owns it
+    (reading one before that step ran is an AttributeError, not a silent default)."""
+
+    inputs: ActionInputs
+    environ: Mapping[str, str]
+    reporter: Reporter
+    summary: SummaryData
+    workspace: Path
+    project: Path
+    git: GitInfo = field(init=False)  # read_git
+    trusted_host: str = field(init=False)  # read_config: the host the workflow named ("" if none)
+    host_source: str = field(init=False)
+    config: PluginConfig = field(init=False)
+    image: str = field(init=False)  # "" when there is none
+    docker: Docker | None = field(init=False)  # build_image
+    image_runs: bool = field(init=False)  # the image can host the project's code
+    runner: Runner = field(init=False)  # extract_graph
+    graph: PipelineGraph = field(init=False)
+    result: CompileResult = field(init=False)  # compile_and_verify
+    client: AirflowClient | None = field(init=False)  # connect_airflow
+
+    @property
+    def dag_id(self) -> str:
+        return self.result.dag.dag_id
+
+    def output(self, name: str, value: str) -> None:
+        self.reporter.set_output(name, value)
+
+
+def workspace_of(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("GITHUB_WORKSPACE") or environ.get("CI_PROJECT_DIR") or os.getcwd())
+
+
+def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> RunContext:
+    """The inputs, and the context made from them; secrets are masked before anything else is logged."""
+    inputs = ActionInputs.from_environ(environ)
+    for secret in [*inputs.secrets, environ.get("AIRFLOW_PASSWORD", "")]:
+        if secret:
+            reporter.mask(secret)
+    if inputs.airflow_token:
+        os.environ["AIRFLOW_API_TOKEN"] = inputs.airflow_token
+    workspace = workspace_of(environ)
+    _fix_google_credentials(workspace)
+    project = (workspace / inputs.project_path).resolve()
+    if not (project / "pyproject.toml").is_file():
+        raise ConfigError(f"{project} is not a Kedro project (no pyproject.toml)", key="input project-path")
+    return RunContext(inputs, environ, reporter, summary, workspace, project)
+
+
+def _fix_google_credentials(workspace: Path) -> None:
+    """google-github-actions/auth writes its credentials file into the runner's workspace, which
+    this container sees at another path (/github/workspace): point the variable at that file. Only a
+    file the run created qualifies, never one a branch committed (git tracks it)."""
+    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path or Path(path).exists():
+        return
+    candidate = workspace / Path(path).name
+    if not candidate.is_file():
+        return
+    from ..gitinfo import is_tracked
+
+    if is_tracked(workspace, candidate):
+        log.warning("GOOGLE_APPLICATION_CREDENTIALS: ignoring %s, which is committed in the repository, not "
+                    "written by this run", candidate.name)
+        return
+    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(candidate)
+    log.info("GOOGLE_APPLICATION_CREDENTIALS: using %s (the runner's path is not visible here)", candidate)
+
+
+def read_git(ctx: RunContext) -> None:
+    """Commit and branch, read once, from the CI's checkout only (a repository committed into the
+    project is never read): the config's substitutions and the compile reuse them."""
+    from ..gitinfo import read_git_info
+
+    checkout = ctx.workspace if (ctx.workspace / ".git").is_dir() else None
+    ctx.git = read_git_info(ctx.project, ctx.environ, checkout=checkout)
+    ctx.summary.commit_id, ctx.summary.branch_name = ctx.git.commit_id, ctx.git.branch_name
+    ctx.output("commit-id", ctx.git.commit_id)
+    ctx.output("branch-name", ctx.git.branch_name)
+
+
+def read_config(ctx: RunContext) -> None:
+    """The plugin config, read once with everything the workflow overrides (the image tag included),
+    so the compile uses this very object."""
+    from ..config import load_config
+
+    inputs = ctx.inputs
+    ctx.trusted_host, ctx.host_source = _trusted_host(inputs, ctx.environ)
+    image = image_ref(inputs.image, ctx.git.commit_id) if inputs.image else ""
+    overrides = _overrides(inputs, ctx.trusted_host, image)
+    ctx.config = load_config(ctx.project, inputs.env, git_info=ctx.git, overrides=overrides)
+    ctx.image = image or ctx.config.run_config.image or ""
+    if ctx.image:
+        ctx.summary.image = ctx.image
+        ctx.output("image", ctx.image)
+
+
+def _trusted_host(inputs: ActionInputs, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The Airflow host the workflow names (input, then the AIRFLOW_HOST variable), and where from."""
+    if inputs.airflow_host:
+        return inputs.airflow_host, "the airflow-host input"
+    host = environ.get("AIRFLOW_HOST", "").strip()
+    return (host, "AIRFLOW_HOST") if host else ("", "")
+
+
+def _overrides(inputs: ActionInputs, trusted_host: str, image: str) -> dict[str, Any]:
+    """What the workflow sets over airflow-k8s.yaml. The host that receives the token comes from the
+    workflow, never from a file a branch can change."""
+    run_config = {"run_name": inputs.run_name, "cron_expression": inputs.schedule, "image": image}
+    overrides: dict[str, Any] = {"run_config": {key: value for key, value in run_config.items() if value}}
+    if trusted_host:
+        overrides["host"] = trusted_host
+    return overrides
+
+
+def build_image(ctx: RunContext) -> None:
+    """Build the project image, labelled with its commit. Without a build, an existing image may
+    still host the graph extraction (when an engine answers and nodes run in containers)."""
+    ctx.docker = docker = Docker.find()
+    if docker is not None:
+        docker.quarantine = ctx.reporter.untrusted
+    if not ctx.inputs.build:
+        ctx.image_runs = (bool(ctx.image) and docker is not None and ctx.config.run_config.execution != "local"
+                          and docker.available())
+        return
+    if not ctx.image:
+        raise ConfigError("no image to build: set the image input or run_config.image", key="input image")
+    if docker is None or not docker.available():
+        raise BuildError("cannot build: no Docker engine is reachable (mount /var/run/docker.sock, or set "
+                         "build: false to use an existing image)")
+    inputs, project = ctx.inputs, ctx.project
+    with ctx.reporter.section(f"Build {ctx.image}"):
+        context = (project / inputs.build_context).resolve() if inputs.build_context else project
+        docker.build(ctx.image, context=str(context), dockerfile=str(project / inputs.dockerfile),
+                     build_args=inputs.build_args, network=inputs.build_network,
+                     labels={"org.opencontainers.image.revision": ctx.git.commit_id,
+                             "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]})
+    ctx.summary.built = ctx.image_runs = True
+
+
+def extract_graph(ctx: RunContext) -> None:
+    """Read the pipeline graph where the project's code may run, never in this process (it holds
+    the secrets)."""
+    from .graph_in_image import extract_with
+
+    with ctx.reporter.section("Pipeline graph"):
+        ctx.runner = _runner(ctx)
+        ctx.reporter.line(f"Extracting the pipeline graph in {ctx.runner.where}")
+        ctx.graph = extract_with(ctx.runner, ctx.inputs.pipeline, ctx.inputs.env)
+        ctx.summary.graph_source = f"extracted in {ctx.runner.where}"
+
+
+def _runner(ctx: RunContext) -> Runner:
+    """Where the project's code runs: in the project image, else (opt-in) a cleaned child process."""
+    from .isolated import ChildRunner, ImageRunner
+
+    if ctx.image_runs:
+        return ImageRunner(ctx.docker, ctx.image, ctx.config.run_config.project_path)
+    if not ctx.inputs.extract_without_docker:
+        raise GraphError("no project image to read the pipeline graph in (no Docker engine, or execution local): "
+                         "the project's code never runs in the action's process, which holds the secrets. "
+                         "Mount the Docker socket (with build: true, or an existing image), or set "
+                         "extract-without-docker: true if you trust the code of every branch")
+    return ChildRunner(ctx.project)
+
+
+def compile_and_verify(ctx: RunContext) -> None:
+    """Compile the graph and config already in hand into the DAG, and pre-flight it in Airflow's
+    DagBag: the same compile_dag as the CLI, so both produce the same DAG."""
+    from ..compiler import CompileRequest, compile_dag
+
+    inputs = ctx.inputs
+    with ctx.reporter.section("Compile and pre-flight"):
+        ctx.result = result = compile_dag(CompileRequest(
+            project_path=ctx.project, env=inputs.env, pipeline=inputs.pipeline, graph=ctx.graph, config=ctx.config,
+            schedule=None if inputs.run_once else True,  # True: the cron expression of the config (or input)
+            run_once=inputs.run_once, verify=inputs.verify, grouping=inputs.group_by, git=ctx.git,
+            spark_factory=_factory_in(ctx.runner)))
+        for warning in result.dag.warnings:
+            ctx.reporter.warning(warning)
+        summary = ctx.summary
+        summary.dag_id = ctx.dag_id
+        summary.tasks = [t.task_id for t in result.plan.tasks]
+        summary.edges = list(result.plan.edges)
+        if result.artifacts is not None:
+            summary.archive_files = list(result.artifacts.packed)
+        ctx.output("dag-id", ctx.dag_id)
+        checked = "loaded in Airflow's DagBag" if result.verification.checked \
+            else f"skipped ({result.verification.skipped_because})"
+        ctx.reporter.line(f"DAG {ctx.dag_id!r}: {len(result.plan.tasks)} task(s), {result.dag.content_tag}; "
+                          f"pre-flight: {checked}")
+
+
+def _factory_in(runner: Runner):
+    """A custom Spark operator factory is project code: it runs where the graph was read."""
+    from ..spark import factory_output, factory_request
+    from .isolated import run_job
+
+    def run(class_path, settings, jobs):
+        def error(message: str) -> ConfigError:
+            return ConfigError(f"the Spark operator factory {class_path!r} failed {message}",
+                               key="run_config.spark.operator_factory")
+
+        return factory_output(run_job(runner, "spark-factory", factory_request(class_path, settings, jobs), error))
+
+    return run
+
+
+def push_image(ctx: RunContext) -> None:
+    """Push the built image: only here, after its DAG passed the pre-flight, and never on a dry run."""
+    inputs, docker = ctx.inputs, ctx.docker
+    if not (inputs.build and inputs.push and not inputs.dry_run) or docker is None:
+        return
+    with ctx.reporter.section(f"Push {ctx.image}"):
+        if inputs.registry_username and inputs.registry_password:
+            docker.login(inputs.registry or registry_of(ctx.image), inputs.registry_username,
+                         inputs.registry_password)
+        docker.push(ctx.image)
+    ctx.summary.pushed = True
+
+
+def connect_airflow(ctx: RunContext) -> None:
+    """A client of the config's Airflow host. Run-once sends the credentials, so its host must be one
+    the workflow named; a host only airflow-k8s.yaml names gets no credential."""
+    host = ctx.config.host
+    if host:
+        ctx.summary.airflow_host = f"{host} ({ctx.host_source or 'airflow-k8s.yaml: no credential is sent to it'})"
+    if ctx.inputs.run_once and host and not ctx.trusted_host:
+        raise ConfigError("run-once sends the Airflow credentials, so the host must come from the workflow: set "
+                          "the airflow-host input (or AIRFLOW_HOST) from a protected setting such as a "
+                          "repository variable; airflow-k8s.yaml's host is a branch's to change",
+                          key="input airflow-host")
+    ctx.client = _client(ctx, host, credentials=bool(ctx.trusted_host))
+
+
+def link_dag(ctx: RunContext) -> None:
+    """The DAG's URL for the outputs and the summary. Only run-once needs Airflow: otherwise one quick
+    try (no retries, no credential) is enough, and a failure is a warning."""
+    if ctx.client is None or ctx.inputs.dry_run:
+        return
+    run_once = ctx.inputs.run_once
+    linker = ctx.client if run_once else _client(ctx, ctx.config.host, credentials=False, retries=0, timeout=5)
+    try:
+        ctx.summary.dag_url = linker.dag_url(ctx.dag_id)
+        ctx.output("dag-url", ctx.summary.dag_url)
+    except KafError as exc:
+        if run_once:
+            raise
+        ctx.reporter.warning(f"cannot reach Airflow for the DAG's URL: {exc}")
+
+
+def _client(ctx: RunContext, host: str | None, *, credentials: bool, **options):
+    """A client of ``host``; it holds the credentials only for a host the workflow named."""
+    if not host:
+        return None
+    from ..cli import airflow_client
+
+    if credentials:
+        _check_transport(host, ctx.inputs.insecure)
+    environ = {**ctx.environ, "AIRFLOW_API_TOKEN": ctx.inputs.airflow_token}
+    return airflow_client(host, ctx.inputs.insecure, environ=environ, credentials=credentials, **options)
+
+
+def _check_transport(host: str, insecure: bool) -> None:
+    """Credentials travel over https, or plain http on this machine's loopback, or where insecure says so."""
+    parts = urlsplit(host)
+    if parts.scheme == "https" or insecure:
+        return
+    name = (parts.hostname or "").lower()
+    loopback = name == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(name).is_loopback
+    if not loopback:
+        raise ConfigError(f"plain http to {parts.hostname} would send the Airflow credentials in clear: use https "
+                          "(or set insecure: true on a network you trust)", key="input airflow-host")
+
+
+def write_dry_run(ctx: RunContext) -> None:
+    """A dry run ends with the DAG file in the project: nothing pushed, uploaded or triggered."""
+    if not ctx.inputs.dry_run:
+        return
+    from ..compiler import default_output
+    from ..fileio import atomic_write_text
+
+    target = default_output(ctx.project, ctx.dag_id)
+    atomic_write_text(target, ctx.result.dag.source)
+    ctx.summary.dag_file = str(target)
+    ctx.output("dag-file", str(target))
+    ctx.reporter.line(f"Dry run: wrote {target}; nothing pushed, uploaded or triggered")
+
+
+def upload(ctx: RunContext) -> None:
+    """Without run-once: the Spark artifacts, then the DAG, where Airflow reads DAGs (its schedule runs it)."""
+    if ctx.inputs.dry_run or ctx.inputs.run_once:
+        return
+    from ..upload import upload_artifacts, upload_dag
+
+    destination = _destination(ctx)
+    with ctx.reporter.section("Upload"):
+        upload_artifacts(ctx.result.artifacts)
+        uploaded = upload_dag(ctx.result.dag.source, destination, f"{ctx.dag_id}.py")
+    _uploaded(ctx, uploaded.location)
+
+
+def run_once(ctx: RunContext) -> None:
+    """Upload, wait until Airflow serves this version, trigger it, and (with wait) fail unless it succeeds."""
+    if ctx.inputs.dry_run or not ctx.inputs.run_once:
+        return
+    from ..deploy import deploy_and_run, failure_message
+
+    inputs, result = ctx.inputs, ctx.result
+    destination = _destination(ctx)
+    if ctx.client is None:
+        raise ConfigError("run-once needs the Airflow host: set host in airflow-k8s.yaml or the airflow-host "
+                          "input", key="host")
+    with ctx.reporter.section("Upload and run once"):
+        outcome = deploy_and_run(ctx.client, result.dag.source, ctx.dag_id, result.dag.content_tag, destination,
+                                 wait=inputs.wait, timeout=inputs.wait_timeout,
+                                 version_timeout=inputs.version_timeout, poll=inputs.poll_interval,
+                                 on_uploaded=partial(_uploaded, ctx), artifacts=result.artifacts)
+    _record_run(ctx, outcome)
+    if inputs.wait and outcome.state != "success":
+        raise RunFailed(failure_message(outcome))
+
+
+def _destination(ctx: RunContext) -> str:
+    destination = ctx.inputs.output or ctx.config.output
+    if not destination:
+        raise ConfigError("no DAG location: set output in airflow-k8s.yaml or the output input", key="output")
+    return destination
+
+
+def _uploaded(ctx: RunContext, location: str) -> None:
+    ctx.summary.dag_file = location
+    ctx.output("dag-file", location)
+    ctx.reporter.line(f"Uploaded the DAG to {location}")
+
+
+def _record_run(ctx: RunContext, outcome: RunOutcome) -> None:
+    summary = ctx.summary
+    summary.run_id, summary.run_state, summary.run_url = outcome.run_id, outcome.state, outcome.run_url
+    summary.task_states = outcome.tasks
+    ctx.output("run-id", outcome.run_id)
+    ctx.output("run-state", outcome.state)
+    ctx.reporter.line(f"Run {outcome.run_id} of {ctx.dag_id!r}: {outcome.state} — {outcome.run_url}")
+
+
+Step = Callable[[RunContext], None]
+STEPS: tuple[Step, ...] = (read_git, read_config, build_image, extract_graph, compile_and_verify, push_image,
+                           connect_airflow, link_dag, write_dry_run, upload, run_once)
+
+
+def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> None:
+    """Every step in flow order; the first failure stops the run (the caller reports it)."""
+    ctx = read_inputs(environ, reporter, summary)
+    for step in STEPS:
+        step(ctx)

@@ -1,0 +1,171 @@
+"""README's config reference, generated from the models: every key (dotted, nested sections included)
+with its type, default and description, as a Markdown table between two marker comments.
+
+``python -m kedro_af_ci.config.reference --write README.md`` (``make docs``) regenerates it;
+``--check README.md`` fails when it is stale; with neither, the table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from .run import PluginConfig
+
+START = "<!-- config-reference:start -->"
+END = "<!-- config-reference:end -->"
+COMMAND = "python -m kedro_af_ci.config.reference --write README.md"
+_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", datetime: "date", Any: "any"}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    type: str
+    default: str
+    description: str
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type inside ``Annotated[...]``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _is_union(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType)
+
+
+def _alternatives(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _choices(values: list[Any]) -> str:
+    return _alternatives([f"`{value}`" for value in values])
+
+
+def type_name(annotation: Any) -> str:
+    """A reader's name for a field type: ``list of string``, ```a` or `b```, ``mapping``…"""
+    annotation = _unwrap(annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if _is_union(annotation):
+        return _alternatives([type_name(arg) for arg in args if arg is not type(None)])
+    if origin is Literal:
+        return _choices(list(args))
+    if origin is list:
+        return f"list of {type_name(args[0])}"
+    if origin is dict:
+        return f"mapping of {type_name(args[0])} to {type_name(args[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return _choices([member.value for member in annotation])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
+    return _NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _nested(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """The section model a field holds and the key part between the field and its keys
+    (``[]`` for a list item, ``.<name>`` for a mapping value)."""
+    annotation = _unwrap(annotation)
+    if _is_union(annotation):
+        models = [found for arg in get_args(annotation) if (found := _nested(arg))[0] is not None]
+        return models[0] if models else (None, "")
+    if get_origin(annotation) in (list, dict):
+        model, suffix = _nested(get_args(annotation)[-1])
+        return model, ("[]" if get_origin(annotation) is list else ".<name>") + suffix
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, ""
+    return None, ""
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, Enum):
+        value = value.value
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str) and value and value.isprintable() and value.strip() == value:
+        return value
+    if isinstance(value, (list, dict)):
+        return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip()
+    return json.dumps(value, ensure_ascii=False)
+
+
+def default_text(field: FieldInfo) -> str:
+    """The default as YAML would spell it; empty for a section (its keys have theirs)."""
+    if field.is_required():
+        return "required"
+    value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+    if isinstance(value, BaseModel):
+        return ""
+    return f"`{_literal(value)}`"
+
+
+def rows(model: type[BaseModel] = PluginConfig, prefix: str = "") -> list[Row]:
+    """Every key of ``model``, depth first, in the models' field order."""
+    found = []
+    for name, field in model.model_fields.items():
+        key = prefix + name
+        found.append(Row(key, type_name(field.annotation), default_text(field), field.description or ""))
+        child, suffix = _nested(field.annotation)
+        if child is not None:
+            found += rows(child, f"{key}{suffix}.")
+    return found
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(model: type[BaseModel] = PluginConfig) -> str:
+    lines = ["| Key | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{_cell(r.key)}` | {_cell(r.type)} | {_cell(r.default)} | {_cell(r.description)} |"
+              for r in rows(model)]
+    return "\n".join(lines) + "\n"
+
+
+def with_reference(text: str, table: str) -> str:
+    """``text`` with the part between the markers replaced by ``table``."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the markers {START} and {END} are missing (or out of order)")
+    return f"{text[:start]}{START}\n{table}{text[end:]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kedro_af_ci.config.reference", description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", type=Path, metavar="README", help="replace the table between the markers")
+    group.add_argument("--check", type=Path, metavar="README", help="fail when the table differs")
+    args = parser.parse_args(argv)
+    table = markdown_table()
+    path = args.write or args.check
+    if path is None:
+        sys.stdout.write(table)
+        return 0
+    text = path.read_text(encoding="utf-8")
+    updated = with_reference(text, table)
+    if args.check:
+        if updated != text:
+            print(f"{path}: the config reference is stale; run: {COMMAND}", file=sys.stderr)
+            return 1
+        return 0
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""README's config reference is generated from the config models: every key is described there, and
+the README table is the generated one."""
+
+from __future__ import annotations
+
+from conftest import ROOT
+
+from kedro_af_ci.config import PluginConfig, RunConfig, SparkConfig
+from kedro_af_ci.config.reference import COMMAND, END, START, main, markdown_table, rows, with_reference
+
+
+def test_readme_config_reference_is_generated_from_the_models():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert with_reference(readme, markdown_table()) == readme, (
+        f"README.md's config reference differs from the models: run `{COMMAND}` (or `make docs`)")
+
+
+def test_every_key_has_a_description():
+    undescribed = [row.key for row in rows() if not row.description.strip()]
+    assert undescribed == []
+
+
+def test_reference_walks_nested_sections_with_dotted_keys():
+    by_key = {row.key: row for row in rows()}
+    assert by_key["run_config.volume.size"].default == "`1Gi`"
+    assert by_key["run_config.resources.<name>.tolerations[].effect"].type == (
+        "`NoSchedule`, `PreferNoSchedule` or `NoExecute`")
+    assert by_key["run_config.secrets[].secret"].default == "required"
+    assert by_key["run_config.execution"].type == "`kubernetes`, `docker` or `local`"
+    assert by_key["run_config.execution"].default == "`kubernetes`"
+    assert by_key["run_config.spark.local_storage_size"].default == "`null`"
+    assert by_key["run_config.volume.access_modes"].default == "`[ReadWriteOnce]`"
+    # every model field, and nothing else
+    assert len([k for k in by_key if k.count(".") == 1 and k.startswith("run_config.")]) == len(RunConfig.model_fields)
+    assert {k.removeprefix("run_config.spark.") for k in by_key if k.startswith("run_config.spark.")} == set(
+        SparkConfig.model_fields)
+    assert [k for k in by_key if "." not in k] == list(PluginConfig.model_fields)
+
+
+def test_a_pipe_in_a_description_cannot_break_the_table():
+    for line in markdown_table().splitlines():
+        cells = line.replace("\\|", "").split("|")
+        assert len(cells) == 6, line
+
+
+def test_write_then_check(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{START}\nstale\n{END}\nafter\n", encoding="utf-8")
+    assert main(["--check", str(readme)]) == 1
+    assert COMMAND in capsys.readouterr().err
+    assert main(["--write", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# Title\n\nbefore\n") and text.endswith(f"{END}\nafter\n") and "stale" not in text
+    assert markdown_table() in text
+    assert main(["--check", str(readme)]) == 0
+
+
+def test_modes_are_enums_whose_plain_values_reach_the_plan():
+    """A str-Enum member would print as Execution.DOCKER in an f-string or repr: the models keep the value."""
+    rc = RunConfig.model_validate({"image": "a:1", "execution": "docker", "grouping": "tag"})
+    default = RunConfig.model_validate({"image": "a:1"})
+    spark = SparkConfig.model_validate({"type": "k8s"})
+    for value, text in ((rc.execution, "docker"), (rc.grouping, "tag"), (default.execution, "kubernetes"),
+                        (default.grouping, "auto"), (spark.type, "kubernetes")):
+        assert type(value) is str and repr(value) == repr(text)

@@ -1,0 +1,55 @@
+"""The pre-flight in its own process: same answers as in-process, remembered per source and Airflow
+version in a private cache only, and errors that name what failed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kedro_af_ci.errors import PreflightError
+from kedro_af_ci.verify import PreflightWorker, verify_source
+
+pytestmark = pytest.mark.airflow
+
+GOOD = '''
+import datetime
+from airflow import DAG
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+with DAG("worker_check", schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
+    KubernetesPodOperator(task_id="a", image="busybox", name="a")
+    KubernetesPodOperator(task_id="b", image="busybox", name="b")
+'''
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "kedro-af-ci" / "verified"
+
+
+def test_worker_answers_as_the_in_process_check_and_remembers_a_success(private_cache):
+    with PreflightWorker() as worker:
+        result = worker.verify(GOOD, "worker_check")
+        with pytest.raises(PreflightError) as failed:
+            worker.verify(GOOD.replace("KubernetesPodOperator(task_id=\"b\"", "Missing(task_id=\"b\""), "worker_check")
+    assert result == verify_source(GOOD, "worker_check")
+    assert (result.checked, result.task_count) == (True, 2)
+    assert "NameError: name 'Missing' is not defined" in str(failed.value)
+    assert len(list(private_cache.iterdir())) == 1  # the success only
+    closed = PreflightWorker()
+    closed.close()  # an identical source with the same Airflow is not parsed again
+    assert closed.verify(GOOD, "worker_check") == result
+
+
+def test_a_cache_folder_others_can_write_is_not_trusted(private_cache):
+    private_cache.mkdir(parents=True)
+    os.chmod(private_cache, 0o777)
+    with PreflightWorker() as worker:
+        worker.verify(GOOD, "worker_check")
+    assert list(private_cache.iterdir()) == []
+    closed = PreflightWorker()
+    closed.close()
+    with pytest.raises(PreflightError, match="the pre-flight process ended"):
+        closed.verify(GOOD, "worker_check")  # nothing remembered: it had to ask the (ended) worker
