@@ -208,7 +208,7 @@ def bench_run_once(table: Table, work: Path):
 
     from servers import start_airflow, stop
 
-    from kedro_af_ci.airflow_api import AirflowClient, Credentials
+    from kedro_af_ci.deliver.client import AirflowClient, Credentials
 
     server = start_airflow(work / "airflow")
     try:

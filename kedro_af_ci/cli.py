@@ -119,7 +119,7 @@ def _report_warnings(warnings) -> None:
 def compile(opts: Options, output, image, cron, no_verify):
     """Create an Airflow DAG for a project."""
     from .compiler import compile_dag, default_output
-    from .fileio import atomic_write_text
+    from .deliver.fileio import atomic_write_text
 
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
     result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
@@ -152,7 +152,7 @@ def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | No
     (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file)."""
     import os
 
-    from .airflow_api import AirflowClient, Credentials
+    from .deliver.client import AirflowClient, Credentials
 
     environ = os.environ if environ is None else environ
     secrets = Credentials(token=environ.get("AIRFLOW_API_TOKEN") or None,
@@ -170,7 +170,7 @@ def _destination(result, output: str | None) -> str:
 
 
 def _upload(result, output: str | None):
-    from .upload import upload_artifacts, upload_dag
+    from .deliver.upload import upload_artifacts, upload_dag
 
     destination = _destination(result, output)
     for artifact in upload_artifacts(result.artifacts):
@@ -231,7 +231,7 @@ def schedule(opts: Options, cron, output, image):
 def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_interval, run_id, host, insecure):
     """Uploads pipeline to Airflow and runs once."""
     from .compiler import compile_dag
-    from .deploy import deploy_and_run, failure_message
+    from .deliver.deploy import deploy_and_run, failure_message
     from .errors import RunFailed
 
     overrides = {"run_config": {"image": image}} if image else None
@@ -274,8 +274,7 @@ def list_pipelines(opts: Options, host, insecure):
     from rich.console import Console
     from rich.table import Table
 
-    from .plan import EXPERIMENT_TAG, TAG_PREFIX
-
+    from .plan.model import EXPERIMENT_TAG, TAG_PREFIX
     client = _client(host or _config_host(opts), insecure)
     dags = [d for d in client.list_dags()
             if any(_tag_name(t).startswith(TAG_PREFIX + ":") for t in d.get("tags", []))]
@@ -336,8 +335,8 @@ def ui(opts: Options, open_dag, host, insecure):
 @handle_errors
 def export_graph(opts: Options, output):
     """Write the pipeline graph as JSON (run it where the project's dependencies are installed)."""
-    from .fileio import atomic_write_text
-    from .graph import extract_graph
+    from .deliver.fileio import atomic_write_text
+    from .graph.extract import extract_graph
 
     graph = extract_graph(opts.project_path, opts.pipeline, opts.env)
     text = graph.to_json() + "\n"

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import PluginConfig, load_config
+from .deliver.artifacts import Artifacts, build_artifacts
 from .errors import GraphError
 from .gitinfo import GitInfo, read_git_info
-from .pipeline_graph import PipelineGraph
-from .plan import DagPlan, build_plan
-from .render import RenderedDag, render_dag
-from .spark_artifacts import Artifacts, build_artifacts
-from .spark_operators import SparkFactoryRunner, apply_factory
+from .graph.model import PipelineGraph
+from .plan.build import build_plan
+from .plan.model import DagPlan
+from .render.dag import RenderedDag, render_dag
+from .spark_factory import SparkFactoryRunner, apply_factory
 from .verify import PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
 
 
@@ -67,7 +68,7 @@ def load_graph(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
     if request.graph_file is not None:
         return PipelineGraph.read(request.graph_file)
     if importlib.util.find_spec("kedro") is not None:
-        from .graph import extract_graph  # imports Kedro: only when there is no graph file
+        from .graph.extract import extract_graph  # imports Kedro: only when there is no graph file
 
         return extract_graph(request.project_path, request.pipeline, request.env)
     return _graph_in_image(request, config)

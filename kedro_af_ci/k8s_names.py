@@ -33,43 +33,37 @@ def short_hash(text: str, length: int = 6) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
-def check_dns_label(value: str) -> str:
-    if len(value) > 63 or not DNS1123_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes name (lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
+def _valid(value: str, ok: bool, message: str) -> str:
+    if not ok:
+        raise ValueError(message)
     return value
+
+
+def check_dns_label(value: str) -> str:
+    return _valid(value, len(value) <= 63 and bool(DNS1123_LABEL.match(value)),
+                  f"{value!r} is not a valid Kubernetes name (lowercase letters, digits and '-', "
+                  "starting and ending with a letter or digit, at most 63 characters)")
 
 
 def check_dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes object name (lowercase letters, digits, '-' "
-            "and '.', starting and ending with a letter or digit, at most 253 characters)"
-        )
-    return value
+    return _valid(value, len(value) <= 253 and bool(DNS1123_SUBDOMAIN.match(value)),
+                  f"{value!r} is not a valid Kubernetes object name (lowercase letters, digits, '-' "
+                  "and '.', starting and ending with a letter or digit, at most 253 characters)")
 
 
 def check_label_key(key: str) -> str:
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-        raise ValueError(f"label key {key!r} has an invalid prefix {prefix!r} (must be a DNS subdomain)")
-    if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
-        raise ValueError(
-            f"label key {key!r} is invalid (name part: letters, digits, '-', '_', '.', "
-            "starting and ending alphanumeric, at most 63 characters)"
-        )
-    return key
+    _valid(key, not prefix or (len(prefix) <= 253 and bool(DNS1123_SUBDOMAIN.match(prefix))),
+           f"label key {key!r} has an invalid prefix {prefix!r} (must be a DNS subdomain)")
+    return _valid(key, bool(name) and len(name) <= 63 and bool(QUALIFIED_NAME.match(name)),
+                  f"label key {key!r} is invalid (name part: letters, digits, '-', '_', '.', "
+                  "starting and ending alphanumeric, at most 63 characters)")
 
 
 def check_label_value(value: str) -> str:
-    if len(value) > 63 or not LABEL_VALUE.match(value):
-        raise ValueError(
-            f"label value {value!r} is invalid (at most 63 characters: letters, digits, '-', '_', "
-            "'.', starting and ending alphanumeric)"
-        )
-    return value
+    return _valid(value, len(value) <= 63 and bool(LABEL_VALUE.match(value)),
+                  f"label value {value!r} is invalid (at most 63 characters: letters, digits, '-', '_', "
+                  "'.', starting and ending alphanumeric)")
 
 
 def check_quantity(value: str | int | float) -> str:

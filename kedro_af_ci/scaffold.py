@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .deliver.fileio import atomic_write_text
 from .errors import ConfigError
-from .fileio import atomic_write_text
 from .templating import environment
 
 ACTION = "getindata/kedro-airflow-k8s-action"

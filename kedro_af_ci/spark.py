@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .partition import UnionFind, reachable
-from .pipeline_graph import PipelineGraph
+from .graph.model import PipelineGraph
+from .plan.partition import UnionFind, reachable
 
 SPARK_TAGS = ("kedro-airflow-k8s:group:pyspark", "kedro-airflow-k8s.group.pyspark")
 _SPARK_HINT = re.compile(r"\bpyspark\.sql(\.[A-Za-z_.]+)?\.DataFrame\b")

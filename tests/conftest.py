@@ -77,7 +77,7 @@ def example_repo(tmp_path_factory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="session")
 def example_graph(example_repo):
-    from kedro_af_ci.graph import extract_graph
+    from kedro_af_ci.graph.extract import extract_graph
 
     return extract_graph(example_repo[0])
 
@@ -121,7 +121,7 @@ def build_pod(task, **context):
 
 def make_graph(nodes, datasets=None, pipeline="__default__", package="tiny"):
     """A PipelineGraph from (name, inputs, outputs, tags) tuples, without Kedro."""
-    from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
+    from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 
     return PipelineGraph(
         project=ProjectInfo(package_name=package, project_name=package.title()),
@@ -302,7 +302,7 @@ def _dump_rendered_dags(folder: str) -> None:
     """With KAF_DUMP_DAGS=<folder>, every DAG the tests render is written there, named by the test, so
     two runs (before and after a refactoring) can be compared file by file (scripts/compare-dags.py).
     Patched at import, before any test module binds ``render_dag``."""
-    from kedro_af_ci import render as render_module
+    from kedro_af_ci.render import dag as render_module
 
     original, counts = render_module.render_dag, {}
 

@@ -16,8 +16,8 @@ from conftest import make_config, make_graph
 
 from kedro_af_ci.compiler import CompileRequest, compile_dag
 from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.plan import build_plan
-from kedro_af_ci.render import render_dag
+from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.render.dag import render_dag
 
 pytestmark = pytest.mark.airflow
 AIRFLOW2 = os.environ.get("KAF_AIRFLOW2_PYTHON")

@@ -12,7 +12,7 @@ from synthetic import floor_dag, layered_edges, write_project
 
 
 def test_synthetic_project_has_the_generated_graph(tmp_path):
-    from kedro_af_ci.graph import extract_graph
+    from kedro_af_ci.graph.extract import extract_graph
 
     project = write_project(tmp_path / "bench", 60)
     graph = extract_graph(project)

@@ -10,8 +10,8 @@ from containers import docker
 
 from kedro_af_ci.compiler import CompileRequest, compile_dag
 from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.plan import build_plan
-from kedro_af_ci.render import render_dag
+from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.render.dag import render_dag
 
 pytestmark = pytest.mark.airflow
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.plan import build_plan
-from kedro_af_ci.render import render_dag
+from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.render.dag import render_dag
 
 pytestmark = pytest.mark.airflow
 RUN_CONFIG = {"image": "a:1", "run_name": "${branch_name}", "description": "${branch_name}",

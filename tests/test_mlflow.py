@@ -27,9 +27,9 @@ from conftest import (
 )
 
 from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.pipeline_graph import MlflowInfo, PipelineGraph
-from kedro_af_ci.plan import build_plan
-from kedro_af_ci.render import render_dag
+from kedro_af_ci.graph.model import MlflowInfo, PipelineGraph
+from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.render.dag import render_dag
 
 GIT = GitInfo("c0ffee" + "0" * 34, "feature/x")
 HOSTILE = "exp {{ ds }} 'q' \"dq\" $(id)\n"
@@ -121,8 +121,7 @@ def test_google_oauth2_token_comes_from_the_service_account(tmp_path, monkeypatc
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from kedro_af_ci.plan import build_plan as plan_of
-
+    from kedro_af_ci.plan.build import build_plan as plan_of
     config = make_config(tmp_path, {"image": "repo/p:1", "authentication": {"type": "GoogleOAuth2"}}, git_info=GIT)
     graph = dataclasses.replace(make_graph([("n1", [], [], [])]), mlflow=MlflowInfo("https://mlflow.example"))
     source = render_dag(plan_of(graph, config, GIT)).source
@@ -215,7 +214,7 @@ def test_tracking_uri_with_credentials_is_refused(tmp_path):
 
 
 def test_graph_reads_kedro_mlflow_config_and_survives_json(tmp_path):
-    from kedro_af_ci.graph import extract_graph
+    from kedro_af_ci.graph.extract import extract_graph
 
     project = copy_example(tmp_path / "p")
     assert extract_graph(project, "data_processing").mlflow is None

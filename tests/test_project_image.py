@@ -98,8 +98,8 @@ def _spark_driver_contract(image: str) -> None:
     """spark.type kubernetes: the driver runs ``python <application> <application_args>`` in the image's
     workdir with the driver environment the submit sets; that command must run the nodes."""
     from kedro_af_ci.config import SparkConfig
+    from kedro_af_ci.plan.spark_kubernetes import KubernetesSubmit, default_application, submit_spec
     from kedro_af_ci.spark import SparkJob
-    from kedro_af_ci.spark_kubernetes import KubernetesSubmit, default_application, submit_spec
 
     submit = KubernetesSubmit(spark=SparkConfig(type="kubernetes"), image=image, image_pull_policy="Never",
                               namespace="ml", service_account_name=None,

@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from kedro_af_ci.compiler import CompileRequest, compile_dag
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
-from kedro_af_ci.plan import build_plan
-from kedro_af_ci.render import render_dag
+from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
+from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.render.dag import render_dag
 from kedro_af_ci.spark import spark_groups, spark_nodes, spark_reasons
-from kedro_af_ci.spark_operators import apply_factory
+from kedro_af_ci.spark_factory import apply_factory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spaceflights_pyspark"
 GIT = GitInfo("b" * 40, "main")
@@ -48,7 +48,7 @@ def pyspark_project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pyspark_graph(pyspark_project):
-    from kedro_af_ci.graph import extract_graph
+    from kedro_af_ci.graph.extract import extract_graph
 
     return extract_graph(pyspark_project[0])
 
@@ -295,8 +295,8 @@ def test_names_are_the_same_in_processes_with_different_hash_seeds(pyspark_graph
     graph_file.write_text(pyspark_graph.to_json())
     script = (
         "import json, sys\n"
-        "from kedro_af_ci.pipeline_graph import PipelineGraph\n"
-        "from kedro_af_ci.grouping import group_nodes\n"
+        "from kedro_af_ci.graph.model import PipelineGraph\n"
+        "from kedro_af_ci.plan.grouping import group_nodes\n"
         "from kedro_af_ci.spark import spark_groups\n"
         "g = PipelineGraph.read(sys.argv[1])\n"
         "out = {s: [(x.name, x.nodes) for x in group_nodes(g, s)[0]] for s in ('none', 'memory', 'namespace', 'tag')}\n"
@@ -318,7 +318,7 @@ def test_strategy_groups_split_around_a_spark_group():
     nodes = (GraphNode("n0", (), ("d0",), spark_tag, "ns0"), GraphNode("n1", ("d0",), ("d1",), (), "ns1"),
              GraphNode("n2", (), ("d2",), (), "ns1"), GraphNode("n3", ("d2", "d0"), ("d3",), spark_tag, "ns1"))
     graph = PipelineGraph(ProjectInfo("p", "P"), "__default__", nodes, {})
-    from kedro_af_ci.grouping import group_nodes
+    from kedro_af_ci.plan.grouping import group_nodes
 
     groups, warnings = group_nodes(graph, "namespace", {"n0": "pyspark_1", "n3": "pyspark_1"})
     assert [(g.name, g.nodes) for g in groups] == [("pyspark_1", ("n0", "n3")), ("ns1", ("n1",)),
@@ -378,7 +378,7 @@ PLANTED_SECRETS = (  # what CI auth steps, SDKs and people leave in a workspace
 
 
 def test_project_archive_ships_no_credentials_and_only_tracked_files(pyspark_project, tmp_path):
-    from kedro_af_ci.spark_artifacts import archive_members
+    from kedro_af_ci.deliver.artifacts import archive_members
 
     project = tmp_path / "project"
     shutil.copytree(pyspark_project[0], project)
@@ -410,7 +410,7 @@ def test_spark_datasets_by_their_family_not_a_fixed_list(ds_type, spark):
 
 def test_a_subclass_of_a_spark_dataset_is_spark_whatever_its_name(tmp_path, monkeypatch):
     """At graph extraction the class is imported (never built) and its hierarchy decides."""
-    from kedro_af_ci.graph import _spark_class
+    from kedro_af_ci.graph.extract import _spark_class
 
     (tmp_path / "company_io.py").write_text(
         "class SparkBase:\n    pass\n\nSparkBase.__module__ = 'kedro_datasets.spark.spark_dataset'\n\n"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ..fileio import atomic_write_text
+from ..deliver.fileio import atomic_write_text
 
 
 def _escape_data(text: str) -> str:

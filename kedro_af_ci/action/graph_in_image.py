@@ -8,7 +8,7 @@ the dependencies but not this tool, so the extraction modules travel to it (acti
 from __future__ import annotations
 
 from ..errors import GraphError
-from ..pipeline_graph import PipelineGraph
+from ..graph.model import PipelineGraph
 from .isolated import ImageRunner, Runner, run_job
 
 

@@ -26,8 +26,8 @@ from ..errors import BuildError
 RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
 _PACKAGE = Path(__file__).resolve().parent.parent
-_MODULES = ("__init__.py", "errors.py", "pipeline_graph.py", "graph.py", "spark.py", "partition.py",
-            "templates/kedro_logging.yml")
+_MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py", "spark.py",
+            "plan/__init__.py", "plan/partition.py", "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
 import base64, io, sys, tempfile, zipfile
@@ -50,7 +50,7 @@ def main(argv):
     try:
         if job == "graph":
             from pathlib import Path
-            from kedro_af_ci.graph import extract_graph
+            from kedro_af_ci.graph.extract import extract_graph
             answer = json.loads(extract_graph(Path.cwd(), request["pipeline"], request["env"]).to_json())
         else:
             from kedro_af_ci.spark import run_factory_request

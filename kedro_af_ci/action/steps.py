@@ -27,12 +27,12 @@ from .inputs import ActionInputs
 from .summary import SummaryData
 
 if TYPE_CHECKING:
-    from ..airflow_api import AirflowClient
     from ..compiler import CompileResult
     from ..config import PluginConfig
-    from ..deploy import RunOutcome
+    from ..deliver.client import AirflowClient
+    from ..deliver.deploy import RunOutcome
     from ..gitinfo import GitInfo
-    from ..pipeline_graph import PipelineGraph
+    from ..graph.model import PipelineGraph
     from .isolated import Runner
 
 log = logging.getLogger("kedro_af_ci")
@@ -322,7 +322,7 @@ def write_dry_run(ctx: RunContext) -> None:
     if not ctx.inputs.dry_run:
         return
     from ..compiler import default_output
-    from ..fileio import atomic_write_text
+    from ..deliver.fileio import atomic_write_text
 
     target = default_output(ctx.project, ctx.dag_id)
     atomic_write_text(target, ctx.result.dag.source)
@@ -335,7 +335,7 @@ def upload(ctx: RunContext) -> None:
     """Without run-once: the Spark artifacts, then the DAG, where Airflow reads DAGs (its schedule runs it)."""
     if ctx.inputs.dry_run or ctx.inputs.run_once:
         return
-    from ..upload import upload_artifacts, upload_dag
+    from ..deliver.upload import upload_artifacts, upload_dag
 
     destination = _destination(ctx)
     with ctx.reporter.section("Upload"):
@@ -348,7 +348,7 @@ def run_once(ctx: RunContext) -> None:
     """Upload, wait until Airflow serves this version, trigger it, and (with wait) fail unless it succeeds."""
     if ctx.inputs.dry_run or not ctx.inputs.run_once:
         return
-    from ..deploy import deploy_and_run, failure_message
+    from ..deliver.deploy import deploy_and_run, failure_message
 
     inputs, result = ctx.inputs, ctx.result
     destination = _destination(ctx)

@@ -27,10 +27,10 @@ run_config:
 
 def main() -> int:
     import kedro_af_ci.action.main
-    import kedro_af_ci.airflow_api
-    import kedro_af_ci.deploy  # noqa: F401
+    import kedro_af_ci.deliver.client
+    import kedro_af_ci.deliver.deploy  # noqa: F401
     from kedro_af_ci.compiler import CompileRequest, compile_dag
-    from kedro_af_ci.pipeline_graph import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
+    from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 
     graph = PipelineGraph(
         project=ProjectInfo(package_name="warm_up", project_name="Warm up"), pipeline="__default__",

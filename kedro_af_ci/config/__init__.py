@@ -23,7 +23,6 @@ from .run import (
     PluginConfig,
     RunConfig,
     check_host,
-    tagged_values,
 )
 from .schedule import check_cron
 from .secrets import SecretConfig
@@ -61,5 +60,4 @@ __all__ = [
     "config_files",
     "jinja_literal",
     "load_config",
-    "tagged_values",
 ]

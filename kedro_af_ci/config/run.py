@@ -186,22 +186,3 @@ class PluginConfig(StrictModel):
     output: str | None = Field(
         default=None, description="Where the DAG file goes: a folder or an fsspec URL (`gs://`, `s3://`…).")
     run_config: RunConfig = Field(description="How the pipeline runs.")
-
-    def resources_for(self, tags: list[str] | tuple[str, ...]) -> ResourceConfig | None:
-        """Resource profile of a node: ``resources:<name>`` tag layered on ``__default__``."""
-        profiles = self.run_config.resources
-        default = profiles.get("__default__")
-        for name in tagged_values(tags, "resources"):
-            if name in profiles:
-                return profiles[name].over(default) if default else profiles[name]
-        return default
-
-
-def tagged_values(tags: list[str] | tuple[str, ...], prefix: str) -> list[str]:
-    """Values of ``prefix:value`` tags; ``prefix.value`` too, since Kedro 1.x forbids ':' in tags."""
-    found = []
-    for tag in tags:
-        for sep in (":", "."):
-            if tag.startswith(prefix + sep) and len(tag) > len(prefix) + 1:
-                found.append(tag[len(prefix) + 1:])
-    return sorted(found)

@@ -8,7 +8,7 @@ import pytest
 from kedro_af_ci import compiler
 from kedro_af_ci.action import steps
 from kedro_af_ci.compiler import CompileRequest, compile_dag
-from kedro_af_ci.pipeline_graph import PipelineGraph
+from kedro_af_ci.graph.model import PipelineGraph
 
 
 def test_nothing_leaves_before_the_preflight():

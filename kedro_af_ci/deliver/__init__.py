@@ -1,0 +1,1 @@
+"""The deliver stage: uploads and Airflow's API (docs/architecture.md, "Deliver" and "Run")."""

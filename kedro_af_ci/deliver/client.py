@@ -1,0 +1,338 @@
+"""Airflow REST client: API v2 (Airflow 3, JWT) and v1 (Airflow 2), detected from the server.
+
+Every call has a timeout. Calls are retried by urllib3 (:class:`RetryPolicy`) with exponential
+backoff on connection errors, timeouts, 429 (honouring Retry-After) and 5xx. Every call the client
+makes is safe to repeat, POST included: triggering is made idempotent by the caller's
+deterministic run id, so a retried POST that already succeeded answers 409, read as "already
+there", and a flaky network can never start a second run. Credentials never appear in messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+from ..errors import AirflowApiError, ConfigError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# GET/PUT/PATCH are idempotent; POST /auth/token only exchanges credentials; POST dagRuns carries a
+# fixed run id (see trigger). A new non-idempotent call would need a session without retries.
+RETRY_METHODS = frozenset({"GET", "PUT", "PATCH", "POST"})
+MAX_RETRY_AFTER = 60.0
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 3
+AUTH_HINT = " (check AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME and AIRFLOW_PASSWORD)"
+
+
+def origin(url: str) -> str:
+    """scheme://host:port: what a credential may be sent to (another port or plain http is not it)."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def log_lines(content: Any) -> list[str]:
+    """Log content as text lines: a string (API v1), or structured entries (API v2)."""
+    lines = content.splitlines() if isinstance(content, str) else [
+        line for entry in content or [] for line in _entry_lines(entry)]
+    # Airflow folds its own log sections with ::group:: markers: not part of what the task said
+    return [line for line in lines if line.strip() and not line.startswith(("::group::", "::endgroup::"))]
+
+
+def _entry_lines(entry: Any) -> list[str]:
+    """An API v2 log entry: ``event`` is the message, ``error_detail`` the exception(s)."""
+    if not isinstance(entry, dict):
+        return str(entry).splitlines()
+    errors = [f"{error.get('exc_type', 'Error')}: {error.get('exc_value', '')}"
+              for error in entry.get("error_detail") or [] if isinstance(error, dict)]
+    return str(entry.get("event", "")).splitlines() + errors
+
+
+class RetryPolicy(Retry):
+    """urllib3's retries plus a log line per retry, and Retry-After capped at MAX_RETRY_AFTER so a
+    server cannot park the CI job for hours."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})  # not 413: a too large body stays too large
+
+    @classmethod
+    def of(cls, retries: int, backoff: float, max_backoff: float) -> RetryPolicy:
+        """``retries`` retries in all (connect, read, status); waits 0, 2·backoff, 4·backoff, …, at
+        most ``max_backoff``, or what Retry-After says. A TLS or other error is not retried: it stays."""
+        return cls(total=retries, other=0, allowed_methods=RETRY_METHODS, status_forcelist=RETRY_STATUSES,
+                   backoff_factor=backoff, backoff_max=max_backoff, raise_on_status=False)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
+        except InvalidHeader:  # neither seconds nor a date: the usual backoff, not a failed call
+            return 0.0
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        cause = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.info("%s %s: %s; retrying (%d so far, %s left)", method, urlsplit(url or "").path, cause,
+                 len(retry.history), retry.total)
+        return retry
+
+
+@dataclass(frozen=True)
+class Credentials:
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class AirflowClient:
+    def __init__(self, host: str, credentials: Credentials | None = None, *, verify: bool | str = True,
+                 timeout: float = 30.0, retries: int = 5, backoff: float = 0.5, max_backoff: float = 10.0,
+                 session: requests.Session | None = None):
+        if "@" in urlsplit(host).netloc:
+            from ..config import CREDENTIALS_IN_URL
+
+            raise ConfigError(CREDENTIALS_IN_URL, key="host")
+        self.host = host.rstrip("/")
+        self.credentials = credentials or Credentials()
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(max_retries=RetryPolicy.of(retries, backoff, max_backoff))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.verify = verify
+        self.session.headers["User-Agent"] = "kedro-airflow-k8s-action"
+        self._api: str | None = None  # "v2" or "v1"
+        self._jwt: str | None = None
+        self.requests_made = 0  # HTTP requests sent, retries included (benchmarks/run.py reads it)
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.credentials.token:
+            return {"Authorization": f"Bearer {self.credentials.token}"}
+        if self._api == "v2" and self.credentials.username:
+            if self._jwt is None:
+                self._jwt = self._exchange_token()
+            return {"Authorization": f"Bearer {self._jwt}"}
+        return {}
+
+    def _basic_auth(self) -> tuple[str, str] | None:
+        """API v1 (Airflow 2) takes the user and password on every call; v2 exchanges them for a JWT."""
+        if self._api == "v1" and not self.credentials.token and self.credentials.username:
+            return self.credentials.username, self.credentials.password or ""
+        return None
+
+    def _exchange_token(self) -> str:
+        body = {"username": self.credentials.username, "password": self.credentials.password or ""}
+        response = self._send("POST", "/auth/token", json=body, auth=False, ok=(200, 201))
+        token = response.json().get("access_token")
+        if not token:
+            raise AirflowApiError("POST /auth/token answered without an access_token")
+        return token
+
+    def _send(self, method: str, path: str, *, json: Any = None, params: dict | None = None, auth: bool = True,
+              ok: tuple[int, ...] = (200,), allow: tuple[int, ...] = ()) -> requests.Response:
+        """One API call whose answer is in ``ok`` or ``allow``, else an error naming the call. Retries
+        happen below (RetryPolicy); here an expired JWT is exchanged again, once."""
+        expected = ok + allow
+        response = self._call(method, path, json=json, params=params, auth=auth)
+        if response.status_code == 401 and 401 not in expected and auth and self._jwt:
+            self._jwt = None
+            response = self._call(method, path, json=json, params=params, auth=auth)
+        if response.status_code in expected:
+            return response
+        hint = AUTH_HINT if response.status_code in (401, 403) else ""
+        raise AirflowApiError(f"{method} {path} → HTTP {response.status_code}: {self._detail(response)}{hint}")
+
+    def _call(self, method: str, path: str, *, auth: bool, **kwargs) -> requests.Response:
+        """The request with its credentials; a transport failure (after the retries) becomes one line."""
+        headers, basic = (self._auth_headers(), self._basic_auth()) if auth else ({}, None)
+        try:
+            return self._request(method, self.host + path, headers=headers, auth=basic, **kwargs)
+        except requests.ConnectionError as exc:  # Timeout after retries arrives as ConnectionError too
+            raise AirflowApiError(f"{method} {path}: cannot reach Airflow at {self.host}: {_cause(exc)}") from None
+        except requests.RequestException as exc:
+            raise AirflowApiError(f"{method} {path}: request failed: {_cause(exc)}") from None
+        except OSError as exc:  # e.g. a CA bundle path that does not exist
+            raise AirflowApiError(f"{method} {path}: {exc}") from None
+
+    def _request(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One request, following redirects only within the host's own origin: a credential (the
+        token, a password in the body) never goes to another host or port, nor from https to http."""
+        for _ in range(MAX_REDIRECTS + 1):
+            # verify given per request: requests would otherwise let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+            # override both AIRFLOW_CA_BUNDLE and --insecure
+            response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
+                                            verify=self.session.verify, **kwargs)
+            self.requests_made += 1 + len(getattr(getattr(response.raw, "retries", None), "history", ()))
+            if response.status_code not in REDIRECTS:
+                return response
+            target = urljoin(url, response.headers.get("Location", ""))
+            if origin(target) != origin(self.host):
+                raise AirflowApiError(f"{method} {urlsplit(url).path} was redirected to {origin(target)}, another "
+                                      f"origin than {origin(self.host)}: not followed, so no credential is sent "
+                                      "there; set host to the address Airflow serves")
+            url = target
+        raise AirflowApiError(f"{method} {urlsplit(url).path}: more than {MAX_REDIRECTS} redirects")
+
+    def _detail(self, response: requests.Response) -> str:
+        """The server's explanation, shortened, on one line, and without any credential it echoed."""
+        try:
+            data = response.json()
+        except ValueError:
+            text = (response.text or response.reason or "").strip()
+        else:
+            text = str(data.get("detail") or data.get("title") or data) if isinstance(data, dict) else str(data)
+        for secret in (self.credentials.token, self.credentials.password, self._jwt):
+            if secret:
+                text = text.replace(secret, "***")
+        return " ".join(text.split())[:300]
+
+    # -- API ------------------------------------------------------------------------------------
+
+    @property
+    def api(self) -> str:
+        if self._api is None:
+            self._api = self._detect()
+        return self._api
+
+    def _detect(self) -> str:
+        for api in ("v2", "v1"):
+            response = self._send("GET", f"/api/{api}/version", auth=False, ok=(200,), allow=(401, 403, 404, 405))
+            if response.status_code in (200, 401, 403):
+                version = response.json().get("version", "?") if response.status_code == 200 else "?"
+                log.debug("Airflow %s detected (API %s)", version, api)
+                return api
+        raise AirflowApiError(f"{self.host} does not look like an Airflow API server (no /api/v2 or /api/v1)")
+
+    def _path(self, path: str) -> str:
+        return f"/api/{self.api}{path}"
+
+    def version(self) -> str:
+        return self._send("GET", self._path("/version")).json().get("version", "?")
+
+    def get_dag(self, dag_id: str) -> dict | None:
+        response = self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}"), allow=(404,))
+        return None if response.status_code == 404 else response.json()
+
+    def dag_details(self, dag_id: str) -> dict | None:
+        response = self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}/details"), allow=(404,))
+        return None if response.status_code == 404 else response.json()
+
+    def reparse(self, file_token: str) -> bool:
+        """Airflow 3: queue a priority parse of a file it already knows."""
+        if self.api != "v2":
+            return False
+        # 409: a parse of that file is already queued, which serves as well
+        self._send("PUT", f"/api/v2/parseDagFile/{quote(file_token, safe='')}", ok=(200, 201), allow=(409,))
+        return True
+
+    def known_file_token(self, prefer_tag_prefix: str) -> str | None:
+        """Airflow 3: the file token of a DAG file it already knows, ours first (same DAGs folder).
+
+        Parsing a known file also refreshes that file's DAG bundle (Airflow 3.0, apache/airflow#48424),
+        so a brand-new file beside it is found in seconds instead of at the next folder scan."""
+        if self.api != "v2":
+            return None
+        dags = self._send("GET", "/api/v2/dags", params={"limit": 100}).json().get("dags", [])
+
+        def rank(dag: dict) -> tuple[bool, bool]:
+            tags = [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
+            return (not any(tag.startswith(prefer_tag_prefix) for tag in tags), dag.get("bundle_name") != "dags-folder")
+
+        known = sorted((d for d in dags if d.get("file_token") and not d.get("is_stale")), key=rank)
+        return known[0]["file_token"] if known else None
+
+    def set_paused(self, dag_id: str, paused: bool) -> dict:
+        return self._send("PATCH", self._path(f"/dags/{quote(dag_id, safe='')}"), json={"is_paused": paused},
+                          params={"update_mask": "is_paused"}).json()
+
+    def trigger(self, dag_id: str, run_id: str, logical_date: str | None, conf: dict | None = None) -> dict:
+        """Start a run with a fixed id; a 409 (already triggered by an earlier attempt) returns that run."""
+        body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf or {}, "logical_date": logical_date}
+        response = self._send("POST", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns"), json=body,
+                              ok=(200,), allow=(409,))
+        if response.status_code == 409:
+            log.info("run %s already exists (an earlier attempt went through); following it", run_id)
+            return self.get_run(dag_id, run_id)
+        return response.json()
+
+    def get_run(self, dag_id: str, run_id: str) -> dict:
+        return self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")).json()
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        return list(self._paginate(path, "task_instances"))
+
+    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, try_number: int, lines: int = 20) -> list[str]:
+        """The last lines of a task try's log (Airflow 3: structured entries; Airflow 2: text)."""
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                          f"{quote(task_id, safe='')}/logs/{int(try_number)}")
+        response = self._send("GET", path, params={"full_content": "true"}, allow=(404,))
+        if response.status_code == 404:
+            return []
+        try:
+            content = response.json().get("content")
+        except ValueError:
+            content = response.text
+        return log_lines(content)[-lines:]
+
+    def list_dags(self, tags: list[str] | None = None) -> list[dict]:
+        params = {"tags": tags} if tags else {}
+        return list(self._paginate(self._path("/dags"), "dags", params))
+
+    def latest_runs(self, dag_id: str, limit: int = 1) -> list[dict]:
+        order = "-run_after" if self.api == "v2" else "-execution_date"
+        data = self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns"),
+                          params={"limit": limit, "order_by": order}).json()
+        return data.get("dag_runs", [])
+
+    def import_errors(self) -> list[dict]:
+        return list(self._paginate(self._path("/importErrors"), "import_errors"))
+
+    def _paginate(self, path: str, key: str, params: dict | None = None, page: int = 100) -> Iterator[dict]:
+        offset = 0
+        while True:
+            data = self._send("GET", path, params={**(params or {}), "limit": page, "offset": offset}).json()
+            items = data.get(key, [])
+            yield from items
+            offset += len(items)
+            total = data.get("total_entries", 0)
+            if not items or offset >= total:
+                return
+
+    # -- links ----------------------------------------------------------------------------------
+
+    def dag_url(self, dag_id: str) -> str:
+        if self.api == "v2":
+            return f"{self.host}/dags/{quote(dag_id, safe='')}"
+        return f"{self.host}/dags/{quote(dag_id, safe='')}/grid"
+
+    def run_url(self, dag_id: str, run_id: str) -> str:
+        if self.api == "v2":
+            return f"{self.host}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+        return f"{self.host}/dags/{quote(dag_id, safe='')}/grid?dag_run_id={quote(run_id, safe='')}"
+
+    def task_log_url(self, dag_id: str, run_id: str, task_id: str) -> str:
+        if self.api == "v2":
+            return (f"{self.host}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+                    f"/tasks/{quote(task_id, safe='')}")
+        return (f"{self.host}/dags/{quote(dag_id, safe='')}/grid?dag_run_id={quote(run_id, safe='')}"
+                f"&task_id={quote(task_id, safe='')}&tab=logs")
+
+
+def _cause(exc: requests.RequestException) -> str:
+    """What went wrong, by name only (no URL, no header): urllib3's "max retries exceeded" wrapper
+    is looked through, so a timeout reads ReadTimeoutError rather than ConnectionError."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return type(reason or exc).__name__

@@ -1,0 +1,284 @@
+"""compile → upload → wait for this version → unpause → trigger → wait: shared by CLI and action.
+
+"This version" is recognised by the DAG's content-hash tag, so run-once never triggers the DAG
+Airflow had before the upload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from ..errors import AirflowApiError, ConfigError, RunFailed
+from ..plan.model import TAG_PREFIX
+from .client import TERMINAL_RUN_STATES, AirflowClient
+
+if TYPE_CHECKING:
+    from .artifacts import Artifacts
+
+log = logging.getLogger(__name__)
+MAX_LOGS = 3  # failed tasks whose log tail is shown
+
+
+@dataclass
+class RunOutcome:
+    dag_id: str
+    run_id: str
+    state: str
+    run_url: str
+    tasks: list[dict] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (task_id, log url)
+    logs: dict[str, list[str]] = field(default_factory=dict)  # failed task -> the last lines of its log
+
+
+def make_run_id(content_tag: str, now: datetime | None = None) -> str:
+    """Deterministic per invocation: the DAG version plus the invocation time."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    digest = content_tag.split(":")[-1][:12]
+    return f"kaf_run_once__{digest}__{stamp}"
+
+
+class Progress:
+    """One line per change; a live spinner on a terminal, plain lines in CI logs."""
+
+    def __init__(self, enabled_tty: bool | None = None):
+        self.tty = sys.stderr.isatty() if enabled_tty is None else enabled_tty
+        self._last = None
+        self._status = None
+        if self.tty:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+
+    def update(self, message: str) -> None:
+        if message == self._last:
+            return
+        self._last = message
+        if self.tty:
+            if self._status is None:
+                self._status = self._console.status(message)
+                self._status.start()
+            else:
+                self._status.update(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def wait_for_version(client: AirflowClient, dag_id: str, content_tag: str, *, filename: str,
+                     uploaded_at: float, timeout: float, poll: float, progress: Progress,
+                     clock: Callable[[], float] = time.monotonic) -> dict:
+    """Poll until Airflow serves the DAG with ``content_tag``; fail fast on its import error."""
+    deadline = clock() + timeout
+    reparse_asked = False
+    while True:
+        details = client.dag_details(dag_id)
+        if details and content_tag in _tags(details):
+            return details
+        progress.update(_waiting_for(details, dag_id, content_tag, filename))
+        reparse_asked = reparse_asked or _ask_reparse(client, details) or _ask_rescan(client, details)
+        _raise_import_error(client, filename, uploaded_at)
+        if clock() >= deadline:
+            raise RunFailed(f"Airflow did not load version {content_tag} of DAG {dag_id!r} within {timeout:.0f}s; "
+                            "is the output location Airflow's DAGs folder?")
+        time.sleep(poll)
+
+
+def _tags(details: dict) -> set[str]:
+    """Tag names: API v2 gives ``{"name": …}`` objects, v1 plain strings in places."""
+    return {t["name"] if isinstance(t, dict) else t for t in details.get("tags", [])}
+
+
+def _waiting_for(details: dict | None, dag_id: str, content_tag: str, filename: str) -> str:
+    if details is None:
+        return (f"waiting for Airflow to discover the new file {filename} (a rescan was asked where Airflow 3 "
+                "allows it; else the dag-processor scans the DAGs folder every [dag_processor] refresh_interval, "
+                "300 s by default)")
+    return f"waiting for Airflow to parse the uploaded version ({content_tag}) of {dag_id}"
+
+
+def _ask_reparse(client: AirflowClient, details: dict | None) -> bool:
+    """A file Airflow already knows can be parsed now instead of at its next scan (Airflow 3)."""
+    token = (details or {}).get("file_token")
+    return bool(token) and client.reparse(token)
+
+
+def _ask_rescan(client: AirflowClient, details: dict | None) -> bool:
+    """A new DAG file: ask Airflow 3 to parse a file it knows, which rescans the folder (docs/architecture.md,
+    "Run"). Best effort: without a known file or the right to parse it, the folder scan still comes."""
+    if details is not None:
+        return False
+    try:
+        token = client.known_file_token(TAG_PREFIX)
+        return bool(token) and client.reparse(token)
+    except AirflowApiError as exc:
+        log.debug("no rescan asked: %s", exc)
+        return True  # asked once is enough: the answer would not change
+
+
+def _raise_import_error(client: AirflowClient, filename: str, uploaded_at: float) -> None:
+    """Airflow reports an import error of the uploaded file (not an older one): stop waiting."""
+    try:
+        errors = client.import_errors()
+    except AirflowApiError:
+        return  # listing import errors needs extra permissions on some deployments
+    for error in errors:
+        if str(error.get("filename", "")).rsplit("/", 1)[-1] == filename and \
+                _error_time(error, uploaded_at) >= uploaded_at - 1:
+            trace = str(error.get("stack_trace", "")).strip().splitlines()
+            raise RunFailed(f"Airflow cannot import {filename}: {trace[-1] if trace else 'unknown error'}")
+
+
+def _error_time(error: dict, default: float) -> float:
+    """When Airflow recorded the import error; ``default`` (counted as new) when it does not say."""
+    try:
+        return datetime.fromisoformat(str(error.get("timestamp")).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
+
+
+def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: bool, timeout: float,
+                     poll: float, progress: Progress, clock: Callable[[], float] = time.monotonic) -> RunOutcome:
+    """Unpause, trigger the run ``run_id`` (fixed, so a retried trigger never starts a second run) and,
+    with ``wait``, follow it to its end and collect its tasks and the log tails of failed ones."""
+    outcome = _start_run(client, dag_id, run_id)
+    if wait:
+        _follow_run(client, outcome, timeout=timeout, poll=poll, progress=progress, clock=clock)
+        _collect_tasks(client, outcome)
+    return outcome
+
+
+def _start_run(client: AirflowClient, dag_id: str, run_id: str) -> RunOutcome:
+    details = client.get_dag(dag_id)
+    if details and details.get("is_paused"):
+        client.set_paused(dag_id, False)
+    run = client.trigger(dag_id, run_id, datetime.now(timezone.utc).isoformat())
+    return RunOutcome(dag_id=dag_id, run_id=run_id, state=run.get("state", "queued"),
+                      run_url=client.run_url(dag_id, run_id))
+
+
+def _follow_run(client: AirflowClient, outcome: RunOutcome, *, timeout: float, poll: float, progress: Progress,
+                clock: Callable[[], float]) -> None:
+    """Poll the run's state into ``outcome`` until it is terminal; RunFailed after ``timeout``."""
+    deadline = clock() + timeout
+    polls, requests_before = 0, client.requests_made
+    try:
+        while outcome.state not in TERMINAL_RUN_STATES:
+            progress.update(f"run {outcome.run_id} of {outcome.dag_id}: {outcome.state}")
+            if clock() >= deadline:
+                raise RunFailed(f"run {outcome.run_id} of {outcome.dag_id!r} did not finish within {timeout:.0f}s "
+                                f"(last state: {outcome.state}); see {outcome.run_url}")
+            time.sleep(poll)
+            polls += 1
+            outcome.state = client.get_run(outcome.dag_id, outcome.run_id).get("state", outcome.state)
+    finally:
+        progress.done()
+    if polls:  # benchmarks/run.py reads this line (with --verbose)
+        requests = client.requests_made - requests_before
+        log.debug("kaf-requests:%s", json.dumps({"polls": polls, "requests": requests, "per_poll": requests / polls}))
+
+
+def _collect_tasks(client: AirflowClient, outcome: RunOutcome) -> None:
+    """The run's tasks, its failed ones with links, and the log tails of the first MAX_LOGS of them."""
+    outcome.tasks = client.task_instances(outcome.dag_id, outcome.run_id)
+    failed = [ti for ti in outcome.tasks if ti.get("state") == "failed"]
+    outcome.failed = [(ti["task_id"], client.task_log_url(outcome.dag_id, outcome.run_id, ti["task_id"]))
+                      for ti in failed]
+    for ti in failed[:MAX_LOGS]:
+        try:  # the failure is reported whatever happens here: the log is extra
+            outcome.logs[ti["task_id"]] = client.task_log_tail(outcome.dag_id, outcome.run_id, ti["task_id"],
+                                                               ti.get("try_number") or 1)
+        except AirflowApiError as exc:
+            log.debug("no log of %s: %s", ti["task_id"], exc)
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What run-once deploys, once compiled: the DAG, where it goes, and how long to wait for what."""
+
+    source: str  # the DAG file's text
+    dag_id: str
+    content_tag: str  # the DAG's version tag: how the uploaded version is recognised in Airflow
+    destination: str  # Airflow's DAGs folder: a path or an fsspec URL
+    wait: bool  # follow the run to its end
+    timeout: float  # for the run, with wait
+    version_timeout: float  # for Airflow to load the uploaded version
+    poll: float
+    run_id: str | None = None  # default: make_run_id(content_tag)
+    artifacts: Artifacts | None = None  # Spark artifacts, uploaded before the DAG
+
+
+def deploy(client: AirflowClient, request: DeployRequest, *, progress: Progress | None = None,
+           on_uploaded: Callable[[str], None] | None = None) -> RunOutcome:
+    """run-once after compiling: check the API, upload, wait for this version, trigger, maybe wait.
+
+    The API is reached before the upload so a wrong host or credentials fail before anything is
+    written; ``on_uploaded`` receives the DAG file's location (the action reports it even when the
+    run then fails). Spark artifacts go up first: the DAG never points at missing files.
+    """
+    from .upload import upload_artifacts, upload_dag
+
+    progress = progress or Progress()
+    client.api  # noqa: B018 - detect the API version (and fail on a wrong host) before uploading
+    _refuse_replacing_a_schedule(client, request.dag_id)
+    upload_artifacts(request.artifacts)
+    uploaded_at = time.time()
+    filename = f"{request.dag_id}.py"
+    uploaded = upload_dag(request.source, request.destination, filename)
+    log.debug("uploaded DAG %r (%s) to %s", request.dag_id, request.content_tag, uploaded.location)
+    if on_uploaded:
+        on_uploaded(uploaded.location)
+    wait_for_version(client, request.dag_id, request.content_tag, filename=filename, uploaded_at=uploaded_at,
+                     timeout=request.version_timeout, poll=min(request.poll, 5), progress=progress)
+    progress.done()
+    return trigger_and_wait(client, request.dag_id, request.run_id or make_run_id(request.content_tag),
+                            wait=request.wait, timeout=request.timeout, poll=request.poll, progress=progress)
+
+
+def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag: str, destination: str, *,
+                   run_id: str | None = None, wait: bool, timeout: float, version_timeout: float,
+                   poll: float, progress: Progress | None = None,
+                   on_uploaded: Callable[[str], None] | None = None, artifacts=None) -> RunOutcome:
+    """The former call form of :func:`deploy`, kept while the CLI and the action move to DeployRequest."""
+    request = DeployRequest(source=source, dag_id=dag_id, content_tag=content_tag, destination=destination,
+                            wait=wait, timeout=timeout, version_timeout=version_timeout, poll=poll, run_id=run_id,
+                            artifacts=artifacts)
+    return deploy(client, request, progress=progress, on_uploaded=on_uploaded)
+
+
+def schedule_of(dag: dict) -> str | None:
+    """The schedule Airflow reports for a DAG (API v2 ``timetable_summary``, v1 ``schedule_interval``)."""
+    summary = dag.get("timetable_summary")
+    if summary is None and isinstance(dag.get("schedule_interval"), dict):
+        summary = dag["schedule_interval"].get("value")
+    return None if summary in (None, "", "None") else str(summary)
+
+
+def _refuse_replacing_a_schedule(client: AirflowClient, dag_id: str) -> None:
+    """A run-once DAG has no schedule: uploading it under a scheduled DAG's id would silently stop
+    that schedule (a run-once of the default branch over production)."""
+    existing = client.get_dag(dag_id)
+    schedule = schedule_of(existing) if existing else None
+    if schedule:
+        raise ConfigError(f"run-once would replace the scheduled DAG {dag_id!r} ({schedule}) with an unscheduled "
+                          "one: give run-once its own DAG id (run_config.run_name with ${branch_name}, or the "
+                          "run-name input)", key="run_config.run_name")
+
+
+def failure_message(outcome: RunOutcome) -> str:
+    lines = [f"  {task}: {url}" for task, url in outcome.failed]
+    for task, tail in outcome.logs.items():
+        lines += [f"  last lines of {task}'s log:", *(f"    {line}" for line in tail)]
+    return (f"run {outcome.run_id} of {outcome.dag_id!r} ended {outcome.state}; failed task(s): "
+            + (", ".join(t for t, _ in outcome.failed) or "none reported")
+            + ("\n" + "\n".join(lines) if lines else ""))

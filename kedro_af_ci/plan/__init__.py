@@ -1,0 +1,1 @@
+"""The plan stage: PipelineGraph + PluginConfig → DagPlan, pure (docs/architecture.md, "Plan")."""

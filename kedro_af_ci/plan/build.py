@@ -1,0 +1,212 @@
+"""PipelineGraph + PluginConfig → DagPlan: every decision about the DAG, made without I/O.
+
+The renderer only turns this plan into source text, so all naming, resource selection, volume
+wiring and dependency logic is here, where it is testable without Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from .. import __version__
+from ..config import (
+    ExternalDependency,
+    PluginConfig,
+    ResourceConfig,
+    RunConfig,
+)
+from ..errors import ConfigError
+from ..gitinfo import GitInfo
+from ..graph.model import PipelineGraph
+from ..k8s_names import dns_name, quantity_value, sanitize_id
+from .mlflow import mlflow_plan
+from .model import (
+    DATA_VOLUME_NAME,
+    DEFAULT_START_DATE,
+    EXPERIMENT_TAG,
+    TAG_PREFIX,
+    ContainerLimits,
+    DagPlan,
+    PlannedTask,
+    SensorPlan,
+    TemplatePlan,
+    VolumePlan,
+    airflow_env,
+    kedro_args_of,
+)
+from .pod_templates import parse_pod_template, template_volume_names
+from .spark import kubernetes_spark_plan, spark_plan
+from .tasks import classify_spark, group_tasks, plan_tasks, unique_ids, warn_memory_crossings
+
+log = logging.getLogger(__name__)
+
+
+# Airflow 3 removed these from the template context; a task using them fails at render time.
+# ... each with what to use instead (Airflow 3's upgrade notes)
+_REMOVED_IN_AIRFLOW3 = {
+    "execution_date": "logical_date", "next_ds": "data_interval_end", "next_ds_nodash": "data_interval_end",
+    "next_execution_date": "data_interval_end", "prev_ds": "prev_data_interval_start_success",
+    "prev_ds_nodash": "prev_data_interval_start_success", "prev_execution_date": "prev_data_interval_start_success",
+    "prev_execution_date_success": "prev_data_interval_start_success", "tomorrow_ds": "data_interval_end",
+    "tomorrow_ds_nodash": "data_interval_end", "yesterday_ds": "data_interval_start",
+    "yesterday_ds_nodash": "data_interval_start", "conf": "a variables_params entry",
+}
+
+
+def _params_template(config: PluginConfig) -> str | None:
+    rc = config.run_config
+    parts = [f"{name}={{{{ {name} }}}}" for name in rc.macro_params]
+    parts += [f"{name}={{{{ var.value.get('{name}') }}}}" for name in rc.variables_params]
+    return ",".join(parts) or None
+
+
+def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
+               kedro_env: str | None = None, schedule: str | bool | None = True,
+               grouping: str | None = None, run_once: bool = False,
+               airflow_major: int | None = None) -> DagPlan:
+    """Plan the DAG in named steps, without I/O (docs/architecture.md, "Plan"). ``schedule=True`` takes
+    the config's cron; ``None``/``False`` means no schedule. ``run_once``: the DAG runs once, now, by
+    hand: it does not wait for other DAGs (as the original plugin). ``airflow_major``: the Airflow the
+    DAG is checked against (None: not known here). A custom Spark factory's operators are left to
+    :func:`kedro_af_ci.spark_factory.apply_factory`, which runs project code."""
+    rc = config.run_config
+    warnings: list[str] = []
+    run_name = rc.run_name or rc.experiment_name or graph.project.package_name  # the seed's default: the experiment
+    dag_id = sanitize_id(run_name)
+    spark_of = classify_spark(graph, rc)
+    groups = group_tasks(graph, grouping or rc.grouping, spark_of, warnings)
+    tasks, profiles = plan_tasks(graph, config, groups, warnings)
+    warn_memory_crossings(graph, tasks, warnings)
+    check_removed_macros(rc, airflow_major, warnings)
+    volume = plan_volume(rc, dag_id)
+    if rc.execution == "docker":
+        warnings += _docker_warnings(rc, profiles)
+    sensors = plan_sensors(rc.external_dependencies, run_once, warnings)
+    templates = plan_pod_templates(rc, tasks, volume, warnings)
+    mlflow = mlflow_plan(graph, config, git, warnings, templates.pods)
+    params = _params_template(config)
+    kedro_args = kedro_args_of(kedro_env, graph.pipeline)
+    spark_task_ids = tuple(t.task_id for t in tasks if t.group in set(spark_of.values()))
+    if rc.spark is not None and rc.spark.type == "kubernetes":
+        spark = kubernetes_spark_plan(config, dag_id, graph, tasks, spark_task_ids, params, kedro_args, profiles,
+                                       mlflow is not None, warnings)
+    else:
+        spark = spark_plan(config, git, dag_id, tasks, spark_task_ids, params)
+    return DagPlan(
+        **_dag_settings(rc, graph, git, run_name, dag_id, rc.cron_expression if schedule is True else schedule or None),
+        kedro_env=kedro_env, kedro_args=kedro_args, params=params, profiles=profiles, tasks=tuple(tasks),
+        volume=volume, sensors=sensors, pod_templates=templates.pods, template_images=templates.images,
+        templates_with_volume=templates.with_volume, mlflow=mlflow, spark=spark,
+        container_limits={name: _container_limits(p) for name, p in profiles.items()}
+        if rc.execution == "docker" else {},
+        warnings=tuple(warnings),
+    )
+
+
+def _dag_settings(rc: RunConfig, graph: PipelineGraph, git: GitInfo, run_name: str, dag_id: str,
+                  cron: str | None) -> dict[str, Any]:
+    """The plan's fields that come straight from the config and the git checkout."""
+    tags = [f"{TAG_PREFIX}:{__version__}", f"commit:{git.commit_id}"[:100]]
+    if rc.experiment_name:
+        tags.append(f"{EXPERIMENT_TAG}{rc.experiment_name}"[:100])
+    return {
+        "dag_id": dag_id, "display_name": run_name, "description": rc.description, "schedule": cron,
+        "start_date": rc.start_date or DEFAULT_START_DATE, "catchup": rc.catchup,
+        "max_active_runs": rc.max_active_runs, "retries": rc.retries, "tags": tuple(tags),
+        "execution": rc.execution, "image": rc.image, "namespace": rc.namespace,
+        "image_pull_policy": rc.image_pull_policy, "startup_timeout": rc.startup_time,
+        "service_account_name": rc.service_account_name, "image_pull_secrets": tuple(rc.image_pull_secrets),
+        "secrets": tuple(rc.secrets), "env_vars": airflow_env(rc.env_vars),
+        "failure_handlers": tuple(rc.failure_handlers), "docker": rc.docker if rc.execution == "docker" else None,
+        "project_path": rc.project_path, "project_name": graph.project.project_name, "pipeline": graph.pipeline,
+        "commit_id": git.commit_id, "branch_name": git.branch_name,
+    }
+
+
+def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: list[str]) -> None:
+    """Macros Airflow 3 removed: an error when the DAG is checked against Airflow 3, else a warning."""
+    removed = sorted(set(rc.macro_params) & set(_REMOVED_IN_AIRFLOW3))
+    if not removed:
+        return
+    instead = "; ".join(f"{name}: use {_REMOVED_IN_AIRFLOW3[name]}" for name in removed)
+    if airflow_major is not None and airflow_major >= 3:  # every task would fail to render
+        raise ConfigError(f"{', '.join(removed)} no longer exist in Airflow 3 ({instead})",
+                          key="run_config.macro_params")
+    warnings.append(f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
+                    f"tasks using them fail to render there ({instead})")
+
+
+def plan_volume(rc: RunConfig, dag_id: str) -> VolumePlan | None:
+    """The run's shared data volume (not in local mode, nor when disabled)."""
+    if rc.volume.disabled or rc.execution == "local":
+        return None
+    return VolumePlan(
+        pvc_prefix=dns_name(dag_id, max_len=40), size=rc.volume.size, access_modes=tuple(rc.volume.access_modes),
+        storageclass=rc.volume.storageclass, owner=rc.volume.owner, init=not rc.volume.skip_init,
+        mount_path=f"{rc.project_path}/data", image_data_path=f"{rc.project_path}/data", keep=rc.volume.keep,
+    )
+
+
+def plan_sensors(dependencies: list[ExternalDependency], run_once: bool,
+                 warnings: list[str]) -> tuple[SensorPlan, ...]:
+    """One sensor per external dependency (none for run-once); the same one twice gets numbered ids."""
+    if run_once:
+        if dependencies:
+            warnings.append(f"run-once: the {len(dependencies)} external dependency sensor(s) are left out; "
+                            "the scheduled DAG waits for them")
+        return ()
+
+    def key(dep: ExternalDependency) -> str:
+        return f"{dep.dag_id}__{dep.task_id}" if dep.task_id else dep.dag_id
+
+    ids = unique_ids(list(dict.fromkeys(key(d) for d in dependencies)),
+                      lambda n: sanitize_id("wait_for_" + n), "_")
+    used: dict[str, int] = {}
+    sensors = []
+    for dep in dependencies:
+        used[key(dep)] = used.get(key(dep), 0) + 1
+        task_id = ids[key(dep)] if used[key(dep)] == 1 else f"{ids[key(dep)]}_{used[key(dep)]}"
+        sensors.append(SensorPlan(task_id=task_id, dependency=dep))
+    return tuple(sensors)
+
+
+def plan_pod_templates(rc: RunConfig, tasks: list[PlannedTask], volume: VolumePlan | None,
+                       warnings: list[str]) -> TemplatePlan:
+    """The pod templates the tasks use, parsed and checked."""
+    pods: dict[str, dict] = {}
+    for name in sorted({t.template for t in tasks if t.template}):
+        key = f"run_config.kubernetes_pod_templates.{name}.template"
+        if re.search(r"^type:\s*Pod\s*$", rc.kubernetes_pod_templates[name].template, flags=re.M):
+            warnings.append(f"{key}: `type: Pod` (the seed's samples) is read as `kind: Pod`, the field Kubernetes "
+                            "knows; write kind: Pod")
+        pods[name] = parse_pod_template(rc.kubernetes_pod_templates[name].template, key,
+                                        volume.claim_name if volume else None)
+    images = {name: image for name in pods if (image := rc.kubernetes_pod_templates[name].image)}
+    with_volume = tuple(sorted(n for n, d in pods.items() if DATA_VOLUME_NAME in template_volume_names(d)))
+    return TemplatePlan(pods=pods, images=images, with_volume=with_volume)
+
+
+def _container_limits(profile: ResourceConfig) -> ContainerLimits:
+    cpu, memory = profile.requests.get("cpu"), profile.limits.get("memory")
+    return ContainerLimits(cpus=quantity_value(cpu) if cpu else None,
+                           mem_limit=int(quantity_value(memory)) if memory else None, labels=dict(profile.labels))
+
+
+def _docker_warnings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> list[str]:
+    """Settings that only a Kubernetes cluster applies: said once, never silently dropped."""
+    ignored = [key for key, value in (
+        ("secrets", rc.secrets), ("image_pull_secrets", rc.image_pull_secrets),
+        ("service_account_name", rc.service_account_name), ("kubernetes_pod_templates", rc.kubernetes_pod_templates),
+    ) if value]
+    for name, profile in profiles.items():
+        fields = [f for f in ("node_selectors", "tolerations") if getattr(profile, f)]
+        fields += [f"limits.{key}" for key in sorted(set(profile.limits) - {"memory"})]
+        if fields:
+            ignored.append(f"resources.{name}: {', '.join(fields)}")
+    if not ignored:
+        return []
+    return [f"execution docker: these Kubernetes settings have no Docker equivalent and are not applied: "
+            f"{'; '.join(ignored)} (on one host, requests.cpu becomes CPU shares, limits.memory a memory limit "
+            "and labels container labels)"]

@@ -1,0 +1,186 @@
+"""The plan's data: what every later stage reads (docs/architecture.md, "Plan")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .. import __version__
+from ..config import (
+    DockerConfig,
+    ExternalDependency,
+    ResourceConfig,
+    SecretConfig,
+    SlackFailureHandler,
+)
+from ..k8s_names import short_hash
+from ..spark import (
+    AirflowTemplate,
+    OperatorSpec,
+    SparkJob,
+    SparkSettings,
+)
+
+TAG_PREFIX = "generated_with_kedro_airflow_k8s"
+
+
+EXPERIMENT_TAG = "experiment:"
+
+
+DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+MLFLOW_START_TASK = "start_mlflow_run"
+
+
+DATA_VOLUME_NAME = "kedro-data"
+
+
+INIT_MOUNT_PATH = "/mnt/kedro-data-volume"
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    task_id: str
+    pod_name: str
+    nodes: tuple[str, ...]  # Kedro node names run by this task
+    profile: str | None  # key into DagPlan.profiles
+    upstream: tuple[str, ...] = ()
+    template: str | None = None  # key into DagPlan.pod_templates
+    group: str = ""  # the node group's name (Spark groups: pyspark_<n>)
+
+    @property
+    def display_name(self) -> str:
+        return ",".join(self.nodes)
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    pvc_prefix: str  # DNS-safe prefix; the run id completes the name at run time
+    size: str
+    access_modes: tuple[str, ...]
+    storageclass: str | None
+    owner: int
+    init: bool
+    mount_path: str  # where node pods see the volume: <project_path>/data
+    image_data_path: str  # what data-volume-init copies from the image
+    keep: bool = False  # no delete task: the data stays for inspection
+
+    @property
+    def claim_name(self) -> str:
+        """PVC name: the run id completes it at run time (the DAG defines the kaf_dns filter)."""
+        return self.pvc_prefix + "-{{ run_id | kaf_dns }}"
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """A resource profile as Docker applies it (``execution: docker``): CPU shares from
+    ``requests.cpu`` (what Kubernetes also turns into shares), a memory limit from ``limits.memory``."""
+
+    cpus: float | None
+    mem_limit: int | None
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SensorPlan:
+    task_id: str  # inside the "external_dependencies" task group
+    dependency: ExternalDependency
+
+
+@dataclass(frozen=True)
+class MlflowPlan:
+    """One MLflow run per DAG run: started before the first node, closed with the run's outcome."""
+
+    experiment_name: str
+    tracking_uri: str | None  # None: MLFLOW_TRACKING_URI of the environment the script runs in
+    tags: dict[str, str]
+    auth: str  # Null | GoogleOAuth2 | Vars
+    auth_params: tuple[str, ...]  # Vars: Airflow Variable names = environment variable names
+    templates_with_run_id: tuple[str, ...] = ()  # pod templates that set MLFLOW_RUN_ID themselves
+
+
+@dataclass(frozen=True)
+class SparkPlan:
+    """Spark groups run as submit jobs on a cluster created and deleted by the DAG run."""
+
+    artifacts_uri: str  # <artifacts_path>/<dag_id>/<commit>: init script, archive, run scripts
+    project_home: str
+    user_init_path: str | None
+    user_post_init_path: str | None
+    jobs: tuple[SparkJob, ...]
+    create: OperatorSpec | None
+    delete: OperatorSpec | None
+    submits: dict[str, OperatorSpec]  # task id -> its submit operator
+    factory: str = ""  # class path of the operator factory
+    archive_exclude: tuple[str, ...] = ()  # patterns kept out of the project archive, over the deny list
+    settings: SparkSettings | None = None  # set while a custom factory's operators are still to be made
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    dag_id: str
+    display_name: str
+    description: str | None
+    schedule: str | None
+    start_date: datetime
+    catchup: bool
+    max_active_runs: int | None
+    retries: int
+    tags: tuple[str, ...]
+    execution: str
+    image: str
+    namespace: str
+    image_pull_policy: str
+    startup_timeout: int
+    service_account_name: str | None
+    image_pull_secrets: tuple[str, ...]
+    secrets: tuple[SecretConfig, ...]
+    env_vars: dict[str, str]
+    kedro_args: tuple[str, ...]  # `kedro run` arguments shared by every node task
+    params: str | None  # value of --params, a Jinja template built only from validated names
+    profiles: dict[str, ResourceConfig]
+    tasks: tuple[PlannedTask, ...]
+    volume: VolumePlan | None
+    sensors: tuple[SensorPlan, ...]
+    pod_templates: dict[str, dict]  # name -> pod dict for pod_template_dict
+    template_images: dict[str, str]  # name -> image override
+    templates_with_volume: tuple[str, ...]  # templates that define the data volume themselves
+    failure_handlers: tuple[SlackFailureHandler, ...]
+    mlflow: MlflowPlan | None
+    spark: SparkPlan | None
+    docker: DockerConfig | None  # execution: docker
+    container_limits: dict[str, ContainerLimits]  # execution: docker, per profile
+    project_path: str
+    project_name: str
+    pipeline: str
+    kedro_env: str | None
+    commit_id: str
+    branch_name: str
+    version: str = __version__
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(up, task.task_id) for task in self.tasks for up in task.upstream]
+
+
+@dataclass(frozen=True)
+class TemplatePlan:
+    pods: dict[str, dict]  # name -> pod dict for pod_template_dict
+    images: dict[str, str]  # name -> image override
+    with_volume: tuple[str, ...]  # templates that define the data volume themselves
+
+
+def content_tag(source_without_hash: str) -> str:
+    return f"dag_hash:{short_hash(source_without_hash, 16)}"
+
+
+def airflow_env(env_vars: dict[str, str]) -> dict[str, str]:
+    """Jinja the user wrote is Airflow's to render (substituted values are inert Jinja literals by then)."""
+    return {k: AirflowTemplate(v) if ("{{" in v or "{%" in v) else v for k, v in env_vars.items()}
+
+
+def kedro_args_of(kedro_env: str | None, pipeline: str) -> tuple[str, ...]:
+    """The ``kedro run`` arguments every task shares (its nodes are added per task)."""
+    return ("run", *(("--env", kedro_env) if kedro_env else ()), "--pipeline", pipeline)

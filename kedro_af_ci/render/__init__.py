@@ -1,0 +1,1 @@
+"""The render stage: DagPlan → DAG source (docs/architecture.md, "Render")."""

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+from conftest import make_config, make_graph
+
+from kedro_af_ci.errors import ConfigError
+from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.plan.build import build_plan
+
+GIT = GitInfo("a" * 40, "main")
+
+
+def test_ids_are_sanitised_and_collisions_resolved_deterministically(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1"})
+    graph = make_graph([("créer", [], ["x"], []), ("cr_er", [], ["y"], []), ("data.load", ["x"], ["z"], [])])
+    ids = {t.nodes[0]: t.task_id for t in build_plan(graph, config, GIT).tasks}
+    assert ids["cr_er"] == "cr_er"
+    assert ids["créer"].startswith("cr_er__") and ids["créer"] != ids["cr_er"]
+    assert ids["data.load"] == "data.load"
+    again = {t.nodes[0]: t.task_id for t in build_plan(graph, config, GIT).tasks}
+    assert again == ids
+
+
+def test_pod_names_are_dns_labels(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1"})
+    graph = make_graph([("Node_With.Dots_" + "x" * 80, [], ["a"], []), ("node-with-dots-" + "x" * 80, [], ["b"], [])])
+    pods = [t.pod_name for t in build_plan(graph, config, GIT).tasks]
+    assert len(set(pods)) == 2
+    for pod in pods:
+        assert len(pod) <= 63 and pod == pod.lower() and pod[0].isalnum() and pod[-1].isalnum()
+
+
+def test_resource_profile_choice_and_warnings(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "resources": {
+        "__default__": {"requests": {"cpu": "1"}}, "big": {"requests": {"cpu": "8"}}}})
+    graph = make_graph([("a", [], ["x"], ["resources:big"]), ("b", ["x"], ["y"], []),
+                        ("c", ["y"], [], ["resources.missing"])])
+    plan = build_plan(graph, config, GIT)
+    profiles = {t.task_id: t.profile for t in plan.tasks}
+    assert profiles == {"a": "big", "b": "__default__", "c": "__default__"}
+    assert plan.profiles["big"].requests == {"cpu": "8"}
+    assert any("'missing' is not in run_config.resources" in w for w in plan.warnings)
+
+
+def test_no_resources_config_means_cluster_defaults(tmp_path):
+    plan = build_plan(make_graph([("a", [], [], [])]), make_config(tmp_path, {"image": "a:1"}), GIT)
+    assert plan.tasks[0].profile is None and plan.profiles == {}
+
+
+def test_memory_datasets_between_tasks_warn(tmp_path):
+    graph = make_graph([("a", [], ["mid"], []), ("b", ["mid"], [], [])],
+                       datasets={"mid": {"type": "kedro.io.MemoryDataset", "memory": True}})
+    plan = build_plan(graph, make_config(tmp_path, {"image": "a:1", "grouping": "none"}), GIT)
+    assert any("in-memory dataset(s) pass between tasks and are lost" in w and "mid" in w for w in plan.warnings)
+    assert not any("pod" in w for w in plan.warnings)  # whatever the execution mode
+
+
+def test_grouping_auto_keeps_in_memory_datasets_in_one_task(tmp_path):
+    graph = make_graph([("a", [], ["mid"], []), ("b", ["mid"], ["out"], []), ("c", ["out"], [], [])],
+                       datasets={"mid": {"type": "kedro.io.MemoryDataset", "memory": True},
+                                 "out": {"type": "pandas.CSVDataset"}})
+    plan = build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT)  # the default: auto
+    assert [t.nodes for t in plan.tasks] == [("a", "b"), ("c",)]
+    assert any(w.startswith("grouping auto: nodes that pass in-memory datasets (mid)") for w in plan.warnings)
+    persisted = make_graph([("a", [], ["out"], []), ("c", ["out"], [], [])],
+                           datasets={"out": {"type": "pandas.CSVDataset"}})
+    plan = build_plan(persisted, make_config(tmp_path / "p", {"image": "a:1"}), GIT)
+    assert [t.nodes for t in plan.tasks] == [("a",), ("c",)] and plan.warnings == ()
+
+
+def test_params_template_and_airflow3_removed_macros(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "macro_params": ["ds", "prev_ds"],
+                                    "variables_params": ["env"]})
+    plan = build_plan(make_graph([("a", [], [], [])]), config, GIT)
+    assert plan.params == "ds={{ ds }},prev_ds={{ prev_ds }},env={{ var.value.get('env') }}"
+    assert any("prev_ds no longer exist in Airflow 3; tasks using them fail to render there (prev_ds: use "
+               "prev_data_interval_start_success)" in w for w in plan.warnings)
+    with pytest.raises(ConfigError, match=r"prev_ds no longer exist in Airflow 3 \(prev_ds: use "
+                                          r"prev_data_interval_start_success\)") as info:
+        build_plan(make_graph([("a", [], [], [])]), config, GIT, airflow_major=3)  # the pre-flight's Airflow
+    assert info.value.key == "run_config.macro_params"
+
+
+def test_schedule_override_and_none(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "cron_expression": "@daily"})
+    graph = make_graph([("a", [], [], [])])
+    assert build_plan(graph, config, GIT).schedule == "@daily"
+    assert build_plan(graph, config, GIT, schedule=None).schedule is None
+    assert build_plan(graph, config, GIT, schedule="0 1 * * *").schedule == "0 1 * * *"
+
+
+def test_edges_follow_datasets(tmp_path):
+    graph = make_graph([("a", ["raw"], ["x"], []), ("b", ["x"], ["y"], []), ("c", ["x", "y"], [], [])])
+    plan = build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT)
+    assert sorted(plan.edges) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+def test_node_names_kedro_cannot_read_back_are_refused(tmp_path):
+    import pytest
+
+    from kedro_af_ci.errors import GraphError
+    from kedro_af_ci.plan.tasks import kedro_split_nodes
+    config = make_config(tmp_path, {"image": "a:1"})
+    # Kedro's own default-name shape keeps its commas inside brackets: accepted, read back whole
+    odd = "f([a,b]) -> [c,d]"
+    assert kedro_split_nodes(",".join([odd, "x"])) == [odd, "x"]
+    assert build_plan(make_graph([(odd, [], ["o"], [])]), config, GIT).tasks[0].nodes == (odd,)
+    for name in ("a,b", " padded", "open[bracket"):
+        with pytest.raises(GraphError, match="cannot be passed to `kedro run --nodes`"):
+            build_plan(make_graph([(name, [], [], [])]), config, GIT)
+
+
+def test_settings_that_would_do_nothing_are_said(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "authentication": {"type": "GoogleOAuth2"},
+                                    "kubernetes_pod_templates": {"__default__": {"template": "type: Pod\nspec: {}\n"}}})
+    plan = build_plan(make_graph([("a", [], [], [])]), config, GIT)
+    assert any(w.startswith("run_config.authentication GoogleOAuth2 applies to the MLflow tasks, and MLflow is off")
+               for w in plan.warnings)
+    assert any("`type: Pod` (the seed's samples) is read as `kind: Pod`" in w for w in plan.warnings)
+    assert plan.pod_templates["__default__"]["kind"] == "Pod"
