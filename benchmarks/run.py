@@ -54,7 +54,7 @@ try:
     from airflow.dag_processing.dagbag import DagBag
 except ImportError:
     from airflow.models.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
 """
 
@@ -109,7 +109,7 @@ def lines(path: Path) -> int:
 
 def verdict(ours: float, peer: float | None, target: str) -> str:
     """"ok" or "MISS" for a target "<= N" (the figure), "<= Nx" (figure / peer) or "<= N s"; else ""."""
-    match = re.fullmatch(r"<= ([\d.]+)(x| s)?", target)
+    match = re.match(r"<= ([\d.]+)(x| s)?( |$)", target)
     if not match:
         return ""
     limit, unit = float(match.group(1)), match.group(2)

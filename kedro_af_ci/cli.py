@@ -447,7 +447,14 @@ def kedro_commands():
 kedro_commands.add_command(airflow_k8s)
 
 
+_VERIFYING = {"compile", "upload-pipeline", "run-once", "schedule"}
+
+
 def main() -> None:
+    if _VERIFYING & set(sys.argv[1:]) and "--no-verify" not in sys.argv:  # docs/architecture.md, "Verify"
+        from .verify import PreflightWorker
+
+        PreflightWorker.prestart()
     airflow_k8s.main(prog_name="kedro-af-ci")
 
 

@@ -14,10 +14,9 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import PluginConfig, load_config
-from .deliver.artifacts import Artifacts, build_artifacts
 from .errors import GraphError
 from .gitinfo import GitInfo, read_git_info
 from .graph.model import PipelineGraph
@@ -26,6 +25,9 @@ from .plan.model import DagPlan
 from .render.dag import RenderedDag, render_dag
 from .spark_factory import SparkFactoryRunner, apply_factory
 from .verify import PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
+
+if TYPE_CHECKING:
+    from .deliver.artifacts import Artifacts
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,15 @@ def _compile(request: CompileRequest) -> CompileResult:
         plan = apply_factory(plan, request.project_path, request.spark_factory)
         dag = render_dag(plan)
         verification = check(dag.source, dag.dag_id)
-    artifacts = build_artifacts(plan, request.project_path) if plan.spark else None
+    artifacts = _spark_artifacts(plan, request.project_path) if plan.spark else None
     return CompileResult(config, graph, plan, dag, git, verification, artifacts)
+
+
+
+def _spark_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
+    from .deliver.artifacts import build_artifacts  # pathspec and the archive code: Spark projects only
+
+    return build_artifacts(plan, project_path)
 
 
 @contextlib.contextmanager
@@ -129,7 +138,7 @@ def _preflight(request: CompileRequest) -> Iterator[Callable[[str, str], VerifyR
     elif "airflow" in sys.modules or not airflow_available():
         yield verify_source
     else:
-        with PreflightWorker() as worker:
+        with PreflightWorker.take_prestarted() or PreflightWorker() as worker:
             yield worker.verify
 
 

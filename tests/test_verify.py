@@ -53,3 +53,22 @@ def test_a_cache_folder_others_can_write_is_not_trusted(private_cache):
     closed.close()
     with pytest.raises(PreflightError, match="the pre-flight process ended"):
         closed.verify(GOOD, "worker_check")  # nothing remembered: it had to ask the (ended) worker
+
+
+def test_compile_checks_in_a_worker_and_never_imports_airflow_itself(example_repo, tmp_path):
+    """Airflow loads in the worker while Kedro loads here: no process holds both (docs: "Verify")."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from kedro_af_ci.cli import airflow_k8s\n"
+        f"airflow_k8s.main(['--project-path', {str(example_repo[0])!r}, 'compile', '-o', {str(tmp_path / 'd.py')!r}],"
+        " standalone_mode=False)\n"
+        "print('AIRFLOW-IMPORTED', 'airflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # a cold cache: the worker really checks
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "AIRFLOW-IMPORTED False" in out.stdout
+    assert len(list((tmp_path / "cache" / "kedro-af-ci" / "verified").iterdir())) == 1  # the worker checked it

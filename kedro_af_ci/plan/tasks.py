@@ -108,7 +108,7 @@ def plan_tasks(graph: PipelineGraph, config: PluginConfig, groups: list[NodeGrou
     for group in groups:
         tags = list(dict.fromkeys(t for name in group.nodes for t in nodes_by_name[name].tags))
         key = _profile_key(group, tags, rc, warnings)
-        if key is not None:
+        if key is not None and key not in profiles:  # one profile per name, however many tasks use it
             profiles[key] = resource_profile(rc.resources, (f"resources:{key}",))
         upstream = {group_of[d] for name in group.nodes for d in deps[name]} - {group.name}
         tasks.append(PlannedTask(
