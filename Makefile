@@ -57,6 +57,7 @@ test: $(STAMP) $(STAMP_AF2) $(STAMP_MLFLOW) $(STAMP_TOOLS)
 bench: $(STAMP)
 	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet -e '.[bench]'
 	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	@[ -n "$(BENCH_ARGS)" ] || $(MAKE) bench-container || echo "container figures skipped: no Docker engine here"
 
 bench-quick:
 	$(MAKE) bench BENCH_ARGS=--quick

@@ -196,9 +196,13 @@ def _graph_node(node: Any) -> GraphNode:
                      type_hints=_type_hints(node.func))
 
 
-def _forget_other_copies(package: str, project_path: Path) -> None:
-    """Modules of a same-named package imported from another folder (a second project read in one
-    process) would be reused silently by Python's module cache: the graph would be the other one's."""
+def _forget_other_copies(package: str, source_dir: Path, project_path: Path) -> None:
+    """A second project with the same package name read in one process: Python's module cache and an
+    earlier project's ``src`` ahead on ``sys.path`` would hand it the other one's pipeline."""
+    source = str(source_dir)
+    if source in sys.path:
+        sys.path.remove(source)
+    sys.path.insert(0, source)
     loaded = sys.modules.get(package)
     where = getattr(loaded, "__file__", None) if loaded is not None else None
     if where is None or Path(where).resolve().is_relative_to(project_path):
@@ -219,7 +223,7 @@ def _extract(project_path: Path, pipeline: str, env: str | None, conf_source: st
         metadata = bootstrap_project(project_path)
     except Exception as exc:  # RuntimeError for a missing/invalid pyproject.toml, and others
         raise GraphError(f"{project_path} is not a loadable Kedro project: {exc}") from None
-    _forget_other_copies(metadata.package_name, project_path)
+    _forget_other_copies(metadata.package_name, Path(metadata.source_dir), project_path)
     try:
         registry = dict(pipelines)
     except Exception as exc:

@@ -146,6 +146,7 @@ def test_two_projects_with_one_package_name_in_one_process_each_get_their_own_gr
     registry = second / "src" / "spaceflights" / "pipelines" / "data_processing" / "pipeline.py"
     registry.write_text(registry.read_text().replace('name="preprocess_companies_node"',
                                                      'name="renamed_in_the_second_project"'))
-    names = [{n.name for n in extract_graph(p).nodes} for p in (first, second)]
+    names = [{n.name for n in extract_graph(p).nodes} for p in (first, second, first)]
     assert "preprocess_companies_node" in names[0] and "renamed_in_the_second_project" not in names[0]
     assert "renamed_in_the_second_project" in names[1] and "preprocess_companies_node" not in names[1]
+    assert names[2] == names[0]  # and back: the first project's src is found first again
