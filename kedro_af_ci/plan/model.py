@@ -20,6 +20,7 @@ from ..spark import (
     SparkJob,
     SparkSettings,
 )
+from .fixed_tasks import FIXED_TASKS
 
 TAG_PREFIX = "generated_with_kedro_airflow_k8s"
 
@@ -30,7 +31,9 @@ EXPERIMENT_TAG = "experiment:"
 DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-MLFLOW_START_TASK = "start_mlflow_run"
+MLFLOW_START_TASK = FIXED_TASKS.start_mlflow_run
+# what a task reads MLFLOW_RUN_ID from: the start task's XCom (Jinja for Airflow to render)
+MLFLOW_RUN_ID = "{{ ti.xcom_pull(task_ids='" + MLFLOW_START_TASK + "') }}"
 
 
 DATA_VOLUME_NAME = "kedro-data"

@@ -18,8 +18,8 @@ from ..spark import (
     SparkSettings,
     run_factory,
 )
-from .model import MLFLOW_START_TASK, PlannedTask, SparkPlan, airflow_env
-from .spark_kubernetes import SUBMIT_OPERATOR, KubernetesSubmit, default_application, mlflow_run_id, submit_spec
+from .model import MLFLOW_RUN_ID, PlannedTask, SparkPlan, airflow_env
+from .spark_kubernetes import SUBMIT_OPERATOR, KubernetesSubmit, default_application, submit_spec
 
 
 def spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, tasks: list[PlannedTask],
@@ -65,7 +65,7 @@ def kubernetes_spark_plan(config: PluginConfig, dag_id: str, graph: PipelineGrap
     assert rc.image is not None  # required for execution kubernetes; a check names the key otherwise
     env = airflow_env(rc.env_vars)
     if mlflow:
-        env["MLFLOW_RUN_ID"] = mlflow_run_id(MLFLOW_START_TASK)
+        env["MLFLOW_RUN_ID"] = AirflowTemplate(MLFLOW_RUN_ID)
     submit = KubernetesSubmit(
         spark=sc, image=sc.image or rc.image, image_pull_policy=rc.image_pull_policy, namespace=rc.namespace,
         service_account_name=rc.service_account_name,

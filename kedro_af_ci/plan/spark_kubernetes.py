@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..config import ResourceConfig, SecretConfig, SparkConfig
-from ..spark import AirflowTemplate, OperatorSpec, SparkJob
+from ..spark import OperatorSpec, SparkJob
 
 SUBMIT_OPERATOR = "airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator"
 ROLES = ("driver", "executor")
@@ -149,6 +149,3 @@ def submit_spec(submit: KubernetesSubmit, job: SparkJob, kedro_args: tuple[str, 
     unapplied += [f"secret {name} (deploy_type env without key)" for name in whole]
     return OperatorSpec(SUBMIT_OPERATOR, arguments), unapplied
 
-
-def mlflow_run_id(start_task: str) -> AirflowTemplate:
-    return AirflowTemplate("{{ ti.xcom_pull(task_ids='" + start_task + "') }}")

@@ -12,11 +12,11 @@ from ..config import (
 from ..errors import GraphError
 from ..graph.model import PipelineGraph, strip_transcoding
 from ..k8s_names import dns_name, sanitize_id
-from ..render.fixed_tasks import RESERVED_TASK_IDS
 from ..spark import (
     spark_groups,
     spark_reasons,
 )
+from .fixed_tasks import RESERVED_TASK_IDS
 from .grouping import NodeGroup, group_nodes
 from .model import PlannedTask
 from .tags import tagged_values

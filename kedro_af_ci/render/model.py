@@ -16,11 +16,19 @@ from typing import Any
 
 import yaml
 
-from ..plan.model import DATA_VOLUME_NAME, INIT_MOUNT_PATH, DagPlan, MlflowPlan, PlannedTask, SparkPlan, VolumePlan
+from ..plan.fixed_tasks import FIXED_TASKS, FixedTaskIds
+from ..plan.model import (
+    DATA_VOLUME_NAME,
+    INIT_MOUNT_PATH,
+    MLFLOW_RUN_ID,
+    DagPlan,
+    MlflowPlan,
+    PlannedTask,
+    SparkPlan,
+    VolumePlan,
+)
 from ..spark import AirflowTemplate, OperatorSpec
-from .fixed_tasks import FIXED_TASKS, FixedTaskIds
 
-MLFLOW_RUN_ID_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + FIXED_TASKS.start_mlflow_run + "') }}"
 # execution docker, data_volume_init: "$1" is the image's data folder, "$2" the new volume
 _VOLUME_OWNER = 'chown "$(stat -c %u:%g "$1")" "$2" && chmod "$(stat -c %a "$1")" "$2"'
 _VOLUME_INIT = 'cp -a "$1/." "$2/" && ' + _VOLUME_OWNER
@@ -168,9 +176,9 @@ def mlflow_section(m: MlflowPlan | None) -> MlflowSection | None:
     tags = tuple(arg for key, value in m.tags.items() for arg in ("--tag", f"{key}={value}"))
     start = ("start", "--experiment", m.experiment_name, "--run-name", AirflowTemplate("{{ run_id }}"),
              "--key", AirflowTemplate("{{ dag_run.dag_id }}/{{ run_id }}"), *uri, *tags)
-    end = ("end", "--run-id", AirflowTemplate(MLFLOW_RUN_ID_TEMPLATE),
+    end = ("end", "--run-id", AirflowTemplate(MLFLOW_RUN_ID),
            "--status", AirflowTemplate("{{ kaf_mlflow_status(ti, dag_run) }}"), *uri)
-    return MlflowSection(script=mlflow_script(), start=start, end=end, run_id=MLFLOW_RUN_ID_TEMPLATE, auth=m.auth,
+    return MlflowSection(script=mlflow_script(), start=start, end=end, run_id=MLFLOW_RUN_ID, auth=m.auth,
                          auth_env=mlflow_auth_env(m), templates_with_run_id=m.templates_with_run_id)
 
 

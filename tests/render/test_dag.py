@@ -17,10 +17,10 @@ from kedro_af_ci.config import load_config
 from kedro_af_ci.errors import ConfigError, PreflightError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.plan.fixed_tasks import RESERVED_TASK_IDS
 from kedro_af_ci.plan.model import content_tag
 from kedro_af_ci.render import dag as render_module
 from kedro_af_ci.render.dag import ZEROED_TAG, render_dag
-from kedro_af_ci.render.fixed_tasks import RESERVED_TASK_IDS
 from kedro_af_ci.templating import tpl
 
 pytestmark = pytest.mark.airflow
