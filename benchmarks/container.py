@@ -4,14 +4,16 @@ starts them when none runs): `make bench-container`.
 - action image: size and its largest layers (`docker history`);
 - project image of the example: a cold build (no cache), a rebuild after a code change (the
   requirements layer cached), and the push to a registry with password auth;
-- cold start: the action run with `docker run` (build off, the graph read in the project image,
-  compile, pre-flight, upload to a folder) minus the same compile + upload run directly with the
-  CLI in this machine's environment (the graph read in-process). Best of --repeat runs each.
+- cold start: the action image is pushed to the registry and pulled by a second, empty engine (a
+  runner that never had it); its first `docker run` (build off, the graph read in the project image,
+  compile, pre-flight, upload to a folder) minus the same compile + upload run directly with the CLI
+  in this machine's environment (the graph read in-process, best of --repeat runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from containers import docker, start_stack  # noqa: E402
+from containers import docker, start_engine, start_stack  # noqa: E402
+from servers import stop  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -88,25 +91,74 @@ def project_figures(stack, project: Path, commit: str) -> list[tuple[str, str]]:
             ("project image size", f"{size / 1e6:.0f} MB")]
 
 
+def publish(stack, local: str, name: str) -> str:
+    """Push a local image to the session's registry (as the release workflow pushes the action image)."""
+    remote = f"{stack.registry.host}/{name}"
+    docker("tag", local, remote)
+    docker("push", remote)
+    return remote
+
+
+@contextlib.contextmanager
+def fresh_runner():
+    """A second Docker engine with an empty data root: a runner that has never pulled the action image.
+
+    Yields its DOCKER_HOST and socket path, or None when no second engine can be started (not root).
+    """
+    root = Path(tempfile.mkdtemp(prefix="kafr-", dir="/tmp"))  # short: a socket path has at most 107 bytes
+    proc = start_engine(root, data_root=root / "data", host=f"unix://{root}/docker.sock", exec_root=root / "exec")
+    try:
+        yield (f"unix://{root}/docker.sock", root / "docker.sock") if proc else None
+    finally:
+        if proc is not None:
+            stop(proc)
+        unmount_under(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def unmount_under(root: Path) -> None:
+    """What a stopped dockerd leaves mounted in its exec root (its network namespace), deepest first."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{root}/")), key=len, reverse=True):
+        subprocess.run(["umount", mount], check=False, capture_output=True)
+
+
 def cold_start(stack, project: Path, commit: str, repeat: int) -> list[tuple[str, str]]:
+    """The action image pulled by an engine that never had it, then run: container start to upload done."""
     image = f"bench/spaceflights:{commit}"
     docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={stack.base['BASE_IMAGE']}", "--tag", image,
            str(project))
+    stack.login()
+    action_image = publish(stack, stack.action_image, "getindata/kedro-airflow-k8s-action:bench")
+    project_image = publish(stack, image, image)
     out = Path(tempfile.mkdtemp(prefix="kaf-bench-dags-"))
-    action = ["docker", "run", "--rm", "--network", "host", "-v", f"{project}:/workspace", "-w", "/workspace",
-              "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{out}:{out}",
-              "-e", "INPUT_ENV=docker", "-e", "INPUT_IMAGE=bench/spaceflights", "-e", "INPUT_BUILD=false",
-              "-e", "INPUT_PUSH=false", "-e", f"INPUT_OUTPUT={out}", "-e", "INPUT_AIRFLOW_HOST=http://127.0.0.1:9",
-              stack.action_image]
     direct = [str(BIN / "kedro-af-ci"), "--project-path", str(project), "-e", "docker", "upload-pipeline",
               "--image", image, "-o", str(out)]
-    env = {**os.environ, "KEDRO_CONFIG_AIRFLOW_HOST": "http://127.0.0.1:9"}
-    action_best = min(seconds(action) for _ in range(repeat))
-    direct_best = min(seconds(direct, env=env) for _ in range(repeat))
-    return [("action run (docker run, graph in the project image)", f"{action_best:.1f} s"),
+    direct_best = min(seconds(direct, env={**os.environ, "KEDRO_CONFIG_AIRFLOW_HOST": "http://127.0.0.1:9"})
+                      for _ in range(repeat))
+    with fresh_runner() as runner:
+        if runner is None:
+            raise SystemExit("the cold start needs a second Docker engine (run as root)")
+        host, socket = runner
+        env = {**os.environ, "DOCKER_HOST": host}
+        pull = seconds(["docker", "pull", action_image], env=env)
+        docker("pull", project_image, env={"DOCKER_HOST": host})  # on a runner, the action's build step made it
+        docker("tag", project_image, image, env={"DOCKER_HOST": host})
+        action = ["docker", "run", "--rm", "--network", "host", "-v", f"{project}:/workspace", "-w", "/workspace",
+                  "-v", f"{socket}:/var/run/docker.sock", "-v", f"{out}:{out}",
+                  "-e", "INPUT_ENV=docker", "-e", "INPUT_IMAGE=bench/spaceflights", "-e", "INPUT_BUILD=false",
+                  "-e", "INPUT_PUSH=false", "-e", f"INPUT_OUTPUT={out}", "-e", "INPUT_AIRFLOW_HOST=http://127.0.0.1:9",
+                  action_image]
+        first = seconds(action, env=env)
+        best = min([first, *(seconds(action, env=env) for _ in range(repeat - 1))])
+    overhead = first - direct_best
+    return [("action image pull by a new engine (local registry)", f"{pull:.1f} s"),
+            ("action run, first on that engine (docker run: graph in the project image, compile, pre-flight, "
+             "upload)", f"{first:.1f} s"),
+            ("action run, best of the next runs", f"{best:.1f} s"),
             ("the same compile + upload with the CLI directly", f"{direct_best:.1f} s"),
-            ("cold-start overhead of the action (target <= 10 s)",
-             f"{action_best - direct_best:.1f} s {'ok' if action_best - direct_best <= 10 else 'MISS'}")]
+            ("cold-start overhead of the action, first run (target <= 10 s)",
+             f"{overhead:.1f} s {'ok' if overhead <= 10 else 'MISS'}")]
 
 
 def main() -> None:

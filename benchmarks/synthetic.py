@@ -9,6 +9,8 @@ import random
 import textwrap
 from pathlib import Path
 
+from kedro_af_ci.graph.model import PipelineGraph
+
 
 def layered_edges(n: int, seed: int = 7) -> list[list[int]]:
     """inputs[i] = indices of earlier nodes feeding node i (1-3 of them, from recent layers)."""
@@ -86,7 +88,14 @@ def write_project(root: Path, n: int) -> Path:
     return root
 
 
-def floor_dag(n: int, path: Path) -> Path:
+def graph_edges(graph: PipelineGraph) -> list[list[int]]:
+    """inputs[i] for a real project's graph (`kedro-af-ci export-graph`): the nodes feeding node i."""
+    index = {node.name: i for i, node in enumerate(graph.nodes)}
+    dependencies = graph.node_dependencies()
+    return [sorted(index[name] for name in dependencies[node.name]) for node in graph.nodes]
+
+
+def floor_dag(n: int, path: Path, edges: list[list[int]] | None = None) -> Path:
     """Hand-written DAG: the same number of KubernetesPodOperators and edges, nothing else."""
     lines = [
         "import pendulum",
@@ -100,7 +109,7 @@ def floor_dag(n: int, path: Path) -> Path:
         "                                     cmds=['kedro'], arguments=['run', '--nodes', f'ns.n{i}'])",
         "    EDGES = [",
     ]
-    for i, ins in enumerate(layered_edges(n)):
+    for i, ins in enumerate(edges if edges is not None else layered_edges(n)):
         lines += [f"        ({j}, {i})," for j in ins]
     lines += ["    ]", "    for a, b in EDGES:", "        t[a] >> t[b]", ""]
     path.write_text("\n".join(lines))

@@ -41,30 +41,37 @@ def docker(*args: str, check: bool = True, timeout: float = 900, input: str | No
     return result
 
 
-def engine_up() -> bool:
+def engine_up(host: str | None = None) -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        return docker("version", "--format", "{{.Server.Version}}", check=False, timeout=20).returncode == 0
+        return docker("version", "--format", "{{.Server.Version}}", check=False, timeout=20,
+                      env={"DOCKER_HOST": host} if host else None).returncode == 0
     except subprocess.TimeoutExpired:
         return False
 
 
-def start_engine(folder: Path) -> subprocess.Popen | None:
-    """dockerd with its own data root and no bridge network, when this process may start one; None otherwise."""
+def start_engine(folder: Path, data_root: Path | None = None, host: str = "unix:///var/run/docker.sock",
+                 exec_root: Path | None = None) -> subprocess.Popen | None:
+    """dockerd with its own data root and no bridge network, when this process may start one; None otherwise.
+
+    The default is the session's engine (images cached between runs); a benchmark passes an empty data root,
+    its own exec root and socket to play a runner that has never seen an image (benchmarks/container.py).
+    """
     dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
     if dockerd is None or os.geteuid() != 0:
         return None
-    data_root = CACHE / "docker"
+    data_root = data_root or CACHE / "docker"
     data_root.mkdir(parents=True, exist_ok=True)
-    proc = start([dockerd, "--data-root", str(data_root), "--pidfile", str(folder / "dockerd.pid"),
-                  "--host", "unix:///var/run/docker.sock", "--bridge=none", "--iptables=false",
+    second = ["--exec-root", str(exec_root)] if exec_root else []
+    proc = start([dockerd, "--data-root", str(data_root), *second, "--pidfile", str(folder / "dockerd.pid"),
+                  "--host", host, "--bridge=none", "--iptables=false",
                   "--ip-forward=false", "--ip-masq=false"], folder / "dockerd.log")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"dockerd exited: {(folder / 'dockerd.log').read_text()[-2000:]}")
-        if engine_up():
+        if engine_up(host):
             return proc
         time.sleep(0.5)
     stop(proc)

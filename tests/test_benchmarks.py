@@ -8,7 +8,7 @@ import sys
 from conftest import ROOT, load_dag
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from synthetic import floor_dag, layered_edges, write_project
+from synthetic import floor_dag, graph_edges, layered_edges, write_project
 
 
 def test_synthetic_project_has_the_generated_graph(tmp_path):
@@ -29,3 +29,16 @@ def test_floor_dag_loads_with_the_same_edges(tmp_path):
     dag = load_dag(path.read_text(), "floor", tmp_path)
     assert len(dag.tasks) == 60
     assert sum(len(t.upstream_task_ids) for t in dag.tasks) == sum(len(x) for x in layered_edges(60))
+
+
+def test_the_examples_floor_has_its_nodes_and_their_edges(tmp_path):
+    from kedro_af_ci.graph.extract import extract_graph
+
+    graph = extract_graph(ROOT / "examples" / "spaceflights")
+    edges = graph_edges(graph)
+    dag = load_dag(floor_dag(len(edges), tmp_path / "floor.py", edges).read_text(), "floor", tmp_path)
+    names = [node.name for node in graph.nodes]
+    upstream = {f"n{names.index(name)}": sorted(f"n{names.index(d)}" for d in deps)
+                for name, deps in graph.node_dependencies().items()}
+    assert {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} == upstream
+    assert sum(map(len, upstream.values())) >= len(names) - 3  # the example's pipelines are chains, not islands

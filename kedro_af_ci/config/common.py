@@ -14,7 +14,7 @@ from .. import k8s_names as names
 class StrictModel(BaseModel):
     """Unknown keys are errors; a loaded config is immutable; an enum field holds its plain string."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True, defer_build=True)
 
 
 class Choice(str, Enum):
