@@ -21,6 +21,7 @@ import click
 
 from . import __version__
 from .errors import ConfigError, KafError
+from .logsafe import SafeFormatter, safe_line, safe_text
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -36,7 +37,12 @@ class Options:
     grouping: str | None = None
 
 
-def setup_logging(debug: bool, formatter: type[logging.Formatter] = logging.Formatter) -> None:
+def echo(text: str, err: bool = False) -> None:
+    """Every line the CLI prints: values in it may come from a branch (docs/architecture.md, "Trust")."""
+    click.echo(safe_text(text), err=err)
+
+
+def setup_logging(debug: bool, formatter: type[logging.Formatter] = SafeFormatter) -> None:
     """The package's log on stderr, one handler, shared by the CLI and the container action."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter("%(levelname)s: %(message)s"))
@@ -58,10 +64,10 @@ def handle_errors(func):
         except KafError as exc:
             if verbose:
                 traceback.print_exc(file=sys.stderr)
-            click.echo(f"Error: {exc}", err=True)
+            echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted", err=True)
+            echo("Interrupted", err=True)
             ctx.exit(130)
 
     return wrapper
@@ -96,10 +102,11 @@ def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, group
 
 def _request(opts: Options, **kwargs):
     from .compiler import CompileRequest
+    from .policy.model import policy_for
 
     return CompileRequest(project_path=opts.project_path, env=opts.env, pipeline=opts.pipeline,
                           conf_source=opts.conf_source, graph_file=opts.graph_file, grouping=opts.grouping,
-                          **kwargs)
+                          policy=policy_for(), **kwargs)
 
 
 def _report_warnings(warnings) -> None:
@@ -128,7 +135,7 @@ def compile(opts: Options, output, image, cron, no_verify):
     atomic_write_text(target, result.dag.source)
     verification = result.verification
     checked = "loaded in Airflow's DagBag" if verification.checked else f"skipped ({verification.skipped_because})"
-    click.echo(f"Compiled pipeline {result.graph.pipeline!r} into {target}: DAG {result.dag.dag_id!r}, "
+    echo(f"Compiled pipeline {result.graph.pipeline!r} into {target}: DAG {result.dag.dag_id!r}, "
                f"{len(result.plan.tasks)} node task(s), {len(result.plan.edges)} edge(s), {result.dag.content_tag}; "
                f"pre-flight: {checked}")
 
@@ -140,7 +147,20 @@ def _airflow_options(func):
     return func
 
 
-def _client(host: str | None, insecure: bool, **options):
+def _client(option: str | None, config_host: str | None, insecure: bool, **options):
+    """The host of --host, else the config's. In CI the config is a branch's, so the credentials go only
+    to a host the job names: --host or AIRFLOW_HOST (docs/architecture.md, "Trust")."""
+    import os
+
+    from .trust import in_ci
+
+    host = option or config_host
+    if in_ci():
+        host = option or os.environ.get("AIRFLOW_HOST", "").strip() or None
+        if not host and config_host:
+            raise ConfigError("in CI the Airflow credentials go only to a host the job names, never to the one in "
+                              "airflow-k8s.yaml (a branch's to change): pass --host or set AIRFLOW_HOST from a "
+                              "protected variable", key="host")
     if not host:
         raise ConfigError("no Airflow host: set host in airflow-k8s.yaml or pass --host", key="host")
     return airflow_client(host, insecure, **options)
@@ -174,9 +194,9 @@ def _upload(result, output: str | None):
 
     destination = _destination(result, output)
     for artifact in upload_artifacts(result.artifacts):
-        click.echo(f"Uploaded Spark artifact {artifact.location}")
+        echo(f"Uploaded Spark artifact {artifact.location}")
     uploaded = upload_dag(result.dag.source, destination, f"{result.dag.dag_id}.py")
-    click.echo(f"Uploaded DAG {result.dag.dag_id!r} ({result.dag.content_tag}) to {uploaded.location}")
+    echo(f"Uploaded DAG {result.dag.dag_id!r} ({result.dag.content_tag}) to {uploaded.location}")
     return uploaded
 
 
@@ -212,7 +232,7 @@ def schedule(opts: Options, cron, output, image):
     result = compile_dag(_request(opts, overrides=overrides))
     _report_warnings(result.dag.warnings)
     _upload(result, output)
-    click.echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.schedule!r}")
+    echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.schedule!r}")
 
 
 @airflow_k8s.command("run-once")
@@ -237,16 +257,16 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
     overrides = {"run_config": {"image": image}} if image else None
     result = compile_dag(_request(opts, schedule=None, run_once=True, overrides=overrides))
     _report_warnings(result.dag.warnings)
-    client = _client(host or result.config.host, insecure)
+    client = _client(host, result.config.host, insecure)
     destination = _destination(result, output)
     dag_id = result.dag.dag_id
     outcome = deploy_and_run(client, result.dag.source, dag_id, result.dag.content_tag, destination, run_id=run_id,
                              artifacts=result.artifacts, wait=wait, timeout=timeout,
                              version_timeout=version_timeout, poll=poll_interval,
-                             on_uploaded=lambda where: click.echo(
+                             on_uploaded=lambda where: echo(
                                  f"Uploaded DAG {dag_id!r} ({result.dag.content_tag}) to {where}"))
-    click.echo(f"DAG {dag_id!r}: {client.dag_url(dag_id)}")
-    click.echo(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}")
+    echo(f"DAG {dag_id!r}: {client.dag_url(dag_id)}")
+    echo(f"Run {outcome.run_id} of {dag_id!r}: {outcome.state} — {outcome.run_url}")
     if outcome.tasks:
         _task_table(outcome.tasks)
     if wait and outcome.state != "success":
@@ -260,8 +280,8 @@ def _task_table(tasks: list[dict]) -> None:
     table = Table("task", "state", "duration (s)", "try")
     for ti in sorted(tasks, key=lambda t: (t.get("start_date") or "", t["task_id"])):
         duration = ti.get("duration")
-        table.add_row(ti["task_id"], str(ti.get("state")), f"{duration:.1f}" if duration else "-",
-                      str(ti.get("try_number", "")))
+        cells = (ti["task_id"], ti.get("state"), f"{duration:.1f}" if duration else "-", ti.get("try_number", ""))
+        table.add_row(*(safe_line(str(cell)) for cell in cells))
     Console(width=max(100, Console().width)).print(table)
 
 
@@ -275,7 +295,7 @@ def list_pipelines(opts: Options, host, insecure):
     from rich.table import Table
 
     from .plan.model import EXPERIMENT_TAG, TAG_PREFIX
-    client = _client(host or _config_host(opts), insecure)
+    client = _client(host, _config_host(opts), insecure)
     dags = [d for d in client.list_dags()
             if any(_tag_name(t).startswith(TAG_PREFIX + ":") for t in d.get("tags", []))]
     table = Table("Name", "ID", "Experiment", "Paused", "Last run")
@@ -284,8 +304,8 @@ def list_pipelines(opts: Options, host, insecure):
         last = f"{runs[0].get('state')} ({runs[0].get('dag_run_id')})" if runs else "-"
         experiment = next((_tag_name(t).removeprefix(EXPERIMENT_TAG) for t in dag.get("tags", [])
                            if _tag_name(t).startswith(EXPERIMENT_TAG)), "-")
-        table.add_row(str(dag.get("dag_display_name") or dag["dag_id"]), dag["dag_id"], experiment,
-                      str(dag.get("is_paused")), last)
+        cells = (dag.get("dag_display_name") or dag["dag_id"], dag["dag_id"], experiment, dag.get("is_paused"), last)
+        table.add_row(*(safe_line(str(cell)) for cell in cells))
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -310,10 +330,10 @@ def ui(opts: Options, open_dag, host, insecure):
 
     from .config import load_config
     from .errors import AirflowApiError
-    from .k8s_names import sanitize_id
+    from .k8s_names import dag_id_of
 
     config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source)
-    client = _client(host or config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
+    client = _client(host, config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
     try:
         client.api  # noqa: B018 - the URL layout depends on the Airflow version
     except AirflowApiError as exc:
@@ -321,9 +341,9 @@ def ui(opts: Options, open_dag, host, insecure):
     url = client.host
     if open_dag:
         rc = config.run_config
-        url = client.dag_url(sanitize_id(rc.run_name or rc.experiment_name
+        url = client.dag_url(dag_id_of(rc.run_name or rc.experiment_name
                                          or _project_identity(opts.project_path)["package_name"]))
-    click.echo(url)
+    echo(url)
     with contextlib.suppress(webbrowser.Error):
         webbrowser.open_new_tab(url)
 
@@ -342,10 +362,10 @@ def export_graph(opts: Options, output):
     text = graph.to_json() + "\n"
     if output:
         atomic_write_text(output, text)
-        click.echo(f"Wrote the graph of pipeline {opts.pipeline!r} ({len(graph.nodes)} nodes) to {output}",
+        echo(f"Wrote the graph of pipeline {opts.pipeline!r} ({len(graph.nodes)} nodes) to {output}",
                    err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False)  # the graph's JSON, for a file or a pipe: JSON escapes every control
 
 
 @airflow_k8s.command()
@@ -380,7 +400,7 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
     if github and not action_sha:
         action_sha = action_commit()
         if not action_sha:
-            click.echo("Warning: GitHub could not be asked for the commit of this action's release: the workflows "
+            echo("Warning: GitHub could not be asked for the commit of this action's release: the workflows "
                        f"name it by tag (v{__version__}); pin it with --action-sha", err=True)
     if github or gitlab:
         extra += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
@@ -388,9 +408,9 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
                                 project=project, action_sha=action_sha)
     written, kept = write_all([config, *extra], force=force)
     for path in written:
-        click.echo(f"Wrote {path}")
+        echo(f"Wrote {path}")
     for path in kept:
-        click.echo(f"Kept {path} (it exists; --force replaces it)")
+        echo(f"Kept {path} (it exists; --force replaces it)")
 
 
 def _check_cron_option(value: str | None) -> str | None:

@@ -22,6 +22,9 @@ from .gitinfo import GitInfo, read_git_info
 from .graph.model import PipelineGraph
 from .plan.build import build_plan
 from .plan.model import DagPlan
+from .policy.model import DeploymentPolicy
+from .policy.plan_check import check_plan
+from .policy.settings import narrow
 from .render.dag import RenderedDag, render_dag
 from .spark_factory import SparkFactoryRunner, apply_factory
 from .verify import PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
@@ -46,6 +49,7 @@ class CompileRequest:
     git: GitInfo | None = None  # already read (the action reads its checkout once); None: read here
     config: PluginConfig | None = None  # already loaded, overrides included; None: load it here
     spark_factory: SparkFactoryRunner | None = None  # None: a custom Spark factory is imported here
+    policy: DeploymentPolicy | None = None  # CI: the deployment's settings; None: the config is trusted
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,17 @@ def _compile(request: CompileRequest) -> CompileResult:
         config = request.config if request.config is not None else load_config(
             request.project_path, request.env, conf_source=request.conf_source, git_info=git,
             overrides=request.overrides)
+        if request.policy is not None:  # docs/architecture.md, "Trust"
+            config, notes = narrow(config, request.policy)
+            for note in notes:
+                log.warning("%s", note)
         graph = load_graph(request, config)
-        plan = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
-                          grouping=request.grouping, run_once=request.run_once,
-                          airflow_major=airflow_major() if request.verify else None)
-        plan = apply_factory(plan, request.project_path, request.spark_factory)
+        planned = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
+                             grouping=request.grouping, run_once=request.run_once,
+                             airflow_major=airflow_major() if request.verify else None)
+        plan = apply_factory(planned, request.project_path, request.spark_factory)
+        if request.policy is not None:
+            check_plan(plan, request.policy, before_factory=planned)
         dag = render_dag(plan)
         verification = check(dag.source, dag.dag_id)
     artifacts = _spark_artifacts(plan, request.project_path) if plan.spark else None

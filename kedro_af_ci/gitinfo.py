@@ -7,10 +7,11 @@ for the branch, while the commit always comes from the checkout that is actually
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class GitInfo:
     branch_name: str
     dirty: bool = False
     source: str = "git"  # where the values came from: git, ci, none
+    repository: str | None = None  # owner/name as the CI names it (GITHUB_REPOSITORY, CI_PROJECT_PATH)
 
 
 def _ci_branch(environ: Mapping[str, str]) -> str | None:
@@ -43,6 +45,10 @@ def _ci_branch(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def _ci_repository(environ: Mapping[str, str]) -> str | None:
+    return (environ.get("GITHUB_REPOSITORY") or environ.get("CI_PROJECT_PATH") or "").strip() or None
+
+
 def _ci_commit(environ: Mapping[str, str]) -> str | None:
     for var in ("GITHUB_SHA", "CI_COMMIT_SHA"):
         value = environ.get(var, "").strip()
@@ -58,16 +64,46 @@ _HARDENED = ("-c", "safe.bareRepository=explicit", "-c", "core.fsmonitor=false",
              "-c", "core.untrackedCache=false")
 
 
-def git(cwd: str | Path, *args: str, checkout: Path | None = None) -> str:
+def git(cwd: str | Path, *args: str, checkout: Path | None = None, timeout: float = 60) -> str:
     """One git command; raises CalledProcessError/OSError when git or the repository is missing.
-    With ``checkout``, only that checkout's own .git folder is read."""
+    With ``checkout``, only that checkout's own .git folder is read. Every git call of the package
+    goes through here (or :func:`git_bytes`), so every one gets the same hardening."""
+    return git_bytes(cwd, *args, checkout=checkout, timeout=timeout).decode("utf-8", errors="replace").strip()
+
+
+def git_bytes(cwd: str | Path, *args: str, checkout: Path | None = None, timeout: float = 60,
+              stdin: bytes | None = None) -> bytes:
+    """:func:`git`'s raw output (file contents, ``-z`` lists)."""
     pinned = ["--git-dir", str(checkout / ".git"), "--work-tree", str(checkout)] if checkout else []
-    return subprocess.run(["git", *_HARDENED, *pinned, *args], cwd=cwd, capture_output=True, text=True, check=True,
-                          timeout=60, env=_git_environ(checkout)).stdout.strip()
+    return subprocess.run(["git", *_HARDENED, *pinned, *args], cwd=cwd, input=stdin, capture_output=True,
+                          check=True, timeout=timeout, env=_git_environ(checkout)).stdout
+
+
+@contextlib.contextmanager
+def git_process(cwd: str | Path, *args: str, checkout: Path | None = None,
+                timeout: float = 600) -> Iterator[subprocess.Popen]:
+    """:func:`git` as a process whose output is read as a stream (``git archive``); CalledProcessError
+    when it fails, the process stopped when the reader stops early."""
+    pinned = ["--git-dir", str(checkout / ".git"), "--work-tree", str(checkout)] if checkout else []
+    command = ["git", *_HARDENED, *pinned, *args]
+    with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=_git_environ(checkout)) as process:
+        try:
+            yield process
+            if process.stdout is not None:
+                process.stdout.read()  # what the reader left (tar's padding)
+            returncode = process.wait(timeout=timeout)
+        except BaseException:
+            process.kill()
+            raise
+        if returncode != 0:
+            stderr = process.stderr.read() if process.stderr else b""
+            raise subprocess.CalledProcessError(returncode, command[:1] + list(args[:2]), stderr=stderr)
 
 
 def _git_environ(checkout: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")}
+    env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for a password nobody will type
     if checkout is not None:  # no discovery above the checkout either
         env["GIT_CEILING_DIRECTORIES"] = str(checkout.parent)
     return env
@@ -127,11 +163,13 @@ def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
         if dirty:
             log.warning("the git working tree at %s has uncommitted changes; commit_id %s does "
                         "not describe them", top, commit[:12])
-        return GitInfo(commit_id=commit, branch_name=branch, dirty=dirty, source="git")
+        return GitInfo(commit_id=commit, branch_name=branch, dirty=dirty, source="git",
+                       repository=_ci_repository(environ))
     except (OSError, ValueError, subprocess.SubprocessError) as exc:  # no git, not a repository, no commit
         log.debug("git information unavailable at %s: %s", path, exc)
     commit = _ci_commit(environ)
     branch = _ci_branch(environ)
     if commit or branch:
-        return GitInfo(commit or UNKNOWN_COMMIT, branch or UNKNOWN_BRANCH, source="ci")
+        return GitInfo(commit or UNKNOWN_COMMIT, branch or UNKNOWN_BRANCH, source="ci",
+                       repository=_ci_repository(environ))
     return GitInfo(UNKNOWN_COMMIT, UNKNOWN_BRANCH, source="none")

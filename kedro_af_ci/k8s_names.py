@@ -109,6 +109,20 @@ def sanitize_id(name: str, *, max_len: int = 250, lower: bool = False) -> str:
     return clean
 
 
+_HASHED_ID = re.compile(r"__[0-9a-f]{20}\Z")
+
+
+def dag_id_of(name: str, max_len: int = 250) -> str:
+    """The DAG id of a run name, one-to-one (up to an 80-bit hash): a name already in Airflow's id
+    charset is kept, any other gets ``__`` + its hash, and a kept name never ends like a hashed one,
+    so no branch can be named to land on another branch's DAG (docs/architecture.md, "Trust")."""
+    if AIRFLOW_KEY.match(name) and len(name) <= max_len and not _HASHED_ID.search(name):
+        return name
+    suffix = "__" + short_hash(name, 20)
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+    return clean[: max_len - len(suffix)] + suffix
+
+
 def dns_name(name: str, *, max_len: int = 63, hash_lossy: bool = True) -> str:
     """A DNS-1123 label derived from ``name``; lossy maps get a hash suffix unless told not to."""
     clean = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")

@@ -7,7 +7,6 @@ JSON/YAML encoders; values that GitHub or GitLab would evaluate (``${{``, ``$[[`
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -76,10 +75,12 @@ def plan_project_image(project_path: Path, project: dict[str, str]) -> list[Plan
 
 def action_commit(timeout: float = 10) -> str | None:
     """The commit of this version's release tag, asked of GitHub (``git ls-remote``); None offline."""
+    from .gitinfo import git
+
     url, tag = f"https://github.com/{ACTION}", f"refs/tags/v{__version__}"
-    try:
-        listed = subprocess.run(["git", "ls-remote", url, tag, tag + "^{}"], capture_output=True, text=True,
-                                timeout=timeout, check=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}).stdout
+    try:  # https only, from no repository's folder: nothing local configures or redirects the call
+        listed = git(Path("/"), "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "ls-remote", url,
+                     tag, tag + "^{}", timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
     shas = {ref: sha for sha, ref in (line.split("\t", 1) for line in listed.splitlines() if "\t" in line)}

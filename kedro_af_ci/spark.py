@@ -39,6 +39,11 @@ class AirflowTemplate(str):
     (or wrap your own template in this class) when a factory builds its arguments."""
 
 
+class ConfigTemplate(AirflowTemplate):
+    """Jinja written in the config (``env_vars``, pod templates): Airflow renders it, and in CI the
+    deployment's policy reads it first (docs/architecture.md, "Trust")."""
+
+
 def is_spark_dataset(ds_type: str | None, known: bool | None = None) -> bool:
     """``known``: what the class hierarchy said at graph extraction; else the kedro-datasets spark
     family by name (``spark.*``, ``kedro_datasets.spark.*``, any ``Spark…Dataset``)."""

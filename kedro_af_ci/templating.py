@@ -24,10 +24,14 @@ import jinja2
 
 from . import __version__
 from .spark import AirflowTemplate
+from .trust import in_ci
 
-# A string ending like a template file name is loaded as a file by Airflow, not rendered.
-_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".j2", ".jinja2", ".sh", ".bash", ".sql", ".py", ".txt")
-_NEEDS_LITERAL = re.compile(r"[{\r\n]")
+# What Airflow does to a string in a templated field depends on only two things: Jinja, which needs a
+# '{', and the operator's template_ext, file suffixes (".sh", ".yaml", ... each begins with a dot) that
+# make Airflow load the string as a template file. A string with neither, and no line break (Jinja
+# drops a final one), is inert under every operator of every provider; every other string is wrapped
+# in literal(). No list of suffixes to keep up with the providers (docs/architecture.md, "Trust").
+_INERT = re.compile(r"[^{.\r\n]*")
 # GitHub's ${{ }} and GitLab's $[[ ]] must stay text in CI files: their templates use << >> and <% %>
 _CI_DELIMITERS = {"variable_start_string": "<<", "variable_end_string": ">>", "block_start_string": "<%",
                   "block_end_string": "%>", "comment_start_string": "<#", "comment_end_string": "#>"}
@@ -78,7 +82,7 @@ def _collection_literal(value: Any) -> str:
 
 
 def needs_literal(text: str) -> bool:
-    return bool(_NEEDS_LITERAL.search(text)) or text.lower().endswith(_TEMPLATE_SUFFIXES)
+    return not _INERT.fullmatch(text)
 
 
 def tpl(value: Any) -> str:
@@ -126,7 +130,11 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
 
 def bytecode_cache(flavour: str = "") -> jinja2.BytecodeCache | None:
     """Jinja unpickles what it finds in the cache, so only a folder this user owns and nobody else
-    may write is used; anything else (a shared or planted folder) means no cache."""
+    may write is used; anything else (a shared or planted folder) means no cache. In CI there is
+    none: the steps before this one ran a branch's code as the same user, in the same home, so
+    owning the folder proves nothing (docs/architecture.md, "Trust")."""
+    if in_ci():
+        return None
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(root, "kedro-af-ci", __version__)
     try:

@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import PreflightError
+from .trust import in_ci
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,10 @@ def _airflow_versions() -> str:
 
 def _verified_marker(source: str) -> Path | None:
     """Where a successful pre-flight of exactly this source with exactly this Airflow is remembered;
-    None without a private cache folder (never trust one another user can write)."""
+    None without a private cache folder (never trust one another user can write), and in CI, where
+    a branch's code ran before this as the same user (docs/architecture.md, "Trust")."""
+    if in_ci():
+        return None
     folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kedro-af-ci" / "verified"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)

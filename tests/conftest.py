@@ -41,8 +41,11 @@ os.environ["KUBECONFIG"] = str(KUBECONFIG)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "1"
+# the suite runs the CLI as a user does on their own checkout (trusted config); the tests of CI's trust
+# boundary set these themselves
 for _var in ("GITHUB_SHA", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME",
-             "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH", "KEDRO_ENV"):
+             "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH", "KEDRO_ENV", "CI", "GITHUB_ACTIONS",
+             "GITLAB_CI", "CI_JOB_ID", "GITHUB_REPOSITORY", "CI_PROJECT_PATH", "CI_DEFAULT_BRANCH"):
     os.environ.pop(_var, None)
 for _var in [v for v in os.environ if v.startswith("KEDRO_CONFIG_")]:
     os.environ.pop(_var)

@@ -2,7 +2,8 @@
 gitlab-ci-local run in test_github_act.py, test_gitlab_ci_local.py and test_docker_run.py).
 
 It records every call (argv, and the size of stdin, never its content) as JSON lines in
-$DOCKER_STUB_LOG. ``build``, ``push`` and ``login`` succeed unless $DOCKER_STUB_FAIL names them.
+$DOCKER_STUB_LOG; a ``build`` also records the files of its context and its Dockerfile.
+``build``, ``push`` and ``login`` succeed unless $DOCKER_STUB_FAIL names them.
 ``build`` prints $DOCKER_STUB_BUILD_OUTPUT (a Dockerfile's RUN output).
 ``run`` stands in for the project image: it runs the command with this machine's Python in
 $DOCKER_STUB_IMAGE_ROOT (the image's working directory), with the ``--env`` values and stdin, so
@@ -21,8 +22,14 @@ import json, os, subprocess, sys
 argv = sys.argv[1:]
 command = argv[0] if argv else ""
 stdin = sys.stdin.read() if command == "login" or (command == "run" and "-i" in argv) else ""
+entry = {{"argv": argv, "stdin_bytes": len(stdin)}}
+if command == "build":  # what the build would send to the engine: the context's files, the Dockerfile
+    context = argv[-1]
+    entry["context_files"] = sorted(os.path.relpath(os.path.join(folder, name), context)
+                                    for folder, _, names in os.walk(context) for name in names)
+    entry["dockerfile"] = open(argv[argv.index("--file") + 1]).read()
 with open(os.environ["DOCKER_STUB_LOG"], "a") as log:
-    log.write(json.dumps({{"argv": argv, "stdin_bytes": len(stdin)}}) + "\\n")
+    log.write(json.dumps(entry) + "\\n")
 if command == "version" and os.environ.get("DOCKER_STUB_NO_ENGINE"):
     sys.stderr.write("Cannot connect to the Docker daemon at unix:///var/run/docker.sock\\n")
     sys.exit(1)

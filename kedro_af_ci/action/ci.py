@@ -14,16 +14,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..deliver.fileio import atomic_write_text
+from ..logsafe import safe_line, safe_text
 
 
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def one_line(text: str) -> str:
-    """A value printed in a log line: its line breaks written out, so it can never begin a line (a
-    line beginning with :: is a workflow command to GitHub)."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _escape_property(text: str) -> str:
@@ -47,7 +42,7 @@ class Reporter:
 
     def line(self, text: str) -> None:
         """One line of this tool's own log, whatever the values in it hold."""
-        print(one_line(text), flush=True)
+        print(safe_line(text), flush=True)
 
     @contextlib.contextmanager
     def untrusted(self) -> Iterator[None]:
@@ -57,16 +52,16 @@ class Reporter:
 
     @contextlib.contextmanager
     def section(self, title: str) -> Iterator[None]:
-        print(f"==> {one_line(title)}", flush=True)
+        print(f"==> {safe_line(title)}", flush=True)
         yield
 
     def error(self, message: str, *, file: str | None = None, line: int | None = None,
               title: str | None = None) -> None:
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-        print(f"Error: {where}{message}", file=sys.stderr, flush=True)
+        print(safe_text(f"Error: {where}{message}"), file=sys.stderr, flush=True)
 
     def warning(self, message: str) -> None:
-        print(f"Warning: {message}", file=sys.stderr, flush=True)
+        print(safe_text(f"Warning: {message}"), file=sys.stderr, flush=True)
 
     def summary(self, markdown: str) -> None:
         """Write the job summary (nothing to do in a terminal: the log already says it all)."""
@@ -75,7 +70,7 @@ class Reporter:
         if self.outputs:
             width = max(len(k) for k in self.outputs)
             for key, value in self.outputs.items():
-                print(f"{key.ljust(width)}  {value}")
+                print(safe_line(f"{key.ljust(width)}  {value}"))
 
 
 class GitHubReporter(Reporter):
@@ -92,7 +87,7 @@ class GitHubReporter(Reporter):
         super().set_output(name, value)
         path = self.environ.get("GITHUB_OUTPUT")
         if not path:
-            print(f"{name}={value}")
+            print(safe_line(f"{name}={value}"))
             return
         delimiter = f"kaf_{secrets.token_hex(8)}"  # cannot occur in the value, whatever the value is
         with open(path, "a", encoding="utf-8") as out:
@@ -155,7 +150,7 @@ class GitLabReporter(Reporter):
     def section(self, title: str) -> Iterator[None]:
         self._n += 1
         name = f"kaf_{self._n}"
-        print(f"\x1b[0Ksection_start:{int(time.time())}:{name}[collapsed=false]\r\x1b[0K{one_line(title)}",
+        print(f"\x1b[0Ksection_start:{int(time.time())}:{name}[collapsed=false]\r\x1b[0K{safe_line(title)}",
               flush=True)
         try:
             yield

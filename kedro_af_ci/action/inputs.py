@@ -101,6 +101,7 @@ class ActionInputs:
     registry_username: str
     registry_password: str
     output: str
+    deployment: str  # YAML of the deployment's settings (kedro_af_ci.policy.model)
     airflow_host: str
     airflow_token: str
     run_name: str
@@ -140,6 +141,7 @@ class ActionInputs:
             registry_username=raw["registry-username"],
             registry_password=raw["registry-password"],
             output=raw["output"],
+            deployment=raw["deployment"],
             airflow_host=raw["airflow-host"],
             airflow_token=raw["airflow-token"] or environ.get("AIRFLOW_API_TOKEN", ""),
             run_name=raw["run-name"],

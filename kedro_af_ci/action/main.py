@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ConfigError, KafError
-from .ci import Reporter, detect, one_line
+from ..logsafe import safe_line
+from .ci import Reporter, detect
 from .steps import run_steps, workspace_of
 from .summary import SummaryData, render_summary
 
@@ -26,7 +27,7 @@ class OneLineFormatter(logging.Formatter):
     """Log records whose values cannot begin a line (a line beginning with :: is a workflow command)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return one_line(super().format(record))
+        return safe_line(super().format(record))
 
 
 class ActionRun:

@@ -13,7 +13,8 @@ import contextlib
 import ipaddress
 import logging
 import os
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ..deliver.deploy import RunOutcome
     from ..gitinfo import GitInfo
     from ..graph.model import PipelineGraph
+    from ..policy.model import DeploymentPolicy
     from .isolated import Runner
 
 log = logging.getLogger("kedro_af_ci")
@@ -52,7 +54,8 @@ class RunContext:
     git: GitInfo = field(init=False)  # read_git
     trusted_host: str = field(init=False)  # read_config: the host the workflow named ("" if none)
     host_source: str = field(init=False)
-    config: PluginConfig = field(init=False)
+    policy: DeploymentPolicy = field(init=False)  # read_config: the workflow's settings
+    config: PluginConfig = field(init=False)  # narrowed to the policy
     image: str = field(init=False)  # "" when there is none
     docker: Docker | None = field(init=False)  # build_image
     image_runs: bool = field(init=False)  # the image can host the project's code
@@ -122,15 +125,24 @@ def read_git(ctx: RunContext) -> None:
 
 
 def read_config(ctx: RunContext) -> None:
-    """The plugin config, read once with everything the workflow overrides (the image tag included),
-    so the compile uses this very object."""
+    """The plugin config, read once with everything the workflow overrides (the image tag included)
+    and narrowed to the workflow's deployment settings (docs/architecture.md, "Trust"), so the
+    compile uses this very object."""
     from ..config import load_config
+    from ..policy.model import load_policy
+    from ..policy.settings import narrow
 
     inputs = ctx.inputs
     ctx.trusted_host, ctx.host_source = _trusted_host(inputs, ctx.environ)
+    ctx.policy = load_policy(inputs.deployment)
+    if inputs.output:
+        ctx.policy = ctx.policy.model_copy(update={"output": inputs.output})
     image = image_ref(inputs.image, ctx.git.commit_id) if inputs.image else ""
     overrides = _overrides(inputs, ctx.trusted_host, image)
-    ctx.config = load_config(ctx.project, inputs.env, git_info=ctx.git, overrides=overrides)
+    ctx.config, notes = narrow(load_config(ctx.project, inputs.env, git_info=ctx.git, overrides=overrides),
+                               ctx.policy)
+    for note in notes:
+        ctx.reporter.warning(note)
     ctx.image = image or ctx.config.run_config.image or ""
     if ctx.image:
         ctx.summary.image = ctx.image
@@ -170,14 +182,49 @@ def build_image(ctx: RunContext) -> None:
     if docker is None or not docker.available():
         raise BuildError("cannot build: no Docker engine is reachable (mount /var/run/docker.sock, or set "
                          "build: false to use an existing image)")
-    inputs, project = ctx.inputs, ctx.project
-    with ctx.reporter.section(f"Build {ctx.image}"):
-        context = (project / inputs.build_context).resolve() if inputs.build_context else project
-        docker.build(ctx.image, context=str(context), dockerfile=str(project / inputs.dockerfile),
+    inputs = ctx.inputs
+    with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
+        docker.build(ctx.image, context=str(context), dockerfile=str(dockerfile),
                      build_args=inputs.build_args, network=inputs.build_network,
                      labels={"org.opencontainers.image.revision": ctx.git.commit_id,
                              "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]})
     ctx.summary.built = ctx.image_runs = True
+
+
+@contextlib.contextmanager
+def _build_context(ctx: RunContext) -> Iterator[tuple[Path, Path]]:
+    """The build context and Dockerfile as the commit holds them, in a temporary folder, minus
+    credential files: never the workspace, where CI steps leave tokens (source_tree.py)."""
+    from ..source_tree import commit_blob, export_commit
+    from ..trust import in_ci
+
+    inputs, project = ctx.inputs, ctx.project
+    context = (project / inputs.build_context).resolve() if inputs.build_context else project
+    dockerfile = (project / inputs.dockerfile).resolve()
+    checkout = ctx.workspace.resolve() if (ctx.workspace / ".git").is_dir() else None
+    if checkout is None:
+        if in_ci(ctx.environ):
+            raise BuildError(f"the project image is built from the commit, and {ctx.workspace} is no git checkout: "
+                             "check the repository out into the workspace first")
+        log.warning("%s is no git checkout: the image is built from the folder as it is", ctx.workspace)
+        yield context, dockerfile
+        return
+    commit = ctx.git.commit_id
+    with tempfile.TemporaryDirectory(prefix="kaf-build-") as folder:
+        root = Path(folder)
+        export_commit(checkout, commit, _inside(checkout, context, "input build-context"), root / "context")
+        text = commit_blob(checkout, commit, _inside(checkout, dockerfile, "input dockerfile"))
+        if text is None:
+            raise BuildError(f"{dockerfile.relative_to(checkout)} is not in commit {commit[:12]}: the image is built "
+                             "from the commit, so commit the Dockerfile")
+        (root / "Dockerfile").write_bytes(text)
+        yield root / "context", root / "Dockerfile"
+
+
+def _inside(checkout: Path, path: Path, key: str) -> str:
+    if not path.is_relative_to(checkout):
+        raise ConfigError(f"{path} is outside the repository {checkout}", key=key)
+    return path.relative_to(checkout).as_posix()
 
 
 def extract_graph(ctx: RunContext) -> None:
@@ -217,7 +264,7 @@ def compile_and_verify(ctx: RunContext) -> None:
             project_path=ctx.project, env=inputs.env, pipeline=inputs.pipeline, graph=ctx.graph, config=ctx.config,
             schedule=None if inputs.run_once else True,  # True: the cron expression of the config (or input)
             run_once=inputs.run_once, verify=inputs.verify, grouping=inputs.group_by, git=ctx.git,
-            spark_factory=_factory_in(ctx.runner)))
+            spark_factory=_factory_in(ctx.runner), policy=ctx.policy))
         for warning in result.dag.warnings:
             ctx.reporter.warning(warning)
         summary = ctx.summary
@@ -366,10 +413,11 @@ def run_once(ctx: RunContext) -> None:
 
 
 def _destination(ctx: RunContext) -> str:
-    destination = ctx.inputs.output or ctx.config.output
-    if not destination:
-        raise ConfigError("no DAG location: set output in airflow-k8s.yaml or the output input", key="output")
-    return destination
+    """The DAG location is the deployment's: the output input (airflow-k8s.yaml may only repeat it)."""
+    if not ctx.config.output:
+        raise ConfigError("no DAG location: set the output input (from a repository or environment variable) to "
+                          "Airflow's DAGs folder or bucket", key="input output")
+    return ctx.config.output
 
 
 def _uploaded(ctx: RunContext, location: str) -> None:

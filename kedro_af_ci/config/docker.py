@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from .common import StrictModel
+from .common import AirflowKey, StrictModel
+
+
+def _network_name(value: str) -> str:
+    """host, none, bridge, container:<name> or a network's name: Docker's own name charset."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}", value):
+        raise ValueError(f"{value!r} is not a Docker network (host, none, bridge or a network name)")
+    return value
+
+
+DockerName = Annotated[str, AfterValidator(_network_name)]
 
 
 class DockerConfig(StrictModel):
@@ -16,9 +26,9 @@ class DockerConfig(StrictModel):
     url: str | None = Field(
         default=None, description="Docker engine as the Airflow worker reaches it (`unix://`, `tcp://`, `ssh://`); "
                                   "default: `DOCKER_HOST` or the local socket.")
-    conn_id: str | None = Field(
+    conn_id: AirflowKey | None = Field(
         default=None, description="Airflow connection holding the registry credentials for pulls.")
-    network_mode: str | None = Field(
+    network_mode: DockerName | None = Field(
         default=None, description="Container network: `host`, `none`, `bridge` or a network name; default: the "
                                   "engine's.")
     auto_remove: Literal["never", "success", "force"] = Field(
@@ -28,6 +38,10 @@ class DockerConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(unix|tcp|ssh|npipe)://\S+\Z", value):
-            raise ValueError(f"{value!r} is not a Docker engine address (unix:///var/run/docker.sock, tcp://host:2376)")
-        return value
+        return None if value is None else check_docker_url(value)
+
+
+def check_docker_url(value: str) -> str:
+    if not re.match(r"^(unix|tcp|ssh|npipe)://[^\s{}]+\Z", value):
+        raise ValueError(f"{value!r} is not a Docker engine address (unix:///var/run/docker.sock, tcp://host:2376)")
+    return value

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..bounded_yaml import YamlLimitError, load_bounded
 from ..errors import ConfigError
 from ..gitinfo import GitInfo, read_git_info
 from .messages import summarize
@@ -36,7 +37,9 @@ def _read_yaml(path: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_bounded(text)
+    except YamlLimitError as exc:
+        raise ConfigError(str(exc), file=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

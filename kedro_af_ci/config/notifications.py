@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from .common import StrictModel
+from .common import AirflowKey, StrictModel
 
 PLACEHOLDERS = ("task", "dag", "execution_time", "url")
 DEFAULT_MESSAGE = (
@@ -20,7 +20,7 @@ class SlackFailureHandler(StrictModel):
     """A Slack message on every failed task (the Slack provider's ``SlackWebhookNotifier``)."""
 
     type: Literal["slack"] = Field(description="Kind of handler: `slack`, the only one.")
-    connection_id: str = Field(default="slack", description="Airflow connection of the Slack webhook.")
+    connection_id: AirflowKey = Field(default="slack", description="Airflow connection of the Slack webhook.")
     message_template: str = Field(
         default=DEFAULT_MESSAGE,
         description="Message sent; `{task}`, `{dag}`, `{execution_time}` and `{url}` are filled in at failure "

@@ -173,8 +173,8 @@ class RunConfig(StrictModel):
     @field_validator("project_path")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"{value!r} must be an absolute path")
+        if not re.fullmatch(r"(/[A-Za-z0-9_.@+-]+)+/?|/", value) or "/../" in f"{value}/":
+            raise ValueError(f"{value!r} must be an absolute path of letters, digits and _ . @ + - (e.g. /home/kedro)")
         return value.rstrip("/") or "/"
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from .common import Choice, ImageRef, Quantity, StrictModel
+from .common import AirflowKey, Choice, ImageRef, Quantity, StrictModel
 
 CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?\Z")
 CLASS_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
@@ -56,7 +56,7 @@ class SparkConfig(StrictModel):
                                           "`ClusterConfig`).")
     archive_exclude: list[str] = Field(
         default_factory=list, description="More gitignore patterns kept out of `project.tar.gz`.")
-    conn_id: str = Field(
+    conn_id: AirflowKey = Field(
         default="spark_default", description=K8S + "Airflow connection whose host is the master, "
                                                    "`k8s://https://<api server>`.")
     image: ImageRef | None = Field(

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import posixpath
+import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +20,16 @@ import pathspec
 from .. import __version__
 from ..errors import ConfigError
 from ..plan.model import DagPlan, SparkPlan
+from ..source_tree import TreeFile, commit_files, deny_spec
 from ..templating import environment
 
 ARCHIVE = "project.tar.gz"
 INIT_SCRIPT = "init.sh"
-# Never shipped to the cluster, whatever the project tracks (gitignore syntax); spark.archive_exclude
-# adds patterns. Credentials first: what CI auth steps, SDKs and users leave in a workspace.
-DENY = (
-    "conf/local/", "conf/**/*credentials*", "*credentials*.json", ".env", ".env.*", "*.pem", "*.key", "*.p12",
-    "*.pfx", "*.keytab", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "gha-creds-*.json",
-    "*service-account*.json", "*service_account*.json", ".docker/", ".netrc", ".pypirc", ".npmrc", ".aws/",
-    ".kube/", ".config/gcloud/", ".ssh/",
-    ".git/", ".venv*/", "venv/", "env/", "__pycache__/", "*.py[cod]", "data/", "logs/", "mlruns/", "dag/",
-    "dist/", "build/", "*.egg-info/", ".ipynb_checkpoints/", "node_modules/",
+# Kept out of the project archive besides the credentials no shipment holds (source_tree.CREDENTIALS);
+# spark.archive_exclude adds patterns (gitignore syntax).
+ARCHIVE_EXTRA = (
+    ".venv*/", "venv/", "env/", "__pycache__/", "*.py[cod]", "data/", "logs/", "mlruns/", "dag/", "dist/", "build/",
+    "*.egg-info/", ".ipynb_checkpoints/", "node_modules/",
 )
 
 
@@ -43,59 +43,68 @@ class Artifacts:
         return f"{self.base_uri}/{name}"
 
 
-def _candidates(project_path: Path) -> list[str]:
-    """The files a branch meant to ship: those git tracks (so .gitignore holds), else the files of
-    the folder with .gitignore's patterns applied."""
-    from ..gitinfo import tracked_files
+def project_files(project_path: Path, extra_excludes: tuple[str, ...] = (), commit: str = "HEAD") -> list[TreeFile]:
+    """What is shipped of the project: the files of the commit (source_tree.py), or, outside a git
+    checkout, the folder's files minus .gitignore's patterns; never a credential, never a symlink."""
+    from ..gitinfo import git
 
-    tracked = tracked_files(project_path)
-    if tracked is not None:
-        return sorted(tracked)
-    files = [p.relative_to(project_path).as_posix() for p in project_path.rglob("*") if p.is_file()]
+    deny = deny_spec((*ARCHIVE_EXTRA, *extra_excludes))
+    try:
+        top = Path(git(project_path, "rev-parse", "--show-toplevel")).resolve()
+    except (OSError, subprocess.SubprocessError):
+        return _folder_files(project_path, deny)
+    folder = project_path.resolve().relative_to(top).as_posix()
+    try:
+        found = [f for f in commit_files(top, commit, folder, deny) if not f.symlink]
+    except (OSError, subprocess.SubprocessError, tarfile.TarError) as exc:
+        raise ConfigError(f"cannot read the files of commit {commit[:12]}: {exc}") from None
+    return sorted(found, key=lambda f: f.path)
+
+
+def _folder_files(project_path: Path, deny) -> list[TreeFile]:
+    files = [p.relative_to(project_path).as_posix() for p in project_path.rglob("*")
+             if p.is_file() and not p.is_symlink()]
     ignore = project_path / ".gitignore"
     if ignore.is_file():
         spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines())
         files = [f for f in files if not spec.match_file(f)]
-    return sorted(files)
+    return [TreeFile(f, (project_path / f).read_bytes(), executable=os.access(project_path / f, os.X_OK))
+            for f in sorted(files) if not deny.match_file(f)]
 
 
-def archive_members(project_path: Path, extra_excludes: tuple[str, ...] = ()) -> list[str]:
-    deny = pathspec.GitIgnoreSpec.from_lines([*DENY, *extra_excludes])
-    members = []
-    for relative in _candidates(project_path):
-        path = project_path / relative
-        if deny.match_file(relative) or path.is_symlink() or not path.is_file():
-            continue
-        members.append(relative)
-    return members
+def archive_members(project_path: Path, extra_excludes: tuple[str, ...] = (), commit: str = "HEAD") -> list[str]:
+    return [f.path for f in project_files(project_path, extra_excludes, commit)]
 
 
-def project_archive(project_path: Path, members: list[str]) -> bytes:
-    """A reproducible tar.gz of ``members`` (sorted, fixed times and owners): same tree, same bytes."""
+def project_archive(files: list[TreeFile]) -> bytes:
+    """A reproducible tar.gz of ``files`` (sorted, fixed times and owners): same tree, same bytes."""
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for relative in members:
-            path = project_path / relative
-            info = tarfile.TarInfo(relative)
-            info.size = path.stat().st_size
-            info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+        for item in files:
+            info = tarfile.TarInfo(item.path)
+            info.size = len(item.data)
+            info.mode = 0o755 if item.executable else 0o644
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            with path.open("rb") as handle:
-                tar.addfile(info, handle)
+            tar.addfile(info, io.BytesIO(item.data))
     return buffer.getvalue()
 
 
-def _user_script(project_path: Path, relative: str | None, key: str) -> str | None:
-    """``user_init_path`` / ``user_post_init_path``: relative to the project's ``src`` (seed 3.6)."""
+def _user_script(shipped: dict[str, TreeFile], relative: str | None, key: str) -> str | None:
+    """``user_init_path`` / ``user_post_init_path``: relative to the project's ``src`` (seed 3.6), and
+    one of the files the archive ships: committed, and not one its rules keep out (a credential)."""
     if not relative:
         return None
-    path = (project_path / "src" / relative).resolve()
-    if not path.is_relative_to(project_path.resolve()):
+    path = posixpath.normpath(posixpath.join("src", relative))
+    if path.startswith("../") or path == "..":
         raise ConfigError(f"{relative!r} points outside the project", key=key)
+    item = shipped.get(path)
+    if item is None:
+        raise ConfigError(f"{path} is not a file the project ships: it must be committed, and not one the archive "
+                          "rules keep out (credentials, data, spark.archive_exclude)", key=key)
     try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", key=key) from None
+        return item.data.decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: {exc.reason}", key=key) from None
 
 
 def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
@@ -105,14 +114,15 @@ def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
     if not spark.artifacts_uri:
         return None
     env = environment()
-    members = archive_members(project_path, spark.archive_exclude)
-    files: dict[str, bytes] = {ARCHIVE: project_archive(project_path, members)}
+    shipped = project_files(project_path, spark.archive_exclude, _commit(plan.commit_id))
+    files: dict[str, bytes] = {ARCHIVE: project_archive(shipped)}
+    by_path = {item.path: item for item in shipped}
     init = env.get_template("spark/init.sh.j2").render(
         dag_id=plan.dag_id, version=__version__, commit_id=plan.commit_id, project_home=spark.project_home,
         archive_uri=f"{spark.artifacts_uri}/{ARCHIVE}",
-        user_init=_user_script(project_path, spark.user_init_path, "run_config.spark.user_init_path"),
+        user_init=_user_script(by_path, spark.user_init_path, "run_config.spark.user_init_path"),
         user_init_path=spark.user_init_path,
-        user_post_init=_user_script(project_path, spark.user_post_init_path, "run_config.spark.user_post_init_path"),
+        user_post_init=_user_script(by_path, spark.user_post_init_path, "run_config.spark.user_post_init_path"),
         user_post_init_path=spark.user_post_init_path,
     )
     files[INIT_SCRIPT] = init.encode("utf-8")
@@ -125,4 +135,11 @@ def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
             kedro_args=[*plan.kedro_args, "--nodes", ",".join(job.nodes)])
         compile(source, job.main_uri, "exec", dont_inherit=True)
         files[job.main_uri.rsplit("/", 1)[-1]] = source.encode("utf-8")
-    return Artifacts(base_uri=spark.artifacts_uri, files=files, packed=tuple(members))
+    return Artifacts(base_uri=spark.artifacts_uri, files=files, packed=tuple(item.path for item in shipped))
+
+
+def _commit(commit_id: str) -> str:
+    """The DAG's commit; HEAD when git could not name one (the files are then the checkout's HEAD's)."""
+    from ..gitinfo import UNKNOWN_COMMIT
+
+    return "HEAD" if commit_id == UNKNOWN_COMMIT else commit_id

@@ -10,17 +10,21 @@ there", and a flaky network can never start a second run. Credentials never appe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import InvalidHeader, LocationParseError
+from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 
 from ..errors import AirflowApiError, ConfigError
+from ..redact import forms, redact
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +38,47 @@ TERMINAL_RUN_STATES = {"success", "failed"}
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 3
 AUTH_HINT = " (check AIRFLOW_API_TOKEN, or AIRFLOW_USERNAME and AIRFLOW_PASSWORD)"
+MAX_BODY = 16 * 2**20  # an API answer (a page of 100 DAGs, a task's log) is far smaller
+MAX_PAGES = 50  # 5000 DAGs or task instances: more is a server that never says "last page"
+T = TypeVar("T")
 
 
 def origin(url: str) -> str:
-    """scheme://host:port: what a credential may be sent to (another port or plain http is not it)."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+    """scheme://host:port as the request will be sent: the URL goes through requests' own preparation
+    and urllib3's parser, which is what connects, so no second parser can judge it differently."""
+    try:
+        prepared = requests.Request("GET", url).prepare().url or ""
+        parts = parse_url(prepared)
+    except (requests.RequestException, LocationParseError, ValueError):
+        return "invalid:"
+    scheme = (parts.scheme or "").lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{(parts.host or '').lower()}:{port}"
+
+
+def run_within(seconds: float, call: Callable[[], T], what: str) -> T:
+    """``call()``, or AirflowApiError after ``seconds``: a bound on the whole call, retries, backoff and
+    a server that trickles its answer included, which no per-socket timeout gives. A call that
+    overruns is left to end in a daemon thread; the command stops with the error."""
+    if seconds <= 0:
+        raise AirflowApiError(f"{what}: not sent, the command's overall deadline has passed")
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the waiting thread as it is
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=target, name="kaf-airflow-call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise AirflowApiError(f"{what}: no complete answer within {seconds:.0f}s (the overall deadline)")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def log_lines(content: Any) -> list[str]:
@@ -95,6 +133,9 @@ class Credentials:
 
 
 class AirflowClient:
+    """``deadline`` (a ``time.monotonic()`` value, set by whoever bounds a whole command): no call
+    goes on past it. Without one, each call is bounded by what its retries can take."""
+
     def __init__(self, host: str, credentials: Credentials | None = None, *, verify: bool | str = True,
                  timeout: float = 30.0, retries: int = 5, backoff: float = 0.5, max_backoff: float = 10.0,
                  session: requests.Session | None = None):
@@ -114,6 +155,10 @@ class AirflowClient:
         self._api: str | None = None  # "v2" or "v1"
         self._jwt: str | None = None
         self.requests_made = 0  # HTTP requests sent, retries included (benchmarks/run.py reads it)
+        # one call: every try's connect and read timeouts, the waits between tries (backoff or the
+        # server's Retry-After), and a margin, so that an ordinary failure always ends the call first
+        self.call_budget = 2 * timeout * (retries + 1) + retries * max(max_backoff, MAX_RETRY_AFTER) + 10
+        self.deadline: float | None = None
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -155,10 +200,18 @@ class AirflowClient:
         raise AirflowApiError(f"{method} {path} → HTTP {response.status_code}: {self._detail(response)}{hint}")
 
     def _call(self, method: str, path: str, *, auth: bool, **kwargs) -> requests.Response:
-        """The request with its credentials; a transport failure (after the retries) becomes one line."""
+        """The request with its credentials, within the call's bound and the command's deadline; a
+        transport failure (after the retries) becomes one line."""
         headers, basic = (self._auth_headers(), self._basic_auth()) if auth else ({}, None)
+        budget = self.call_budget
+        if self.deadline is not None:
+            budget = min(budget, self.deadline - time.monotonic())
+        return run_within(budget, lambda: self._transport(method, path, headers=headers, auth=basic, **kwargs),
+                          f"{method} {path}")
+
+    def _transport(self, method: str, path: str, **kwargs) -> requests.Response:
         try:
-            return self._request(method, self.host + path, headers=headers, auth=basic, **kwargs)
+            return self._request(method, self.host + path, **kwargs)
         except requests.ConnectionError as exc:  # Timeout after retries arrives as ConnectionError too
             raise AirflowApiError(f"{method} {path}: cannot reach Airflow at {self.host}: {_cause(exc)}") from None
         except requests.RequestException as exc:
@@ -173,10 +226,12 @@ class AirflowClient:
             # verify given per request: requests would otherwise let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
             # override both AIRFLOW_CA_BUNDLE and --insecure
             response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
-                                            verify=self.session.verify, **kwargs)
+                                            verify=self.session.verify, stream=True, **kwargs)
             self.requests_made += 1 + len(getattr(getattr(response.raw, "retries", None), "history", ()))
             if response.status_code not in REDIRECTS:
+                _read_bounded(response)
                 return response
+            response.close()
             target = urljoin(url, response.headers.get("Location", ""))
             if origin(target) != origin(self.host):
                 raise AirflowApiError(f"{method} {urlsplit(url).path} was redirected to {origin(target)}, another "
@@ -184,6 +239,16 @@ class AirflowClient:
                                       "there; set host to the address Airflow serves")
             url = target
         raise AirflowApiError(f"{method} {urlsplit(url).path}: more than {MAX_REDIRECTS} redirects")
+
+    def secret_forms(self) -> set[str]:
+        """Every credential in every encoding this client sends it in (:mod:`kedro_af_ci.redact`)."""
+        found: set[str] = set()
+        for secret in (self.credentials.token, self._jwt):
+            if secret:
+                found |= forms(secret)
+        if self.credentials.password:
+            found |= forms(self.credentials.password, self.credentials.username or "")
+        return found
 
     def _detail(self, response: requests.Response) -> str:
         """The server's explanation, shortened, on one line, and without any credential it echoed."""
@@ -193,10 +258,7 @@ class AirflowClient:
             text = (response.text or response.reason or "").strip()
         else:
             text = str(data.get("detail") or data.get("title") or data) if isinstance(data, dict) else str(data)
-        for secret in (self.credentials.token, self.credentials.password, self._jwt):
-            if secret:
-                text = text.replace(secret, "***")
-        return " ".join(text.split())[:300]
+        return redact(" ".join(text.split()), self.secret_forms())[:300]
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -301,15 +363,20 @@ class AirflowClient:
         return list(self._paginate(self._path("/importErrors"), "import_errors"))
 
     def _paginate(self, path: str, key: str, params: dict | None = None, page: int = 100) -> Iterator[dict]:
+        """Pages until the server's total, an empty page, or MAX_PAGES: a server that always answers a
+        full page and a growing total cannot keep the command paging."""
         offset = 0
-        while True:
+        for _ in range(MAX_PAGES):
             data = self._send("GET", path, params={**(params or {}), "limit": page, "offset": offset}).json()
-            items = data.get(key, [])
+            items = data.get(key, []) if isinstance(data, dict) else []
+            if not isinstance(items, list):
+                raise AirflowApiError(f"GET {path}: {key!r} is not a list")
             yield from items
             offset += len(items)
             total = data.get("total_entries", 0)
-            if not items or offset >= total:
+            if not items or not isinstance(total, int) or offset >= total:
                 return
+        log.warning("GET %s: stopped after %d pages (%d items)", path, MAX_PAGES, offset)
 
     # -- links ----------------------------------------------------------------------------------
 
@@ -329,6 +396,22 @@ class AirflowClient:
                     f"/tasks/{quote(task_id, safe='')}")
         return (f"{self.host}/dags/{quote(dag_id, safe='')}/grid?dag_run_id={quote(run_id, safe='')}"
                 f"&task_id={quote(task_id, safe='')}&tab=logs")
+
+
+def _read_bounded(response: requests.Response) -> None:
+    """Read the answer's body now, at most MAX_BODY bytes (a body that never ends is an error, not a
+    command that never ends); requests then serves ``.json()``/``.text`` from it."""
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise AirflowApiError(f"the answer to {response.request.method} {urlsplit(response.url).path} is "
+                                      f"over {MAX_BODY // 2**20} MiB")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    response._content = b"".join(chunks)  # what requests' own .content would hold
 
 
 def _cause(exc: requests.RequestException) -> str:

@@ -16,14 +16,17 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ..errors import AirflowApiError, ConfigError, RunFailed
+from ..logsafe import safe_line
 from ..plan.model import TAG_PREFIX
 from .client import TERMINAL_RUN_STATES, AirflowClient
+from .ownership import check_replace, tags_in_source
 
 if TYPE_CHECKING:
     from .artifacts import Artifacts
 
 log = logging.getLogger(__name__)
 MAX_LOGS = 3  # failed tasks whose log tail is shown
+COMMAND_GRACE = 300.0  # seconds for the calls around the two waits: checks, upload, trigger, the run's tasks
 
 
 @dataclass
@@ -67,7 +70,7 @@ class Progress:
             else:
                 self._status.update(message)
         else:
-            print(message, file=sys.stderr, flush=True)
+            print(safe_line(message), file=sys.stderr, flush=True)
 
     def done(self) -> None:
         if self._status is not None:
@@ -229,8 +232,11 @@ def deploy(client: AirflowClient, request: DeployRequest, *, progress: Progress 
     from .upload import upload_artifacts, upload_dag
 
     progress = progress or Progress()
+    # every call and wait of the command ends by then: the user's two timeouts, and the calls around them
+    client.deadline = time.monotonic() + request.version_timeout + (request.timeout if request.wait else 0) \
+        + COMMAND_GRACE
     client.api  # noqa: B018 - detect the API version (and fail on a wrong host) before uploading
-    _refuse_replacing_a_schedule(client, request.dag_id)
+    _refuse_replacing(client, request)
     upload_artifacts(request.artifacts)
     uploaded_at = time.time()
     filename = f"{request.dag_id}.py"
@@ -264,10 +270,15 @@ def schedule_of(dag: dict) -> str | None:
     return None if summary in (None, "", "None") else str(summary)
 
 
-def _refuse_replacing_a_schedule(client: AirflowClient, dag_id: str) -> None:
-    """A run-once DAG has no schedule: uploading it under a scheduled DAG's id would silently stop
-    that schedule (a run-once of the default branch over production)."""
+def _refuse_replacing(client: AirflowClient, request: DeployRequest) -> None:
+    """The DAG Airflow serves under this id, whatever file it came from, is replaced only by its own
+    branch (deliver/ownership.py); and a run-once DAG has no schedule, so uploading it under a
+    scheduled DAG's id would silently stop that schedule (a run-once of the default branch over
+    production)."""
+    dag_id = request.dag_id
     existing = client.get_dag(dag_id)
+    if existing:
+        check_replace(_tags(existing), tags_in_source(request.source) or [], f"DAG {dag_id!r} in Airflow")
     schedule = schedule_of(existing) if existing else None
     if schedule:
         raise ConfigError(f"run-once would replace the scheduled DAG {dag_id!r} ({schedule}) with an unscheduled "

@@ -15,7 +15,7 @@ from ..config import (
 )
 from ..k8s_names import short_hash
 from ..spark import (
-    AirflowTemplate,
+    ConfigTemplate,
     OperatorSpec,
     SparkJob,
     SparkSettings,
@@ -26,6 +26,20 @@ TAG_PREFIX = "generated_with_kedro_airflow_k8s"
 
 
 EXPERIMENT_TAG = "experiment:"
+# whose DAG it is (docs/architecture.md, "Trust"): a DAG is replaced only by its own branch
+BRANCH_TAG = "branch:"
+REPOSITORY_TAG = "repository:"
+MAX_TAG = 100  # Airflow's limit on a tag's length
+
+
+def owner_tag(prefix: str, value: str) -> str:
+    """``prefix`` + ``value`` as a tag: whole when it fits, else cut with a hash of the whole value, so
+    two values never share a tag (up to the hash) and the same value always gives the same tag."""
+    tag = prefix + value
+    if len(tag) <= MAX_TAG:
+        return tag
+    digest = "~" + short_hash(value, 20)
+    return tag[:MAX_TAG - len(digest)] + digest
 
 
 DEFAULT_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -181,7 +195,7 @@ def content_tag(source_without_hash: str) -> str:
 
 def airflow_env(env_vars: dict[str, str]) -> dict[str, str]:
     """Jinja the user wrote is Airflow's to render (substituted values are inert Jinja literals by then)."""
-    return {k: AirflowTemplate(v) if ("{{" in v or "{%" in v) else v for k, v in env_vars.items()}
+    return {k: ConfigTemplate(v) if ("{{" in v or "{%" in v) else v for k, v in env_vars.items()}
 
 
 def kedro_args_of(kedro_env: str | None, pipeline: str) -> tuple[str, ...]:

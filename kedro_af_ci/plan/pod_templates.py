@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
+from ..bounded_yaml import YamlLimitError, load_bounded
 from ..errors import ConfigError
+from ..spark import ConfigTemplate
 
 _UNIQUE_NAME = re.compile(r"\{PodGenerator\.make_unique_pod_id\((?:[^{}]|\{\{[^{}]*\}\})*\)\}")
 _QUOTED_JINJA = re.compile(r"""\{(['"])(\{\{.*?\}\})\1\}""")
@@ -44,7 +46,9 @@ def parse_pod_template(text: str, key: str, pvc_name: str | None) -> dict[str, A
         raise ConfigError(f"{leftover.group(0)!r} looks like a Python f-string expression; templates are not "
                           "executed: use Jinja ({{ ... }}) for values Airflow fills in at run time", key=key)
     try:
-        data = yaml.safe_load(parked)
+        data = load_bounded(parked)
+    except YamlLimitError as exc:
+        raise ConfigError(f"the pod template: {exc}", key=key) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (template line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -58,16 +62,20 @@ def parse_pod_template(text: str, key: str, pvc_name: str | None) -> dict[str, A
     data.setdefault("apiVersion", "v1")
 
     def restore(node: Any) -> Any:
+        """Values holding Jinja become AirflowTemplate (Airflow renders them); every other string is
+        protected as any value of a templated field is (keys are never rendered)."""
         if isinstance(node, dict):
-            return {restore(k): restore(v) for k, v in node.items()}
+            return {str(restore(k)): restore(v) for k, v in node.items()}
         if isinstance(node, list):
             return [restore(v) for v in node]
         if isinstance(node, str):
             if _PVC_MARK in node and pvc_name is None:
                 raise ConfigError("the pod template refers to {self._pvc_name} but run_config.volume is disabled",
                                   key=key)
-            node = node.replace(_PVC_MARK, pvc_name or "")
-            return re.sub(r"__kaf_jinja_(\d+)__", lambda m: expressions[int(m.group(1))], node)
+            jinja = _PVC_MARK in node or "__kaf_jinja_" in node
+            node = re.sub(r"__kaf_jinja_(\d+)__", lambda m: expressions[int(m.group(1))],
+                          node.replace(_PVC_MARK, pvc_name or ""))
+            return ConfigTemplate(node) if jinja else node
         return node
 
     data = restore(data)

@@ -137,6 +137,9 @@ def submit_spec(submit: KubernetesSubmit, job: SparkJob, kedro_args: tuple[str, 
                  for key, value in submit.spark.conf.items()})
     arguments: dict = {
         "conn_id": submit.spark.conn_id,
+        # cluster mode by the operator's own argument, which spark-submit's --deploy-mode takes over any
+        # conf entry or connection extra: the driver runs in the image, never on the Airflow worker
+        "deploy_mode": "cluster",
         "application": submit.application,
         "name": f"{submit.dag_id}-{job.task_id}",
         "conf": conf,

@@ -47,6 +47,12 @@ def spark_project(root):
     return project
 
 
+def deployment(root) -> str:
+    """The workflow allows the factory's operator and names the artifacts folder (README, "Security model")."""
+    return (f"executions: [docker]\nspark_artifacts_path: {root / 'artifacts'}\n"
+            "operators: [airflow.providers.standard.operators.empty.EmptyOperator]\n")
+
+
 def seen_by_factory(dag_source: str) -> dict:
     match = re.search(r"'doc': (?:literal\()?(\"[^\"]*\"|'[^']*')", dag_source)  # braces make it a literal()
     assert match, dag_source[-2000:]
@@ -58,7 +64,7 @@ def test_the_factory_runs_in_the_project_image(docker_stack, tmp_path):
     project = spark_project(tmp_path)
     make_repo(project)
     env = {"INPUT_ENV": "docker", "INPUT_PIPELINE": "data_processing", "INPUT_IMAGE": "kaf-tests/isolation",
-           "INPUT_DRY_RUN": "true", "INPUT_BUILD_NETWORK": "host",
+           "INPUT_DRY_RUN": "true", "INPUT_BUILD_NETWORK": "host", "INPUT_DEPLOYMENT": deployment(tmp_path),
            "INPUT_BUILD_ARGS": f"BASE_IMAGE={docker_stack.base['BASE_IMAGE']}",
            "AIRFLOW_API_TOKEN": "tok-must-stay-out", "INPUT_REGISTRY_PASSWORD": "pw-must-stay-out"}
     cmd = ["docker", "run", "--rm", "--network", "host", "-v", f"{project}:/workspace", "-w", "/workspace",
@@ -84,7 +90,8 @@ def test_the_factory_runs_in_a_clean_child_process_on_the_opt_in(tmp_path):
     git(ws.root, "add", "-A")
     git(ws.root, "commit", "-qm", "a Spark factory")
     result = ws.run({"env": "docker", "pipeline": "data_processing", "build": "false", "dry-run": "true",
-                     "verify": "false", "extract-without-docker": "true", "registry-password": "pw-must-stay-out"},
+                     "verify": "false", "extract-without-docker": "true", "registry-password": "pw-must-stay-out",
+                     "deployment": deployment(tmp_path / "replaced")},
                     env={"DOCKER_STUB_NO_ENGINE": "1", "AIRFLOW_API_TOKEN": "tok-must-stay-out"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     dag = next((ws.project / "dag").glob("*.py")).read_text()

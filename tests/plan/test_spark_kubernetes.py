@@ -144,10 +144,12 @@ def test_the_provider_hook_builds_the_cluster_mode_command(compiled, monkeypatch
     result, dag = compiled
     task = render(dag.task_dict["pyspark_1"], ti=_Ti())
     hook = SparkSubmitHook(conf=task.conf, conn_id=task._conn_id, name=task.name, num_executors=task._num_executors,
-                           env_vars=task.env_vars, application_args=task.application_args)
+                           env_vars=task.env_vars, application_args=task.application_args,
+                           deploy_mode=task._deploy_mode)
     command = hook._build_spark_submit_command(task.application)
     pairs = {command[i + 1] for i, part in enumerate(command) if part == "--conf"}
     assert command[command.index("--master") + 1] == MASTER
+    assert command[command.index("--deploy-mode") + 1] == "cluster"
     assert "spark.kubernetes.driverEnv.MLFLOW_RUN_ID=run-0123" in pairs  # env for the driver, in cluster mode
     assert f"spark.kubernetes.container.image={IMAGE}:{result.git.commit_id}" in pairs
     assert command[command.index("--num-executors") + 1] == "3"

@@ -1,0 +1,1 @@
+"""The trust boundary in CI (docs/architecture.md, "Trust")."""

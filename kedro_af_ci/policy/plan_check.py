@@ -1,0 +1,155 @@
+"""The planned DAG against the deployment's settings: what only the plan knows (docs/architecture.md,
+"Trust").
+
+- every Jinja string of the config that Airflow will render (a :class:`ConfigTemplate`, wherever the
+  plan put it), and every Jinja a custom Spark factory (project code) added to its operators, may read
+  only the Variables and Connections the deployment allows (:mod:`.jinja`);
+- a custom factory's operators are classes the deployment lists;
+- pod templates run as an allowed service account, in an allowed namespace, and within the
+  Kubernetes Pod Security Standards' *baseline* (no host namespaces, host paths or privileged
+  containers: those leave the image for the node).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ConfigError
+from ..plan.model import DagPlan, SparkPlan
+from ..spark import AirflowTemplate, ConfigTemplate
+from .jinja import TemplateRefused, read_template
+from .model import DeploymentPolicy
+
+FACTORY_KEY = "run_config.spark.operator_factory"
+TEMPLATES_KEY = "run_config.kubernetes_pod_templates"
+# capabilities the baseline profile lets a container add
+BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                                   "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
+
+
+def check_plan(plan: DagPlan, policy: DeploymentPolicy, *, before_factory: DagPlan | None = None) -> None:
+    """ConfigError naming every problem; ``before_factory``: the plan a custom Spark factory was given
+    (the Jinja it was handed is the tool's own, and may come back)."""
+    problems: list[tuple[str, str]] = []
+    for key, text in _config_templates(plan):
+        problems += _jinja_problems(key, text, policy)
+    custom = before_factory is not None and before_factory.spark is not None \
+        and before_factory.spark.settings is not None
+    if custom and plan.spark is not None:
+        problems += _factory_problems(plan.spark, before_factory.spark, policy)  # type: ignore[union-attr]
+    for name, pod in plan.pod_templates.items():
+        problems += [(f"{TEMPLATES_KEY}.{name}.template", p) for p in _pod_problems(pod, policy)]
+    if problems:
+        lines = "\n".join(f"  {key}: {message}" for key, message in problems)
+        raise ConfigError(f"{len(problems)} problem(s) with what the DAG would let a branch do in CI (README, "
+                          f"\"Security model\"):\n{lines}", key=problems[0][0])
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every leaf of the plan's data with where it is (dataclasses, mappings, sequences)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _walk(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}.{i}")
+    else:
+        yield path, value
+
+
+def _config_templates(plan: DagPlan) -> Iterator[tuple[str, str]]:
+    """The config's Jinja, wherever the plan carries it (env of pods, of spark-submit, pod templates)."""
+    for path, value in _walk(plan, ""):
+        if isinstance(value, ConfigTemplate):
+            yield _config_key(path), str(value)
+
+
+def _config_key(plan_path: str) -> str:
+    """A plan location as the config key the user knows."""
+    if plan_path.startswith("pod_templates."):
+        return f"{TEMPLATES_KEY}.{plan_path.split('.')[1]}.template"
+    name = plan_path.rsplit(".", 1)[-1]
+    return f"run_config.env_vars.{name.removeprefix('spark.executorEnv.')}"
+
+
+def _jinja_problems(key: str, text: str, policy: DeploymentPolicy) -> list[tuple[str, str]]:
+    try:
+        use = read_template(text)
+    except TemplateRefused as exc:
+        return [(key, f"Jinja for Airflow: {exc}")]
+    problems = [(key, f"reads the Airflow Variable {name!r}: add it to deployment.airflow_variables")
+                for name in sorted(use.variables - set(policy.airflow_variables))]
+    problems += [(key, f"uses the Airflow Connection {name!r}: add it to deployment.airflow_connections")
+                 for name in sorted(use.connections - set(policy.airflow_connections))]
+    return problems
+
+
+def _factory_problems(spark: SparkPlan, given: SparkPlan, policy: DeploymentPolicy) -> list[tuple[str, str]]:
+    """Operators of the project's factory: allowed classes, and no Jinja but what it was handed."""
+    handed = {str(value) for _, value in _walk([given.settings, given.jobs], "") if isinstance(value, AirflowTemplate)}
+    specs = {"create_cluster": spark.create, "delete_cluster": spark.delete,
+             **{f"submit {task}": spec for task, spec in spark.submits.items()}}
+    problems = []
+    for where, spec in specs.items():
+        if spec is None:
+            continue
+        if spec.class_path not in policy.operators:
+            problems.append((FACTORY_KEY, f"{where}: {spec.class_path} is not an operator the deployment allows: "
+                                          "add it to deployment.operators"))
+        for _, value in _walk(spec.arguments, ""):
+            if isinstance(value, AirflowTemplate) and str(value) not in handed:
+                problems += [(FACTORY_KEY, f"{where}: {message}") for _, message in
+                             _jinja_problems(FACTORY_KEY, str(value), policy)]
+    return problems
+
+
+def _pod_problems(pod: dict, policy: DeploymentPolicy) -> list[str]:
+    spec = pod.get("spec") or {}
+    metadata = pod.get("metadata") or {}
+    problems = []
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if account is not None and account not in policy.service_accounts:
+        problems.append(f"service account {account!r} is not allowed here: add it to deployment.service_accounts")
+    namespace = metadata.get("namespace")
+    if namespace is not None and namespace not in policy.namespaces:
+        problems.append(f"namespace {namespace!r} is not allowed here: add it to deployment.namespaces")
+    return problems + [f"{what}: outside the Pod Security Standards' baseline (the pod would reach the node)"
+                       for what in _baseline_violations(spec)]
+
+
+def _baseline_violations(spec: dict) -> list[str]:
+    found = [f"spec.{flag}" for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
+    found += [f"volume {v.get('name')!r} hostPath" for v in spec.get("volumes") or [] if isinstance(v, dict)
+              and "hostPath" in v]
+    found += _security_context_violations("spec.securityContext", spec.get("securityContext") or {})
+    for kind in ("containers", "initContainers", "ephemeralContainers"):
+        for container in spec.get(kind) or []:
+            if not isinstance(container, dict):
+                continue
+            where = f"{kind} {container.get('name')!r}"
+            found += [f"{where}: hostPort" for port in container.get("ports") or []
+                      if isinstance(port, dict) and port.get("hostPort")]
+            found += _security_context_violations(where, container.get("securityContext") or {})
+    return found
+
+
+def _security_context_violations(where: str, context: dict) -> list[str]:
+    if not isinstance(context, dict):
+        return []
+    found = [f"{where}: privileged"] if context.get("privileged") else []
+    added = set(((context.get("capabilities") or {}).get("add")) or []) - BASELINE_CAPABILITIES
+    found += [f"{where}: capability {name}" for name in sorted(map(str, added))]
+    if context.get("procMount") not in (None, "Default"):
+        found.append(f"{where}: procMount {context['procMount']}")
+    if (context.get("seccompProfile") or {}).get("type") == "Unconfined":
+        found.append(f"{where}: seccompProfile Unconfined")
+    if (context.get("appArmorProfile") or {}).get("type") == "Unconfined":
+        found.append(f"{where}: appArmorProfile Unconfined")
+    if (context.get("windowsOptions") or {}).get("hostProcess"):
+        found.append(f"{where}: windowsOptions.hostProcess")
+    return found
