@@ -183,10 +183,16 @@ def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | No
 
 
 def _destination(result, output: str | None) -> str:
-    destination = output or result.config.output
-    if not destination:
+    """-o, else the config's location (in CI: the deployment's, policy/settings.py)."""
+    from .policy.model import policy_for
+    from .policy.settings import destination
+
+    chosen, notes = (output, []) if output else destination(result.config.output, policy_for())
+    for note in notes:
+        log.warning("%s", note)
+    if not chosen:
         raise ConfigError("no DAG location: set output in airflow-k8s.yaml or pass -o/--output", key="output")
-    return destination
+    return chosen
 
 
 def _upload(result, output: str | None):

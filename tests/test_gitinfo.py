@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+
 from attacks import plant_bare_repository
 from conftest import git, make_repo
 
@@ -76,3 +78,27 @@ def test_a_bare_repository_committed_into_a_project_is_not_discovered(tmp_path):
     pinned = read_git_info(project, {}, checkout=root)
     assert (pinned.commit_id, pinned.branch_name, pinned.source) == (commit, "main", "git")
     assert not marker.exists()
+
+
+def test_inits_release_lookup_goes_through_the_hardened_git(tmp_path, monkeypatch):
+    """`init` asks GitHub which commit this release is, and pins the workflows to it. Run from a project
+    that is itself a (committed) bare repository whose config rewrites GitHub's URL, plain git would
+    list the attacker's tags and the workflows would pin the attacker's commit."""
+    from kedro_af_ci import __version__
+    from kedro_af_ci.scaffold import ACTION, action_commit
+
+    evil = tmp_path / "evil-release"
+    evil.mkdir()
+    (evil / "f").write_text("x")
+    chosen = make_repo(evil)
+    git(evil, "tag", f"v{__version__}")
+    project = tmp_path / "project"
+    project.mkdir()
+    plant_bare_repository(project, tmp_path / "unused-marker")
+    config = project / "config"
+    config.write_text(config.read_text() + f'[url "{evil.as_uri()}"]\n\tinsteadOf = https://github.com/{ACTION}\n')
+    listed = subprocess.run(["git", "ls-remote", f"https://github.com/{ACTION}", f"refs/tags/v{__version__}"],
+                            cwd=project, capture_output=True, text=True)
+    assert chosen in listed.stdout  # the attack works with plain git
+    monkeypatch.chdir(project)
+    assert action_commit(timeout=5) != chosen  # GitHub is out of reach here: None, never the attacker's

@@ -466,3 +466,29 @@ def test_a_real_project_with_spark_dataset_v2(tmp_path):
     assert spark_reasons(graph) == {
         "preprocess_shuttles_node": "Spark dataset preprocessed_shuttles (spark.SparkDatasetV2)",
         "create_model_input_table_node": "Spark dataset preprocessed_shuttles (spark.SparkDatasetV2)"}
+
+
+@pytest.mark.parametrize(("script", "why"), [
+    ("../conf/local/credentials.yml", "is not a file the project ships"),  # in the project, kept out of the archive
+    ("spaceflights_pyspark/not_committed.sh", "must be committed"),
+])
+def test_cluster_init_scripts_follow_the_archive_rules(pyspark_project, pyspark_graph, tmp_path, script, why):
+    """user_init_path is pasted into init.sh, which goes to the bucket and runs on every cluster node: a
+    path to a credential file would ship it; the script must be one the archive itself ships."""
+    from kedro_af_ci.deliver.artifacts import build_artifacts
+
+    project = tmp_path / "project"
+    shutil.copytree(pyspark_project[0], project)
+    (project / "src" / "spaceflights_pyspark" / "not_committed.sh").write_text("echo later\n")
+    config = project / "conf" / "base" / "airflow-k8s.yaml"
+    config.write_text(config.read_text().replace("spaceflights_pyspark/init_script.sh", script))
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "init script"], cwd=project,
+                   check=True)
+    assert (project / "src" / script).resolve().is_file()  # read from the folder, it would be pasted in
+    from kedro_af_ci.config import load_config
+
+    plan = build_plan(pyspark_graph, load_config(project, environ={"KEDRO_CONFIG_ARTIFACTS_PATH": "gs://b/s"}),
+                      GitInfo(subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True,
+                                              check=True).stdout.strip(), "main"))
+    with pytest.raises(ConfigError, match=why):
+        build_artifacts(plan, project)

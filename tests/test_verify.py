@@ -55,6 +55,24 @@ def test_a_cache_folder_others_can_write_is_not_trusted(private_cache):
         closed.verify(GOOD, "worker_check")  # nothing remembered: it had to ask the (ended) worker
 
 
+def test_in_ci_no_remembered_success_is_trusted(private_cache, monkeypatch):
+    """A branch's code ran before this step as the same user: it could plant a "verified" marker for a
+    DAG that does not load. Outside CI the marker is trusted (the attack works); in CI it is not read."""
+    broken = GOOD.replace("KubernetesPodOperator(task_id=\"b\"", "Missing(task_id=\"b\"")
+    with PreflightWorker() as worker:
+        worker.verify(GOOD, "worker_check")
+    planted = next(private_cache.iterdir())
+    from kedro_af_ci.verify import _verified_marker
+
+    planted.rename(_verified_marker(broken))
+    closed = PreflightWorker()
+    closed.close()
+    assert closed.verify(broken, "worker_check").checked  # the planted success is believed
+    monkeypatch.setenv("CI", "true")
+    with PreflightWorker() as worker, pytest.raises(PreflightError, match="Missing"):
+        worker.verify(broken, "worker_check")
+
+
 def test_compile_checks_in_a_worker_and_never_imports_airflow_itself(example_repo, tmp_path):
     """Airflow loads in the worker while Kedro loads here: no process holds both (docs: "Verify")."""
     import subprocess

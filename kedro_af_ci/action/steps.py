@@ -78,10 +78,13 @@ def workspace_of(environ: Mapping[str, str]) -> Path:
 
 def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> RunContext:
     """The inputs, and the context made from them; secrets are masked before anything else is logged."""
+    from ..redact import forms
+
     inputs = ActionInputs.from_environ(environ)
+    username = environ.get("AIRFLOW_USERNAME", "")
     for secret in [*inputs.secrets, environ.get("AIRFLOW_PASSWORD", "")]:
-        if secret:
-            reporter.mask(secret)
+        for form in sorted(forms(secret, username)):  # as sent, and as a server could echo it
+            reporter.mask(form)
     if inputs.airflow_token:
         os.environ["AIRFLOW_API_TOKEN"] = inputs.airflow_token
     workspace = workspace_of(environ)
@@ -413,11 +416,16 @@ def run_once(ctx: RunContext) -> None:
 
 
 def _destination(ctx: RunContext) -> str:
-    """The DAG location is the deployment's: the output input (airflow-k8s.yaml may only repeat it)."""
-    if not ctx.config.output:
+    """The DAG location is the deployment's: the output input (policy/settings.py, destination)."""
+    from ..policy.settings import destination
+
+    chosen, notes = destination(ctx.config.output, ctx.policy)
+    for note in notes:
+        ctx.reporter.warning(note)
+    if not chosen:
         raise ConfigError("no DAG location: set the output input (from a repository or environment variable) to "
                           "Airflow's DAGs folder or bucket", key="input output")
-    return ctx.config.output
+    return chosen
 
 
 def _uploaded(ctx: RunContext, location: str) -> None:

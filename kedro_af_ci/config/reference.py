@@ -25,6 +25,9 @@ from .run import PluginConfig
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
+# the deployment's settings in CI (kedro_af_ci.policy.model): README's "Security model"
+DEPLOYMENT_START = "<!-- deployment-reference:start -->"
+DEPLOYMENT_END = "<!-- deployment-reference:end -->"
 COMMAND = "python -m kedro_af_ci.config.reference --write README.md"
 _NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", datetime: "date", Any: "any"}
 
@@ -99,7 +102,8 @@ def _literal(value: Any) -> str:
     if isinstance(value, str) and value and value.isprintable() and value.strip() == value:
         return value
     if isinstance(value, (list, dict)):
-        return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip()
+        plain = json.loads(json.dumps(value, default=lambda item: item.value))  # enums as their values
+        return yaml.safe_dump(plain, default_flow_style=True, width=1 << 16).strip()
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -136,12 +140,25 @@ def markdown_table(model: type[BaseModel] = PluginConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_reference(text: str, table: str) -> str:
+def deployment_table() -> str:
+    """The deployment's settings (the action's ``deployment`` input), from their model."""
+    from ..policy.model import DeploymentPolicy  # the trust boundary sits above config: imported here only
+
+    return markdown_table(DeploymentPolicy)
+
+
+def with_reference(text: str, table: str, start_marker: str = START, end_marker: str = END) -> str:
     """``text`` with the part between the markers replaced by ``table``."""
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f"the markers {START} and {END} are missing (or out of order)")
-    return f"{text[:start]}{START}\n{table}{text[end:]}"
+        raise ValueError(f"the markers {start_marker} and {end_marker} are missing (or out of order)")
+    return f"{text[:start]}{start_marker}\n{table}{text[end:]}"
+
+
+def with_references(text: str) -> str:
+    """``text`` with both generated tables in place."""
+    text = with_reference(text, markdown_table())
+    return with_reference(text, deployment_table(), DEPLOYMENT_START, DEPLOYMENT_END)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(table)
         return 0
     text = path.read_text(encoding="utf-8")
-    updated = with_reference(text, table)
+    updated = with_references(text)
     if args.check:
         if updated != text:
             print(f"{path}: the config reference is stale; run: {COMMAND}", file=sys.stderr)

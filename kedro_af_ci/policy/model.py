@@ -46,7 +46,7 @@ class DeploymentPolicy(StrictModel):
 
     output: str | None = Field(
         default=None, description="Where DAG files go (folder, `gs://`, `s3://`); the `output` input sets it too. "
-                                  "A branch's `output` must be this one.")
+                                  "Used whatever the branch's `output` says; unset, a branch may not name one.")
     executions: list[Execution] = Field(
         default_factory=lambda: [Execution.KUBERNETES],
         description="Execution modes a branch may choose. `local` runs the branch's code in the Airflow worker "
@@ -79,7 +79,7 @@ class DeploymentPolicy(StrictModel):
                                              "master, and the only one spark-submit uses.")
     spark_artifacts_path: str | None = Field(
         default=None, description="`spark.type: dataproc`/`custom`: where the cluster's scripts and the project "
-                                  "archive go. A branch's `artifacts_path` must be this one.")
+                                  "archive go, whatever the branch's `artifacts_path` says.")
     operators: list[ClassPath] = Field(
         default_factory=lambda: list(DATAPROC_OPERATORS),
         description="Operator classes a custom Spark factory may use (default: the Dataproc operators of the "

@@ -73,7 +73,6 @@ def narrow(config: PluginConfig, policy: DeploymentPolicy) -> tuple[PluginConfig
     """``config`` with the deployment's settings in place, and notes of the branch's values it replaced;
     or ConfigError naming every refused one."""
     run = _Narrowing(policy)
-    output = run.single("output", config.output, policy.output, "the output input (or deployment.output)")
     rc = config.run_config
     updates: dict[str, Any] = {}
     run.pick("run_config.execution", rc.execution, [str(e) for e in policy.executions], "deployment.executions")
@@ -88,7 +87,20 @@ def narrow(config: PluginConfig, policy: DeploymentPolicy) -> tuple[PluginConfig
         lines = "\n".join(f"  {r.key}: {r.message}" for r in run.refusals)
         raise ConfigError(f"{len(run.refusals)} setting(s) of airflow-k8s.yaml are the deployment's to decide "
                           f"in CI (README, \"Security model\"):\n{lines}", key=run.refusals[0].key)
-    return config.model_copy(update={"output": output, "run_config": rc.model_copy(update=updates)}), run.notes
+    return config.model_copy(update={"run_config": rc.model_copy(update=updates)}), run.notes
+
+
+def destination(config_output: str | None, policy: DeploymentPolicy | None) -> tuple[str | None, list[str]]:
+    """Where the DAG file goes, and a note when the config's location is not used: the config's
+    (trusted, outside CI), else the deployment's; a branch may not name one the deployment did not."""
+    if policy is None:
+        return config_output, []
+    run = _Narrowing(policy)
+    chosen = run.single("output", config_output, policy.output,
+                        "the output input (the CLI: -o, or output in KAF_DEPLOYMENT)")
+    if run.refusals:
+        raise ConfigError(run.refusals[0].message, key="output")
+    return chosen, run.notes
 
 
 def _kubernetes(run: _Narrowing, rc: RunConfig) -> dict[str, Any]:

@@ -54,6 +54,12 @@ class UserRepo:
         return {"KEDRO_CONFIG_DAGS_FOLDER": str(self.airflow.dags_folder),
                 "KEDRO_CONFIG_RUN_NAME": self.run_name}
 
+    def repository_variables(self) -> dict[str, str]:
+        """The repository (or environment) variables the generated workflows read: where DAGs go, and
+        what a branch's pipeline may use (execution docker, which the example's docker env asks for)."""
+        return {"AIRFLOW_HOST": self.airflow.url, "KAF_DAGS_OUTPUT": str(self.airflow.dags_folder),
+                "KAF_DEPLOYMENT": "executions: [docker]"}
+
     def expected_outputs(self) -> set[str]:
         """Files the pipeline's tasks write, relative to data/: from the catalog of their outputs."""
         catalog = yaml.safe_load((self.project / "conf" / "base" / "catalog.yml").read_text())

@@ -40,6 +40,7 @@ def action_env(repo: UserRepo, password: str) -> dict[str, str]:
         "INPUT_AIRFLOW_HOST": repo.airflow.url, "INPUT_RUN_ONCE": "true", "INPUT_POLL_INTERVAL": "1",
         "INPUT_REGISTRY_USERNAME": repo.stack.registry.username, "INPUT_REGISTRY_PASSWORD": password,
         "INPUT_BUILD_NETWORK": "host", "INPUT_BUILD_ARGS": f"BASE_IMAGE={repo.stack.base['BASE_IMAGE']}",
+        "INPUT_DEPLOYMENT": repo.repository_variables()["KAF_DEPLOYMENT"],
         "AIRFLOW_API_TOKEN": airflow_token(repo.airflow), "KEDRO_CONFIG_RUN_NAME": repo.run_name,
     }
 

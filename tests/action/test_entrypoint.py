@@ -75,6 +75,13 @@ class Workspace:
         return result
 
 
+def committed_files(project: Path) -> list[str]:
+    """The files of the checked-out commit under ``project``, minus those no shipment holds."""
+    from kedro_af_ci.source_tree import deny_spec
+
+    return sorted(f for f in git(project, "ls-files").splitlines() if not deny_spec().match_file(f))
+
+
 def docker_commands(result) -> list[str]:
     return [c["argv"][0] for c in result.docker]
 
@@ -85,7 +92,8 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     result = ws.run(
         {"env": "demo", "pipeline": "data_processing", "image": "registry.example.com/acme/spaceflights",
          "registry-username": "ci-bot", "registry-password": REGISTRY_PASSWORD, "run-once": "true",
-         "wait": "true", "poll-interval": "1", "run-name": "kaf-action-${branch_name}", "build-args": "PIP_INDEX=https://pypi.example/simple\n"},
+         "wait": "true", "poll-interval": "1", "run-name": "kaf-action-${branch_name}",
+         "build-args": "PIP_INDEX=https://pypi.example/simple\n", "output": str(airflow_server.dags_folder)},
         env={"AIRFLOW_HOST": airflow_server.url,
              "KEDRO_CONFIG_DAGS_FOLDER": str(airflow_server.dags_folder),
              "KEDRO_CONFIG_PROJECT_PATH": str(ws.project),
@@ -96,17 +104,19 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     out = result.outputs
     assert out["image"] == image
     assert out["commit-id"] == ws.commit and out["branch-name"] == "feature/price-model"
-    assert out["dag-id"] == "kaf-action-feature_price-model__aa60e1"
-    assert out["dag-file"] == str(airflow_server.dags_folder / "kaf-action-feature_price-model__aa60e1.py")
-    assert out["dag-url"] == f"{airflow_server.url}/dags/kaf-action-feature_price-model__aa60e1"
+    dag_id = "kaf-action-feature_price-model__aa60e1f192c507d9ef01"  # the branch's '/' made it hashed
+    assert out["dag-id"] == dag_id
+    assert out["dag-file"] == str(airflow_server.dags_folder / f"{dag_id}.py")
+    assert out["dag-url"] == f"{airflow_server.url}/dags/{dag_id}"
     assert out["run-state"] == "success" and out["run-id"].startswith("kaf_run_once__")
 
     # the image is pushed only after its graph was read and its DAG passed the pre-flight
     build, run, login, push = result.docker[1:5] if docker_commands(result)[0] == "version" else result.docker[:4]
-    assert build["argv"][:5] == ["build", "--file", str(ws.project / "Dockerfile"), "--tag", image]
+    assert build["argv"][:2] == ["build", "--file"] and build["argv"][3:5] == ["--tag", image]
     assert build["argv"][5:7] == ["--build-arg", "PIP_INDEX=https://pypi.example/simple"]
     assert f"org.opencontainers.image.revision={ws.commit}" in build["argv"]
-    assert build["argv"][-1] == str(ws.project)
+    assert build["dockerfile"] == (ws.project / "Dockerfile").read_text()  # the commit's, from a copy
+    assert build["context_files"] == committed_files(ws.project)
     assert login["argv"] == ["login", "registry.example.com", "--username", "ci-bot", "--password-stdin"]
     assert login["stdin_bytes"] == len(REGISTRY_PASSWORD)
     assert push["argv"] == ["push", image]
@@ -125,8 +135,7 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     logs = result.stdout + result.stderr
     assert logs.count(REGISTRY_PASSWORD) == logs.count(f"::add-mask::{REGISTRY_PASSWORD}") == 1
     assert logs.count(airflow_server.password) == logs.count(f"::add-mask::{airflow_server.password}") == 1
-    for text in (ws.output.read_text(), result.summary, (airflow_server.dags_folder /
-                                                         "kaf-action-feature_price-model__aa60e1.py").read_text()):
+    for text in (ws.output.read_text(), result.summary, (airflow_server.dags_folder / f"{dag_id}.py").read_text()):
         assert REGISTRY_PASSWORD not in text and airflow_server.password not in text
     assert all(REGISTRY_PASSWORD not in arg for c in result.docker for arg in c["argv"])
 
@@ -353,3 +362,43 @@ def test_nothing_a_branch_controls_becomes_a_workflow_command(tmp_path):
     assert [c for c in active if c.startswith(("::error title=forged", "::add-mask::the-real-log"))] == []
     assert any(c.startswith("::group::Build") for c in active)  # the action's own commands still work
     assert (output / "spaceflights.py").is_file()
+
+
+def test_the_image_is_built_from_the_commit_not_the_workspace(tmp_path):
+    """CI steps leave credentials in the workspace (the auth action's gha-creds-*.json, the token checkout
+    keeps in .git/config); a branch that drops .dockerignore would ship them in its image. The build
+    context is the commit's files instead, the same on every runner."""
+    ws = Workspace(tmp_path)
+    (ws.project / ".dockerignore").unlink()
+    git(ws.root, "commit", "-qam", "no .dockerignore")
+    ws.commit = git(ws.root, "rev-parse", "HEAD")
+    creds = ws.project / "gha-creds-4f2a.json"
+    creds.write_text('{"type": "external_account"}')  # written by the auth step, after the checkout
+    git(ws.root, "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic dG9rZW4=")
+    dockerfile = ws.project / "Dockerfile"
+    committed = dockerfile.read_text()
+    dockerfile.write_text(committed + "RUN echo changed by an earlier step\n")  # the workspace, not the commit
+    workspace_files = {p.relative_to(ws.project).as_posix() for p in ws.project.rglob("*") if p.is_file()}
+    assert "gha-creds-4f2a.json" in workspace_files  # `docker build <project folder>` would send it
+
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "dry-run": "true", "verify": "false"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [build] = [c for c in result.docker if c["argv"][0] == "build"]
+    assert build["context_files"] == committed_files(ws.project)
+    assert "gha-creds-4f2a.json" not in build["context_files"] and ".git/config" not in build["context_files"]
+    assert build["dockerfile"] == committed
+    assert not any(str(ws.project) in arg for arg in build["argv"])  # nothing read from the workspace
+
+
+def test_credential_files_a_branch_commits_stay_out_of_the_image(tmp_path):
+    ws = Workspace(tmp_path)
+    for name in ("conf/local/credentials.yml", "keys/deploy.pem", ".env", "gha-creds-x.json"):
+        (ws.project / name).parent.mkdir(parents=True, exist_ok=True)
+        (ws.project / name).write_text("secret\n")
+    git(ws.root, "add", "-f", "-A")
+    git(ws.root, "commit", "-qm", "credentials committed by mistake")
+    result = ws.run({"image": "ghcr.io/acme/spaceflights", "dry-run": "true", "verify": "false"})
+    assert result.returncode == 0, result.stdout[-2000:]
+    [build] = [c for c in result.docker if c["argv"][0] == "build"]
+    assert not {"conf/local/credentials.yml", "keys/deploy.pem", ".env", "gha-creds-x.json"} & set(
+        build["context_files"])

@@ -50,8 +50,9 @@ def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str]) -> subproc
     cmd = [str(ACT), "push", "-W", WORKFLOW, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
            "--pull=false", "--action-offline-mode", "--rm",  # --rm: no container left, even when the job fails
            "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
-           "--var", f"AIRFLOW_HOST={repo.airflow.url}",  # the repository variable the workflow reads
            "--container-options", f"-v {repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
+    for key, value in repo.repository_variables().items():  # the variables the workflow reads
+        cmd += ["--var", f"{key}={value}"]
     for key, value in secrets.items():
         cmd += ["--secret", f"{key}={value}"]
     for key, value in env.items():

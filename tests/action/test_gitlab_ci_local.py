@@ -64,7 +64,7 @@ def variables(repo: UserRepo, registry_password: str) -> dict[str, str]:
     registry = repo.stack.registry
     return {"CI_REGISTRY": registry.host, "CI_REGISTRY_USER": registry.username,
             "CI_REGISTRY_PASSWORD": registry_password, "CI_DEFAULT_BRANCH": "main",
-            "AIRFLOW_HOST": repo.airflow.url, "AIRFLOW_API_TOKEN": airflow_token(repo.airflow), **repo.config_env()}
+            "AIRFLOW_API_TOKEN": airflow_token(repo.airflow), **repo.repository_variables(), **repo.config_env()}
 
 
 @pytest.fixture

@@ -6,13 +6,29 @@ from __future__ import annotations
 from conftest import ROOT
 
 from kedro_af_ci.config import PluginConfig, RunConfig, SparkConfig
-from kedro_af_ci.config.reference import COMMAND, END, START, main, markdown_table, rows, with_reference
+from kedro_af_ci.config.reference import (
+    COMMAND,
+    DEPLOYMENT_END,
+    DEPLOYMENT_START,
+    END,
+    START,
+    main,
+    markdown_table,
+    rows,
+    with_references,
+)
 
 
-def test_readme_config_reference_is_generated_from_the_models():
+def test_readme_config_and_deployment_references_are_generated_from_the_models():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert with_reference(readme, markdown_table()) == readme, (
-        f"README.md's config reference differs from the models: run `{COMMAND}` (or `make docs`)")
+    assert with_references(readme) == readme, (
+        f"README.md's config or deployment reference differs from the models: run `{COMMAND}` (or `make docs`)")
+
+
+def test_every_deployment_setting_has_a_description():
+    from kedro_af_ci.policy.model import DeploymentPolicy
+
+    assert [row.key for row in rows(DeploymentPolicy) if not row.description.strip()] == []
 
 
 def test_every_key_has_a_description():
@@ -45,12 +61,13 @@ def test_a_pipe_in_a_description_cannot_break_the_table():
 
 def test_write_then_check(tmp_path, capsys):
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\nbefore\n{START}\nstale\n{END}\nafter\n", encoding="utf-8")
+    readme.write_text(f"# Title\n\nbefore\n{START}\nstale\n{END}\nafter\n{DEPLOYMENT_START}\n{DEPLOYMENT_END}\n",
+                      encoding="utf-8")
     assert main(["--check", str(readme)]) == 1
     assert COMMAND in capsys.readouterr().err
     assert main(["--write", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
-    assert text.startswith("# Title\n\nbefore\n") and text.endswith(f"{END}\nafter\n") and "stale" not in text
+    assert text.startswith("# Title\n\nbefore\n") and f"{END}\nafter\n" in text and "stale" not in text
     assert markdown_table() in text
     assert main(["--check", str(readme)]) == 0
 

@@ -345,16 +345,19 @@ for cache in Path(sys.argv[1]).glob("__jinja2_*.cache"):
 """
 
 
-@pytest.mark.parametrize("shared", [False, True], ids=["own-folder", "group-and-world-writable-folder"])
-def test_template_cache_is_only_read_from_a_folder_nobody_else_can_write(tmp_path, example_repo, shared):
-    """Jinja unpickles its bytecode cache: a cache others can write to would run their code."""
+@pytest.mark.parametrize(("shared", "ci"), [(False, False), (True, False), (False, True)],
+                         ids=["own-folder", "group-and-world-writable-folder", "own-folder-in-ci"])
+def test_template_cache_is_only_read_from_a_folder_nobody_else_can_write(tmp_path, example_repo, shared, ci):
+    """Jinja unpickles its bytecode cache: a cache others can write to would run their code. In CI the
+    steps before ran a branch's code as the same user in the same home: no cache is read there."""
     import os
     import subprocess
     import sys
 
     from kedro_af_ci import __version__
 
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "KAF_DEPLOYMENT": "service_accounts: [kedro-runner]"}  # what the example's config asks for in CI
     compile_cmd = [sys.executable, "-m", "kedro_af_ci.cli", "--project-path", str(example_repo[0]), "compile",
                    "--no-verify", "-o", str(tmp_path / "dag.py")]
     subprocess.run(compile_cmd, env=env, check=True, capture_output=True)
@@ -364,10 +367,11 @@ def test_template_cache_is_only_read_from_a_folder_nobody_else_can_write(tmp_pat
     subprocess.run([sys.executable, "-c", POISON, str(folder), str(marker)], check=True)
     if shared:
         folder.chmod(0o777)
-    result = subprocess.run(compile_cmd, env=env, capture_output=True, text=True)
+    result = subprocess.run(compile_cmd, env={**env, "CI": "true"} if ci else env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    # the poisoned cache runs code exactly when this user's private folder is trusted: the test can fail
-    assert marker.exists() is not shared
+    # the poisoned cache runs code exactly when this user's private folder is trusted outside CI: the test
+    # can fail
+    assert marker.exists() is not (shared or ci)
 
 
 def test_run_once_does_not_wait_for_other_dags(tmp_path, example_repo):
