@@ -157,7 +157,7 @@ class AirflowClient:
         self.requests_made = 0  # HTTP requests sent, retries included (benchmarks/run.py reads it)
         # one call: every try's connect and read timeouts, the waits between tries (backoff or the
         # server's Retry-After), and a margin, so that an ordinary failure always ends the call first
-        self.call_budget = 2 * timeout * (retries + 1) + retries * max(max_backoff, MAX_RETRY_AFTER) + 10
+        self.call_budget = (2 * (retries + 1) + 1) * timeout + retries * max(max_backoff, MAX_RETRY_AFTER)
         self.deadline: float | None = None
 
     # -- transport ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ are read: one of another branch or repository, or a file this tool did not write
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,23 +36,22 @@ def owner_of(tags: Iterable[str]) -> Owner:
                  repository=tagged(REPOSITORY_TAG))
 
 
+# the DAG(...) argument line the template writes (templates/dag.py.j2, block "tags"): one literal list
+_TAGS_LINE = re.compile(r"^    tags=(\[.*\]),$", re.M)
+
+
 def tags_in_source(source: str) -> list[str] | None:
-    """The ``tags=[...]`` of the file's ``DAG(...)`` call, read with Python's own parser; None when the
-    file has none it can read."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    """The tags of a DAG file as this tool writes them (one ``tags=[...]`` line, a Python literal read
+    with Python's own literal parser); None when the file has no such line: not one of this tool's.
+    A line, not the whole file: a 5000-task DAG is parsed by Airflow, not before every upload."""
+    match = _TAGS_LINE.search(source)
+    if match is None:
         return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "DAG":
-            for keyword in node.keywords:
-                if keyword.arg == "tags":
-                    try:
-                        value = ast.literal_eval(keyword.value)
-                    except (ValueError, SyntaxError, RecursionError):
-                        return None
-                    return [str(tag) for tag in value] if isinstance(value, (list, tuple)) else None
-    return None
+    try:
+        value = ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return None
+    return [str(tag) for tag in value] if isinstance(value, list) else None
 
 
 def check_replace(existing: Iterable[str] | None, new: Iterable[str], where: str) -> None:

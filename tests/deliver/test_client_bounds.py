@@ -65,9 +65,11 @@ def test_a_redirect_two_parsers_read_differently_is_judged_by_the_one_that_sends
 
 
 class _Slow(BaseHTTPRequestHandler):
-    """Answers 200 with a body that never ends: one byte every ``pause`` seconds, or as fast as it can."""
+    """Answers 200 with a body that never ends (until ``stop``): one byte every ``pause`` seconds, or as
+    fast as it can."""
 
     pause = 0.2
+    stop: threading.Event
 
     def log_message(self, *args):
         pass
@@ -84,7 +86,7 @@ class _Slow(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         try:
-            while True:
+            while not self.stop.is_set():
                 self.wfile.write(b" " * (1 if self.pause else 65536))
                 self.wfile.flush()
                 if self.pause:
@@ -95,10 +97,10 @@ class _Slow(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slow_server():
-    servers = []
+    servers, stop = [], threading.Event()
 
     def start(pause: float) -> str:
-        handler = type("Handler", (_Slow,), {"pause": pause})
+        handler = type("Handler", (_Slow,), {"pause": pause, "stop": stop})
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         httpd.daemon_threads = True
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -106,6 +108,7 @@ def slow_server():
         return f"http://127.0.0.1:{httpd.server_address[1]}"
 
     yield start
+    stop.set()  # the answers end, so the calls the client left behind end too
     for httpd in servers:
         httpd.shutdown()
 
