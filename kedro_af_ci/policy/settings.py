@@ -54,7 +54,7 @@ class _Narrowing:
         if value is not None and allowed is None:
             self.refuse(key, f"{value!r} is the deployment's to choose, and it sets none: set {setting}")
         elif value is not None and value != allowed:
-            self.notes.append(f"{key}: {value!r} of airflow-k8s.yaml is not used in CI; the deployment's "
+            self.notes.append(f"{key}: {value!r} of airflow-k8s.yaml is not used; the deployment's "
                               f"{allowed!r} is ({setting})")
         return allowed
 

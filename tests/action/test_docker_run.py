@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import ROOT, airflow_token, load_dag, log_outputs
+from conftest import ROOT, airflow_token, load_dag, log_outputs, render
 from container_scenario import UserRepo
 from containers import docker
 
@@ -66,7 +66,8 @@ def test_action_form_then_cli_form(docker_stack, airflow_server, tmp_path):
     dag = repo.project / "dag" / "drun-cli.py"
     assert "loaded in Airflow's DagBag" in cli.stdout and dag.is_file()
     loaded = load_dag(dag.read_text(), "drun-cli", tmp_path)
-    assert {t.image for t in loaded.tasks if hasattr(t, "entrypoint")} == {f"{repo.image_repo}:{repo.commit}"}
+    images = {render(t).image for t in loaded.tasks if hasattr(t, "entrypoint")}  # as the worker renders it
+    assert images == {f"{repo.image_repo}:{repo.commit}"}
 
 
 def test_cli_form_with_an_unknown_environment_exits_3(docker_stack, airflow_server, tmp_path):
