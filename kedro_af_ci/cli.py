@@ -89,7 +89,7 @@ def _check_env_name(ctx, param, value):
 @click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Pipeline graph JSON (from export-graph) to use instead of importing the project.")
 @click.option("--group-by", "grouping", type=click.Choice(["auto", "none", "memory", "namespace", "tag"]),
-              help="Group nodes into tasks (default: run_config.grouping, else none).")
+              help="Group nodes into tasks (default: run_config.grouping, else auto).")
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
 @click.version_option(__version__, prog_name="kedro-airflow-k8s-action")
 @click.pass_context
@@ -300,16 +300,16 @@ def list_pipelines(opts: Options, host, insecure):
     from rich.console import Console
     from rich.table import Table
 
-    from .plan.model import EXPERIMENT_TAG, TAG_PREFIX
-    client = _client(host, _config_host(opts), insecure)
+    from .plan.model import EXPERIMENT_TAGS, TAG_PREFIX
+    client = _client(host, None if host else _config_host(opts), insecure)
     dags = [d for d in client.list_dags()
             if any(_tag_name(t).startswith(TAG_PREFIX + ":") for t in d.get("tags", []))]
     table = Table("Name", "ID", "Experiment", "Paused", "Last run")
     for dag in sorted(dags, key=lambda d: d["dag_id"]):
         runs = client.latest_runs(dag["dag_id"])
         last = f"{runs[0].get('state')} ({runs[0].get('dag_run_id')})" if runs else "-"
-        experiment = next((_tag_name(t).removeprefix(EXPERIMENT_TAG) for t in dag.get("tags", [])
-                           if _tag_name(t).startswith(EXPERIMENT_TAG)), "-")
+        experiment = next((_tag_name(t).split(":", 1)[1] for t in dag.get("tags", [])
+                           if _tag_name(t).startswith(EXPERIMENT_TAGS)), "-")
         cells = (dag.get("dag_display_name") or dag["dag_id"], dag["dag_id"], experiment, dag.get("is_paused"), last)
         table.add_row(*(safe_line(str(cell)) for cell in cells))
     Console(width=max(120, Console().width)).print(table)

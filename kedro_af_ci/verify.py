@@ -69,11 +69,24 @@ def _summary(error: str) -> str:
     return next((line.strip() for line in after if not line.startswith(" ")), lines[-1].strip())
 
 
-def _hint(error: str) -> str:
-    missing = re.search(r"No module named '(airflow\.providers\.[a-z_]+)", error)
+_PROVIDER_MODULE = re.compile(r"airflow\.providers\.([a-z_.]+?)\.(?:operators|sensors|hooks|notifications|triggers|"
+                              r"transfers|secrets|utils|decorators)\b")
+
+
+def _hint(error: str, source: str = "") -> str:
+    """The provider distribution to install for a missing ``airflow.providers.*`` module. Its name is
+    the module path up to the operators/hooks/... part (``apache.spark`` → ``…-apache-spark``); when
+    the error names only a namespace (``airflow.providers.apache``), the DAG's own import says which."""
+    missing = re.search(r"No module named '(airflow\.providers\.[a-z_.]+)'", error)
     if not missing:
         return ""
-    package = "apache-airflow-providers-" + missing.group(1).rsplit(".", 1)[-1].replace("_", "-")
+    found = _PROVIDER_MODULE.search(missing.group(1))
+    if found is None:
+        found = next((m for m in _PROVIDER_MODULE.finditer(source)
+                      if f"airflow.providers.{m.group(1)}".startswith(missing.group(1))), None)
+    if found is None:
+        return ""
+    package = "apache-airflow-providers-" + found.group(1).replace(".", "-").replace("_", "-")
     variant = " (the action image's -google variant has it)" if package.endswith("-google") else ""
     return f"; install {package} where the pre-flight runs{variant}"
 
@@ -92,7 +105,8 @@ def verify_source(source: str, dag_id: str, filename: str | None = None) -> Veri
             dagbag = _dagbag_class()(dag_folder=str(path), safe_mode=False)
         if dagbag.import_errors:
             error = next(iter(dagbag.import_errors.values())).strip().replace(str(path), path.name)
-            raise PreflightError(f"the generated DAG does not load in Airflow: {_summary(error)}{_hint(error)}")
+            raise PreflightError(f"the generated DAG does not load in Airflow: {_summary(error)}"
+                                 f"{_hint(error, source)}")
         if dag_id not in dagbag.dags:
             raise PreflightError(f"the generated file loads but defines no DAG {dag_id!r} "
                                  f"(found: {', '.join(sorted(dagbag.dags)) or 'none'})")

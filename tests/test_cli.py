@@ -186,3 +186,28 @@ def test_a_missing_project_dependency_is_named_without_verbose(project):
     assert "Traceback" not in result.stderr
     verbose = run_cli("--project-path", str(project), "compile", "-v")  # -v after the command, too
     assert verbose.returncode == 4 and "Traceback" in verbose.stderr
+
+
+def test_list_pipelines_shows_the_predecessors_experiment_tags(tmp_path):
+    """kedro-airflow-k8s tagged its DAGs experiment_name:<name>; this tool tags experiment:<name>."""
+    import json
+
+    from attacks import RecordingServer
+
+    dags = {"dags": [{"dag_id": "legacy", "is_paused": False, "tags": [
+        {"name": "generated_with_kedro_airflow_k8s:0.8.2"}, {"name": "experiment_name:Old Spaceflights"}]}],
+        "total_entries": 1}
+
+    def answer(method, path):
+        body = {"/api/v2/version": {"version": "3.3.2"}, "/api/v2/dags": dags}.get(path.split("?")[0],
+                                                                                   {"dag_runs": []})
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    airflow = RecordingServer(answer)
+    try:
+        result = run_cli("--project-path", str(tmp_path), "list-pipelines", "--host", airflow.url,
+                         env={"COLUMNS": "200"})
+    finally:
+        airflow.close()
+    assert result.returncode == 0, result.stderr
+    assert "Old Spaceflights" in result.stdout

@@ -90,3 +90,15 @@ def test_compile_checks_in_a_worker_and_never_imports_airflow_itself(example_rep
     assert out.returncode == 0, out.stderr[-2000:]
     assert "AIRFLOW-IMPORTED False" in out.stdout
     assert len(list((tmp_path / "cache" / "kedro-af-ci" / "verified").iterdir())) == 1  # the worker checked it
+
+
+@pytest.mark.parametrize(("module", "package"), [
+    ("airflow.providers.apache.nosuch.operators.submit", "apache-airflow-providers-apache-nosuch"),
+    ("airflow.providers.nosuchcloud.data_lake.operators.copy", "apache-airflow-providers-nosuchcloud-data-lake"),
+])
+def test_a_missing_provider_is_named_as_pip_knows_it(module, package):
+    """The import error names a module, or only a namespace the provider would have created; the
+    distribution is the module path up to its operators part (the Spark provider is …-apache-spark)."""
+    source = GOOD.replace("from airflow import DAG", f"from airflow import DAG\nfrom {module} import Op")
+    with pytest.raises(PreflightError, match=f"install {package} where the pre-flight runs"):
+        verify_source(source, "worker_check")

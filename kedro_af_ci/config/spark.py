@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from .common import AirflowKey, Choice, ImageRef, Quantity, StrictModel
 
+log = logging.getLogger(__name__)
 CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?\Z")
 CLASS_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 URI = re.compile(r"^[a-z][a-z0-9+.-]*://\S+\Z")
@@ -74,6 +76,16 @@ class SparkConfig(StrictModel):
                                         "`local_storage_size`.")
     local_storage_size: Quantity | None = Field(
         default=None, description=K8S + "Size of that claim (Kubernetes quantity).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_cluster_on_kubernetes(cls, data: Any) -> Any:
+        """spark-submit on Kubernetes creates no cluster: a predecessor's cluster_name there means nothing."""
+        if isinstance(data, dict) and _spark_type(data.get("type")) == "kubernetes" and data.get("cluster_name"):
+            log.warning("run_config.spark.cluster_name is ignored with type kubernetes: spark-submit creates no "
+                        "cluster to name")
+            data = {key: value for key, value in data.items() if key != "cluster_name"}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> SparkConfig:

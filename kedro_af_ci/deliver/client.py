@@ -27,6 +27,9 @@ from ..errors import AirflowApiError, ConfigError
 from ..redact import forms, redact
 
 log = logging.getLogger(__name__)
+# urllib3 logs every retry as a raw "Retrying (RetryPolicy(...))" warning; RetryPolicy.increment says it
+# in one line of ours instead
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # GET/PUT/PATCH are idempotent; POST /auth/token only exchanges credentials; POST dagRuns carries a

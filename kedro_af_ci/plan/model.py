@@ -26,6 +26,7 @@ TAG_PREFIX = "generated_with_kedro_airflow_k8s"
 
 
 EXPERIMENT_TAG = "experiment:"
+EXPERIMENT_TAGS = (EXPERIMENT_TAG, "experiment_name:")  # this tool's, and the predecessor's (kedro-airflow-k8s)
 # whose DAG it is (docs/architecture.md, "Trust"): a DAG is replaced only by its own branch
 BRANCH_TAG = "branch:"
 REPOSITORY_TAG = "repository:"

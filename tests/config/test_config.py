@@ -346,3 +346,12 @@ def test_git_defaults_apply_outside_a_git_checkout(tmp_path):
     config = load_config(tmp_path, environ={})  # tmp_path is no git checkout
     assert config.run_config.image == "repo/img:dirty" and config.run_config.run_name == "pipeline-local"
     assert config.run_config.description == "at unknown"  # no default given: still says it is not known
+
+
+def test_a_cluster_name_with_spark_on_kubernetes_is_ignored_with_a_warning(tmp_path, caplog):
+    """The predecessor's configs name a cluster for k8s too; spark-submit creates none there."""
+    from conftest import make_config
+
+    config = make_config(tmp_path, {"image": "a:1", "spark": {"type": "k8s", "cluster_name": "Not_A_Name"}})
+    assert config.run_config.spark.cluster_name is None
+    assert "cluster_name is ignored with type kubernetes" in caplog.text

@@ -218,7 +218,8 @@ def test_a_trigger_whose_answer_was_lost_is_retried_and_follows_the_run(sleeps):
         airflow.close()
 
 
-def test_a_read_timeout_is_retried():
+def test_a_read_timeout_is_retried(caplog):
+    import logging
     import time
 
     calls = []
@@ -234,7 +235,11 @@ def test_a_read_timeout_is_retried():
     airflow = Server(answer)
     try:
         client = AirflowClient(airflow.url, Credentials(token=TOKEN), retries=1, timeout=0.5)
-        assert client.get_dag("d") == {"dag_id": "d"} and len(calls) == 2
+        with caplog.at_level(logging.INFO):
+            assert client.get_dag("d") == {"dag_id": "d"} and len(calls) == 2
+        said = [r.getMessage() for r in caplog.records]
+        assert any("ReadTimeoutError; retrying (1 so far, 0 left)" in line for line in said)  # our one line
+        assert not any(line.startswith("Retrying (RetryPolicy") for line in said)  # not urllib3's raw one
         with pytest.raises(AirflowApiError, match=r"cannot reach Airflow at .*: ReadTimeoutError$"):
             calls.clear()
             AirflowClient(airflow.url, Credentials(token=TOKEN), retries=0, timeout=0.5).get_dag("d")
