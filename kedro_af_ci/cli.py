@@ -393,7 +393,14 @@ def export_graph(opts: Options, output):
 def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_branch, action_sha, force):
     """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import check_host
-    from .scaffold import action_commit, plan_config, plan_project_image, plan_workflows, write_all
+    from .scaffold import (
+        action_commit,
+        left_to_configure,
+        plan_config,
+        plan_project_image,
+        plan_workflows,
+        write_all,
+    )
 
     try:
         check_host(host)
@@ -417,6 +424,9 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
         echo(f"Wrote {path}")
     for path in kept:
         echo(f"Kept {path} (it exists; --force replaces it)")
+    steps = left_to_configure(github=github, gitlab=gitlab, cloud=cloud, image=image)
+    if steps:
+        echo("Left to configure before the first push:\n" + "\n".join(f"  - {step}" for step in steps))
 
 
 def _check_cron_option(value: str | None) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import PluginConfig, load_config
-from .errors import GraphError
+from .errors import GraphError, PreflightError
 from .gitinfo import GitInfo, read_git_info
 from .graph.model import PipelineGraph
 from .plan.build import build_plan
@@ -27,7 +27,7 @@ from .policy.plan_check import check_plan
 from .policy.settings import narrow
 from .render.dag import RenderedDag, render_dag
 from .spark_factory import SparkFactoryRunner, apply_factory
-from .verify import PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
+from .verify import NO_AIRFLOW, PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
 
 if TYPE_CHECKING:
     from .deliver.artifacts import Artifacts
@@ -125,7 +125,7 @@ def _compile(request: CompileRequest) -> CompileResult:
         plan = apply_factory(planned, request.project_path, request.spark_factory)
         if request.policy is not None:
             check_plan(plan, request.policy, before_factory=planned)
-        dag = render_dag(plan)
+        dag = render_dag(plan, preflight=request.verify)
         verification = check(dag.source, dag.dag_id)
     artifacts = _spark_artifacts(plan, request.project_path) if plan.spark else None
     return CompileResult(config, graph, plan, dag, git, verification, artifacts)
@@ -145,7 +145,9 @@ def _preflight(request: CompileRequest) -> Iterator[Callable[[str, str], VerifyR
     imported here (nothing to overlap), skipped with --no-verify."""
     if not request.verify:
         yield lambda source, dag_id: VerifyResult(checked=False, skipped_because="--no-verify")
-    elif "airflow" in sys.modules or not airflow_available():
+    elif not airflow_available():
+        raise PreflightError(NO_AIRFLOW)
+    elif "airflow" in sys.modules:
         yield verify_source
     else:
         with PreflightWorker.take_prestarted() or PreflightWorker() as worker:

@@ -105,7 +105,7 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     templates = environment("templates/workflows", ci_syntax=True, filters=_FILTERS)
     planned = []
     if github:
-        github_values = {**values, "image": image or f"REGISTRY/{project['package_name'].replace('_', '-')}"}
+        github_values = {**values, "image": image}  # None: the repository variable KAF_IMAGE
         for name in ("kedro-airflow-k8s-push.yml", "kedro-airflow-k8s-default-branch.yml"):
             text = templates.get_template(f"github/{name}.j2").render(**github_values)
             planned.append(PlannedFile(root / ".github" / "workflows" / name, text))
@@ -120,6 +120,24 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
                                              "stages: [deploy]\ninclude:\n  - local: "
                                              f".gitlab/kedro-airflow-k8s.gitlab-ci.yml{inputs}\n"))
     return planned
+
+
+def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | None) -> list[str]:
+    """What the generated CI still needs from the repository's settings, said once ``init`` is done."""
+    steps = []
+    if github:
+        variables = ["AIRFLOW_HOST (your Airflow's URL)", "KAF_DAGS_OUTPUT (Airflow's DAGs folder or bucket)"]
+        if not image:
+            variables.append("KAF_IMAGE (the image repository to push, e.g. europe-docker.pkg.dev/acme/ml/app)")
+        secrets = ["AIRFLOW_API_TOKEN"] + (["REGISTRY_PASSWORD (and the variable REGISTRY_USERNAME)"]
+                                           if cloud == "none" else [])
+        steps.append(f"GitHub: in the environments production and preview (Settings > Environments), the "
+                     f"variables {', '.join(variables)} and the secret(s) {', '.join(secrets)}; "
+                     "optionally KAF_DEPLOYMENT (README, \"Security model\")")
+    if gitlab:
+        steps.append("GitLab: the CI/CD variables AIRFLOW_HOST, KAF_DAGS_OUTPUT and AIRFLOW_API_TOKEN (masked), "
+                     "scoped to the environments production (protected) and review/*; optionally KAF_DEPLOYMENT")
+    return steps
 
 
 def write_all(planned: list[PlannedFile], *, force: bool) -> tuple[list[Path], list[Path]]:

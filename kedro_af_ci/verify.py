@@ -38,6 +38,12 @@ class VerifyResult:
     task_count: int = 0
 
 
+# What a compile says when it cannot run the pre-flight: nothing leaves unchecked by accident
+NO_AIRFLOW = ("Airflow is not installed here, so the DAG cannot be loaded in Airflow's DagBag before it leaves "
+              "(the pre-flight): install it with  pip install 'kedro-airflow-k8s-action[airflow]'  (the Airflow "
+              "and providers of the action image), or pass --no-verify to skip the check")
+
+
 def airflow_available() -> bool:
     return importlib.util.find_spec("airflow") is not None
 
@@ -94,8 +100,7 @@ def _hint(error: str, source: str = "") -> str:
 def verify_source(source: str, dag_id: str, filename: str | None = None) -> VerifyResult:
     """Import ``source`` in a DagBag; raise :class:`PreflightError` with Airflow's import error."""
     if not airflow_available():
-        log.warning("Airflow is not installed here: skipping the pre-flight DagBag check")
-        return VerifyResult(checked=False, skipped_because="Airflow is not installed here")
+        raise PreflightError(NO_AIRFLOW)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     with tempfile.TemporaryDirectory(prefix="kaf-preflight-") as folder:
         path = Path(folder) / (filename or f"{dag_id}.py")

@@ -149,3 +149,14 @@ def test_init_keeps_every_existing_file_unless_forced(generated):
     forced = run_cli(*args, "--force")
     assert forced.returncode == 0 and workflow.read_text() != "# mine\n"
     assert "FROM ${BASE_IMAGE}" in dockerfile.read_text()
+
+
+def test_the_airflow_extra_is_what_the_action_image_installs():
+    """`pip install 'kedro-airflow-k8s-action[airflow]'` gives the CLI's pre-flight the Airflow and
+    providers the action image checks DAGs with (requirements/action.txt)."""
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["airflow"]
+    image = [line.strip() for line in (ROOT / "requirements" / "action.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert sorted(extra) == sorted(image)

@@ -50,6 +50,14 @@ def test_wheel_in_a_clean_virtualenv(tmp_path, example_graph):
     assert (project / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml").is_file()
     out = run("--graph", str(graph), "compile", "--no-verify", "-o", str(tmp_path / "dag.py"))
     assert "Compiled pipeline" in out.stdout and "def " in (tmp_path / "dag.py").read_text()
+    assert "Not checked in Airflow's DagBag before it was written" in (tmp_path / "dag.py").read_text()
+    # no Airflow in this virtualenv: the pre-flight cannot run, and that is an error, not a skip
+    unchecked = subprocess.run([str(exe), "--project-path", str(project), "--graph", str(graph), "compile", "-o",
+                                str(tmp_path / "unchecked.py")], capture_output=True, text=True, timeout=300,
+                               env={**env, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"})
+    assert unchecked.returncode == 5, unchecked.stderr
+    assert "pip install 'kedro-airflow-k8s-action[airflow]'" in unchecked.stderr and "--no-verify" in unchecked.stderr
+    assert not (tmp_path / "unchecked.py").exists()
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
          "import json; from kedro_af_ci.action.inputs import ActionInputs; "

@@ -152,6 +152,63 @@ def read_config(ctx: RunContext) -> None:
         ctx.output("image", ctx.image)
 
 
+# What CI must be given, by the variable the generated workflows read it from (init prints them)
+CI_VARIABLES = {"image": "KAF_IMAGE", "output": "KAF_DAGS_OUTPUT", "host": "AIRFLOW_HOST"}
+
+
+def check_ci_settings(ctx: RunContext) -> None:
+    """In CI, a run that would deploy nowhere, push a placeholder or have no Airflow to run on is an
+    error before anything is built, naming every variable left to set at once."""
+    from ..trust import in_ci
+
+    if not in_ci(ctx.environ):
+        return
+    inputs, missing = ctx.inputs, []
+    if inputs.build and inputs.push and not inputs.dry_run and _placeholder(ctx.image):
+        missing.append(("image", f"{ctx.image or 'no image'!r} is not an image this job can push: set it to your "
+                                 "registry's repository (e.g. europe-docker.pkg.dev/acme/ml/spaceflights)"))
+    if not inputs.dry_run:
+        problem = _output_problem(ctx)
+        if problem:
+            missing.append(("output", problem))
+    if inputs.run_once and not inputs.dry_run and not ctx.trusted_host:
+        missing.append(("host", "run-once sends the Airflow credentials, so the host must come from the workflow: "
+                                "set the airflow-host input (or AIRFLOW_HOST) from a protected setting such as a "
+                                "repository variable; airflow-k8s.yaml's host is a branch's to change"))
+    if missing:
+        lines = "\n".join(f"  {CI_VARIABLES[what]}: {text}" for what, text in missing)
+        raise ConfigError(f"{len(missing)} setting(s) of the workflow are missing (set these repository or CI/CD "
+                          f"variables, which the generated workflows read):\n{lines}",
+                          key=f"input {'airflow-host' if missing[0][0] == 'host' else missing[0][0]}")
+
+
+def _placeholder(image: str) -> bool:
+    """init's ``REGISTRY/…``, or a bare name Docker would push to Docker Hub's official namespace."""
+    repository = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image
+    return not image or image.startswith("REGISTRY/") or "/" not in repository
+
+
+def _output_problem(ctx: RunContext) -> str | None:
+    """None when the DAG goes somewhere Airflow can read it after the job; else why not."""
+    from ..policy.settings import destination
+
+    try:
+        chosen, _ = destination(ctx.config.output, ctx.policy)
+    except ConfigError:  # airflow-k8s.yaml names one, the workflow none
+        return (f"no DAG location (airflow-k8s.yaml's {ctx.config.output!r} is a branch's, not used in CI): set it "
+                "to Airflow's DAGs folder or bucket (gs://…, s3://…)")
+    if not chosen:
+        return "no DAG location: set it to Airflow's DAGs folder or bucket (gs://…, s3://…)"
+    if "://" in chosen and not chosen.startswith("file://"):
+        return None
+    path = Path(chosen.removeprefix("file://"))
+    path = path if path.is_absolute() else Path.cwd() / path
+    if path.resolve().is_relative_to(ctx.workspace.resolve()):
+        return (f"{chosen!r} is inside the job's workspace, which is thrown away when the job ends: set it to "
+                "Airflow's DAGs folder or bucket")
+    return None
+
+
 def _trusted_host(inputs: ActionInputs, environ: Mapping[str, str]) -> tuple[str, str]:
     """The Airflow host the workflow names (input, then the AIRFLOW_HOST variable), and where from."""
     if inputs.airflow_host:
@@ -278,7 +335,8 @@ def compile_and_verify(ctx: RunContext) -> None:
             summary.archive_files = list(result.artifacts.packed)
         ctx.output("dag-id", ctx.dag_id)
         checked = "loaded in Airflow's DagBag" if result.verification.checked \
-            else f"skipped ({result.verification.skipped_because})"
+            else "skipped (verify: false): the DAG was not checked in Airflow before it left"
+        summary.preflight = checked
         ctx.reporter.line(f"DAG {ctx.dag_id!r}: {len(result.plan.tasks)} task(s), {result.dag.content_tag}; "
                           f"pre-flight: {checked}")
 
@@ -444,8 +502,8 @@ def _record_run(ctx: RunContext, outcome: RunOutcome) -> None:
 
 
 Step = Callable[[RunContext], None]
-STEPS: tuple[Step, ...] = (read_git, read_config, build_image, extract_graph, compile_and_verify, push_image,
-                           connect_airflow, link_dag, write_dry_run, upload, run_once)
+STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, build_image, extract_graph, compile_and_verify,
+                           push_image, connect_airflow, link_dag, write_dry_run, upload, run_once)
 
 
 def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> None:

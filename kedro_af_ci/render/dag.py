@@ -84,9 +84,10 @@ def check_syntax(model: DagModel, filename: str) -> None:
         raise PreflightError(f"generated DAG is not valid Python (line {exc.lineno}): {exc.msg}") from exc
 
 
-def render_dag(plan: DagPlan) -> RenderedDag:
-    """Render, hash and syntax-check the DAG source for ``plan``."""
-    model = dag_model(plan)
+def render_dag(plan: DagPlan, *, preflight: bool = True) -> RenderedDag:
+    """Render, hash and syntax-check the DAG source for ``plan``; ``preflight=False``: it will not be
+    loaded in a DagBag before it leaves, which its docstring then says."""
+    model = dag_model(plan, preflight)
     rendered = render_source(model)
     check_syntax(model, f"{plan.dag_id}.py")
     return rendered

