@@ -72,9 +72,9 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
-## docs: regenerate README's config reference table from the config models
+## docs: regenerate the key references (docs/configuration.md, README's deployment settings) from the models
 docs: $(STAMP)
-	$(BIN)/python -m kedro_af_ci.config.reference --write README.md
+	$(BIN)/python -m kedro_af_ci.config.reference --write README.md docs/configuration.md
 
 clean:
 	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) .tools build dist *.egg-info

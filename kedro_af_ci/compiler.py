@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 
 def load_graph(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
     """The pipeline graph, from the first source that exists: one already extracted, a graph file, this
-    environment's Kedro, or the project image through a Docker engine (README, "The container action": the CLI form)."""
+    environment's Kedro, or the project image through a Docker engine (README, "Deploy from CI": the CLI form)."""
     if request.graph is not None:
         return request.graph
     if request.graph_file is not None:

@@ -1,8 +1,9 @@
 """`make demo`: the main job on the bundled example, end to end, on this machine.
 
 Starts an embedded Airflow 3 (standalone, SQLite, loopback only), compiles the example project in
-local execution mode, uploads it to the embedded DAGs folder, runs it once, waits for success,
-prints the DAG URL and the task table, and stops Airflow, whatever happens.
+local execution mode, uploads it to the embedded DAGs folder, runs it once, waits for success and
+prints the run's tasks. Then it stops Airflow and removes its folder, whatever happened; with
+DEMO_KEEP=1 Airflow stays up (address and login printed) until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from servers import start_airflow, stop  # noqa: E402 - shared with the test sui
 
 
 def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="kaf-demo-") as folder:
+        return demo(Path(folder), keep=os.environ.get("DEMO_KEEP") == "1")
+
+
+def demo(work: Path, keep: bool) -> int:
     started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="kaf-demo-"))
     project = work / "spaceflights"
     shutil.copytree(ROOT / "examples" / "spaceflights", project,
                     ignore=shutil.ignore_patterns("__pycache__", "dag", "0[2-8]_*"))
@@ -50,10 +55,23 @@ def main() -> int:
         if result.returncode == 0 and outputs.exists():
             print(f"demo: Kedro outputs written by the DAG run:\n{outputs.read_text()}")
         print(f"demo: finished in {time.monotonic() - started:.0f}s with exit code {result.returncode}")
+        if keep:
+            wait_for_interrupt(server)
         return result.returncode
     finally:
         stop(server.proc)
-        print("demo: embedded Airflow stopped", flush=True)
+        print("demo: embedded Airflow stopped and its folder removed (DEMO_KEEP=1 make demo keeps it up)",
+              flush=True)
+
+
+def wait_for_interrupt(server) -> None:
+    print(f"demo: Airflow stays up at {server.url} (login {server.username} / {server.password}); Ctrl-C stops it",
+          flush=True)
+    try:
+        while server.proc.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

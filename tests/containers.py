@@ -4,7 +4,7 @@ the action image built from the repository's Dockerfile. Started once per sessio
 
 - Engine: the one `docker` already reaches, else Debian's dockerd started here (root only) with its
   own data root under the cache folder (images survive between runs), no bridge network and no
-  iptables: containers use ``--network host`` or ``--network none`` (README, "The container action").
+  iptables: containers use ``--network host`` or ``--network none`` (docs/action.md).
 - Base images: the public ones when the engine can pull them, else local stand-ins made from Debian
   packages by scripts/local-images.sh (cached by recipe). ``KAF_BASE_IMAGES=public|local`` forces one.
 - Registry: Debian's docker-registry on 127.0.0.1 with an htpasswd (bcrypt) user: real login, push, pull.

@@ -88,5 +88,7 @@ def test_readme_install_from_a_checkout_in_a_fresh_virtualenv(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     version = subprocess.run([str(venv / "bin" / "kedro-af-ci"), "--version"], capture_output=True, text=True)
     assert "kedro-airflow-k8s-action, version" in version.stdout
-    imports = subprocess.run([str(venv / "bin" / "python"), "-c", "import kedro, gcsfs, s3fs"], capture_output=True)
-    assert imports.returncode == 0, imports.stderr  # the extras README names came along
+    imports = subprocess.run([str(venv / "bin" / "python"), "-c",
+                              "import kedro, gcsfs, s3fs, airflow.providers.cncf.kubernetes.operators.pod"],
+                             capture_output=True)
+    assert imports.returncode == 0, imports.stderr  # the extras README names came along, the pre-flight's too

@@ -1,4 +1,4 @@
-"""Extract the pipeline graph where the project's code may run (README, "The container action", step 3): inside the
+"""Extract the pipeline graph where the project's code may run (docs/action.md, "What a run does", step 3): inside the
 freshly built project image, or on the ``extract-without-docker`` opt-in in a cleaned child process.
 
 The action's container lacks the user's dependencies and holds the secrets; the project image has

@@ -3,7 +3,7 @@
 Every key of the kedro-airflow-k8s configuration reference is modelled, one module per concern, and
 validated strictly (unknown keys are errors, with a "did you mean"), because a typo that silently
 drops a resource limit or a secret only shows up as a broken run in production. Each field carries
-its description, from which README's config reference is generated (:mod:`.reference`).
+its description, from which the key reference (docs/configuration.md) is generated (:mod:`.reference`).
 """
 
 from __future__ import annotations

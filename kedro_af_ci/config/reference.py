@@ -1,8 +1,9 @@
-"""README's config reference, generated from the models: every key (dotted, nested sections included)
-with its type, default and description, as a Markdown table between two marker comments.
+"""The key references, generated from the models: every key (dotted, nested sections included) with
+its type, default and description, as Markdown tables between marker comments: the config's in
+docs/configuration.md, the deployment's settings in README.md ("Security model").
 
-``python -m kedro_af_ci.config.reference --write README.md`` (``make docs``) regenerates it;
-``--check README.md`` fails when it is stale; with neither, the table is printed.
+``python -m kedro_af_ci.config.reference --write README.md docs/configuration.md`` (``make docs``)
+regenerates them; ``--check`` fails when one is stale; with neither, the config table is printed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ END = "<!-- config-reference:end -->"
 # the deployment's settings in CI (kedro_af_ci.policy.model): README's "Security model"
 DEPLOYMENT_START = "<!-- deployment-reference:start -->"
 DEPLOYMENT_END = "<!-- deployment-reference:end -->"
-COMMAND = "python -m kedro_af_ci.config.reference --write README.md"
+COMMAND = "python -m kedro_af_ci.config.reference --write README.md docs/configuration.md"
+DOCUMENTS = ("README.md", "docs/configuration.md")
 _NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", datetime: "date", Any: "any"}
 
 
@@ -156,31 +158,34 @@ def with_reference(text: str, table: str, start_marker: str = START, end_marker:
 
 
 def with_references(text: str) -> str:
-    """``text`` with both generated tables in place."""
-    text = with_reference(text, markdown_table())
-    return with_reference(text, deployment_table(), DEPLOYMENT_START, DEPLOYMENT_END)
+    """``text`` with each generated table whose markers it has in place."""
+    for start, end, table in ((START, END, markdown_table), (DEPLOYMENT_START, DEPLOYMENT_END, deployment_table)):
+        if start in text:
+            text = with_reference(text, table(), start, end)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kedro_af_ci.config.reference", description=__doc__)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", type=Path, metavar="README", help="replace the table between the markers")
-    group.add_argument("--check", type=Path, metavar="README", help="fail when the table differs")
+    group.add_argument("--write", type=Path, nargs="+", metavar="FILE", help="replace the tables between markers")
+    group.add_argument("--check", type=Path, nargs="+", metavar="FILE", help="fail when a table differs")
     args = parser.parse_args(argv)
-    table = markdown_table()
-    path = args.write or args.check
-    if path is None:
-        sys.stdout.write(table)
+    paths = args.write or args.check
+    if paths is None:
+        sys.stdout.write(markdown_table())
         return 0
-    text = path.read_text(encoding="utf-8")
-    updated = with_references(text)
-    if args.check:
+    stale = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        updated = with_references(text)
         if updated != text:
-            print(f"{path}: the config reference is stale; run: {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-    if updated != text:
-        path.write_text(updated, encoding="utf-8")
+            stale.append(path)
+            if args.write:
+                path.write_text(updated, encoding="utf-8")
+    if args.check and stale:
+        print(f"{', '.join(map(str, stale))}: a key reference is stale; run: {COMMAND}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -42,7 +42,7 @@ DockerUrl = Annotated[str, AfterValidator(check_docker_url)]
 
 
 class DeploymentPolicy(StrictModel):
-    """Every field is a deployment setting; its description is README's trust table."""
+    """Every field is a deployment setting; its description is README's table of deployment settings."""
 
     output: str | None = Field(
         default=None, description="Where DAG files go (folder, `gs://`, `s3://`); the `output` input sets it too. "

@@ -10,6 +10,7 @@ from kedro_af_ci.config.reference import (
     COMMAND,
     DEPLOYMENT_END,
     DEPLOYMENT_START,
+    DOCUMENTS,
     END,
     START,
     main,
@@ -19,10 +20,12 @@ from kedro_af_ci.config.reference import (
 )
 
 
-def test_readme_config_and_deployment_references_are_generated_from_the_models():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert with_references(readme) == readme, (
-        f"README.md's config or deployment reference differs from the models: run `{COMMAND}` (or `make docs`)")
+def test_the_key_references_are_generated_from_the_models():
+    """The config's keys in docs/configuration.md, the deployment's settings in README.md; each once."""
+    texts = {name: (ROOT / name).read_text(encoding="utf-8") for name in DOCUMENTS}
+    for name, text in texts.items():
+        assert with_references(text) == text, f"{name}'s key reference differs from the models: run `{COMMAND}`"
+    assert START in texts["docs/configuration.md"] and DEPLOYMENT_START in texts["README.md"]
 
 
 def test_every_deployment_setting_has_a_description():
@@ -63,13 +66,15 @@ def test_write_then_check(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\nbefore\n{START}\nstale\n{END}\nafter\n{DEPLOYMENT_START}\n{DEPLOYMENT_END}\n",
                       encoding="utf-8")
-    assert main(["--check", str(readme)]) == 1
+    other = tmp_path / "other.md"
+    other.write_text("no markers here\n")
+    assert main(["--check", str(readme), str(other)]) == 1
     assert COMMAND in capsys.readouterr().err
-    assert main(["--write", str(readme)]) == 0
+    assert main(["--write", str(readme), str(other)]) == 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# Title\n\nbefore\n") and f"{END}\nafter\n" in text and "stale" not in text
-    assert markdown_table() in text
-    assert main(["--check", str(readme)]) == 0
+    assert markdown_table() in text and other.read_text() == "no markers here\n"
+    assert main(["--check", str(readme), str(other)]) == 0
 
 
 def test_modes_are_enums_whose_plain_values_reach_the_plan():

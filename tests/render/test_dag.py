@@ -412,3 +412,20 @@ def test_env_vars_from_airflow_variables_as_in_the_seed(tmp_path):
     assert env == {"RUN_DATE": "2026-11-22", "BRANCH": "{{ var.value.DB_HOST }}", "LOGGING": "conf/logging.yml"}
     with pytest.raises(ConfigError, match="is not an Airflow Variable name"):
         make_config(tmp_path / "bad", {"image": "a:1", "env_vars": ["bad-name"]})
+
+
+def test_docs_name_every_tag_a_dag_carries(tmp_path):
+    """docs/configuration.md lists the DAG's tags: a tag the plan adds and the page omits fails here."""
+    from conftest import ROOT
+
+    from kedro_af_ci.plan.model import BRANCH_TAG, EXPERIMENT_TAGS, REPOSITORY_TAG, TAG_PREFIX
+
+    git = GitInfo("a" * 40, "feature/x", repository="acme/spaceflights")
+    config = make_config(tmp_path, {"image": "a:1", "experiment_name": "Spaceflights"}, git_info=git)
+    tags = build_plan(make_graph([("a", [], ["x"], [])]), config, git).tags
+    prefixes = {tag.split(":", 1)[0] + ":" for tag in tags} | {"dag_hash:"}
+    assert prefixes == {f"{TAG_PREFIX}:", "commit:", BRANCH_TAG, REPOSITORY_TAG, EXPERIMENT_TAGS[0], "dag_hash:"}
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    section = docs.split("<!-- tags:", 1)[1].split("\n\n", 1)[0]
+    assert {prefix for prefix in prefixes if f"`{prefix}" in section} == prefixes
+    assert f"`{EXPERIMENT_TAGS[1]}`" in section  # the predecessor's tag, read by list-pipelines
