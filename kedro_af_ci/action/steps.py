@@ -1,8 +1,9 @@
 """The action's steps, in flow order, sharing one :class:`RunContext`.
 
-inputs → git → config → build → extract → compile (with the pre-flight) → push → Airflow → dry-run
-file, upload or run-once; the report is written by the caller whatever happened. Each step reads
-only what an earlier one put in the context, so git and the plugin config are read once, and the
+inputs → git → config → the workflow's settings present (in CI) → config narrowed to them → build →
+extract → compile (with the pre-flight) → push → Airflow → dry-run file, upload or run-once; the
+report is written by the caller whatever happened. Each step reads only what an earlier one put in
+the context, so git and the plugin config are read once, and the
 graph reaches the compile in memory. The order is the guarantee: an image is pushed, and a DAG
 uploaded, only after that DAG passed the pre-flight; a failure stops the run before either.
 """
@@ -55,7 +56,7 @@ class RunContext:
     trusted_host: str = field(init=False)  # read_config: the host the workflow named ("" if none)
     host_source: str = field(init=False)
     policy: DeploymentPolicy = field(init=False)  # read_config: the workflow's settings
-    config: PluginConfig = field(init=False)  # narrowed to the policy
+    config: PluginConfig = field(init=False)  # read_config; narrowed to the policy by apply_policy
     image: str = field(init=False)  # "" when there is none
     docker: Docker | None = field(init=False)  # build_image
     image_runs: bool = field(init=False)  # the image can host the project's code
@@ -128,12 +129,10 @@ def read_git(ctx: RunContext) -> None:
 
 
 def read_config(ctx: RunContext) -> None:
-    """The plugin config, read once with everything the workflow overrides (the image tag included)
-    and narrowed to the workflow's deployment settings (docs/architecture.md, "Trust"), so the
-    compile uses this very object."""
+    """The plugin config, read once with everything the workflow overrides (the image tag included),
+    so the compile uses this very object; and the workflow's deployment settings."""
     from ..config import load_config
     from ..policy.model import load_policy
-    from ..policy.settings import narrow
 
     inputs = ctx.inputs
     ctx.trusted_host, ctx.host_source = _trusted_host(inputs, ctx.environ)
@@ -142,10 +141,7 @@ def read_config(ctx: RunContext) -> None:
         ctx.policy = ctx.policy.model_copy(update={"output": inputs.output})
     image = image_ref(inputs.image, ctx.git.commit_id) if inputs.image else ""
     overrides = _overrides(inputs, ctx.trusted_host, image)
-    ctx.config, notes = narrow(load_config(ctx.project, inputs.env, git_info=ctx.git, overrides=overrides),
-                               ctx.policy)
-    for note in notes:
-        ctx.reporter.warning(note)
+    ctx.config = load_config(ctx.project, inputs.env, git_info=ctx.git, overrides=overrides)
     ctx.image = image or ctx.config.run_config.image or ""
     if ctx.image:
         ctx.summary.image = ctx.image
@@ -180,6 +176,15 @@ def check_ci_settings(ctx: RunContext) -> None:
         raise ConfigError(f"{len(missing)} setting(s) of the workflow are missing (set these repository or CI/CD "
                           f"variables, which the generated workflows read):\n{lines}",
                           key=f"input {'airflow-host' if missing[0][0] == 'host' else missing[0][0]}")
+
+
+def apply_policy(ctx: RunContext) -> None:
+    """The config narrowed to the workflow's deployment settings (docs/architecture.md, "Trust")."""
+    from ..policy.settings import narrow
+
+    ctx.config, notes = narrow(ctx.config, ctx.policy)
+    for note in notes:
+        ctx.reporter.warning(note)
 
 
 def _placeholder(image: str) -> bool:
@@ -502,8 +507,8 @@ def _record_run(ctx: RunContext, outcome: RunOutcome) -> None:
 
 
 Step = Callable[[RunContext], None]
-STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, build_image, extract_graph, compile_and_verify,
-                           push_image, connect_airflow, link_dag, write_dry_run, upload, run_once)
+STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, apply_policy, build_image, extract_graph,
+                           compile_and_verify, push_image, connect_airflow, link_dag, write_dry_run, upload, run_once)
 
 
 def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> None:
