@@ -21,6 +21,7 @@ import click
 
 from . import __version__
 from .errors import ConfigError, KafError
+from .kedro_project import project_identity
 from .logsafe import SafeFormatter, safe_line, safe_text
 
 log = logging.getLogger("kedro_af_ci")
@@ -183,16 +184,7 @@ def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | No
 
 
 def _destination(result, output: str | None) -> str:
-    """-o, else the config's location (in CI: the deployment's, policy/settings.py)."""
-    from .policy.model import policy_for
-    from .policy.settings import destination
-
-    chosen, notes = (output, []) if output else destination(result.config.output, policy_for())
-    for note in notes:
-        log.warning("%s", note)
-    if not chosen:
-        raise ConfigError("no DAG location: set output in airflow-k8s.yaml or pass -o/--output", key="output")
-    return chosen
+    return _destination_of(result.config, output)
 
 
 def _upload(result, output: str | None):
@@ -348,10 +340,142 @@ def ui(opts: Options, open_dag, host, insecure):
     if open_dag:
         rc = config.run_config
         url = client.dag_url(dag_id_of(rc.run_name or rc.experiment_name
-                                         or _project_identity(opts.project_path)["package_name"]))
+                                         or project_identity(opts.project_path)["package_name"]))
     echo(url)
     with contextlib.suppress(webbrowser.Error):
         webbrowser.open_new_tab(url)
+
+
+def _default_branch_option(func):
+    import os
+
+    return click.option("--default-branch", default=lambda: os.environ.get("CI_DEFAULT_BRANCH") or "main",
+                        show_default="$CI_DEFAULT_BRANCH, else main",
+                        help="The branch whose DAG is the scheduled one: never deleted without --force.")(func)
+
+
+@airflow_k8s.command("delete-pipeline")
+@click.option("-o", "--output", help="DAG folder or bucket (default: output from the config).")
+@click.option("--branch", help="Branch whose DAG to delete (default: the checkout's).")
+@click.option("--force", is_flag=True, help="Also delete a scheduled DAG, or the default branch's.")
+@_default_branch_option
+@_airflow_options
+@click.pass_obj
+@handle_errors
+def delete_pipeline(opts: Options, output, branch, force, default_branch, host, insecure):
+    """Delete a branch's DAG: its file from the DAGs folder, then the DAG from Airflow."""
+    from .deliver.delete import DeleteRequest, delete_pipeline
+    from .plan.model import BRANCH_TAG, owner_tag, owner_tags
+
+    config, git, dag_id = _dag_of(opts, branch)
+    client = _client(host, config.host, insecure) if host or config.host else None
+    request = DeleteRequest(dag_id=dag_id, destination=_destination_of(config, output),
+                            owner_tags=owner_tags(git.branch_name, git.repository),
+                            default_branch_tag=owner_tag(BRANCH_TAG, default_branch), force=force)
+    outcome = delete_pipeline(client, request)
+    if not outcome.found:
+        echo(f"DAG {dag_id!r} is not there (no file at {request.destination}, nor in Airflow): nothing to delete")
+        return
+    echo(f"Deleted DAG {dag_id!r}: " + "; ".join(part for part in (
+        f"removed {outcome.file}" if outcome.file else "", "removed from Airflow" if outcome.in_airflow else "")
+        if part))
+    if client is None:
+        echo("No Airflow host given: Airflow marks the DAG stale once it notices the file is gone")
+
+
+@airflow_k8s.command()
+@click.option("--branches", "branches_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="File of the branches that exist, one per line (default: the remote's, by git ls-remote).")
+@click.option("--remote", default="origin", show_default=True, help="Git remote whose branches exist.")
+@click.option("--older-than", type=click.IntRange(min=1), metavar="DAYS",
+              help="Also DAGs of existing branches whose last run is older than DAYS days.")
+@click.option("--yes", is_flag=True, help="Delete them; without it, only list them.")
+@click.option("-o", "--output", help="DAG folder or bucket (default: output from the config).")
+@click.option("--force", is_flag=True, help="Also delete scheduled DAGs, and the default branch's.")
+@_default_branch_option
+@_airflow_options
+@click.pass_obj
+@handle_errors
+def prune(opts: Options, branches_file, remote, older_than, yes, output, force, default_branch, host, insecure):
+    """List (and with --yes delete) the DAGs of branches that are gone, or idle."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .deliver.delete import DeleteRequest, delete_pipeline
+    from .deliver.prune import stale_dags
+    from .plan.model import BRANCH_TAG, owner_tag
+
+    config, git, _ = _dag_of(opts, None)
+    client = _client(host, config.host, insecure)
+    existing = _existing_branches(opts.project_path, branches_file, remote)
+    found = stale_dags(client, existing, repository=git.repository, older_than_days=older_than)
+    table = Table("DAG", "branch", "last run", "why")
+    for stale in found:
+        table.add_row(*(safe_line(cell) for cell in (stale.dag_id, stale.branch, stale.last_run, stale.reason)))
+    Console(width=max(120, Console().width)).print(table)
+    if not found or not yes:
+        echo(f"{len(found)} DAG(s) to prune" + ("; --yes deletes them" if found else ""))
+        return
+    destination, failed = _destination_of(config, output), []
+    for stale in found:
+        request = DeleteRequest(dag_id=stale.dag_id, destination=destination, owner_tags=(),
+                                default_branch_tag=owner_tag(BRANCH_TAG, default_branch), force=force,
+                                any_branch=True)
+        try:
+            delete_pipeline(client, request)
+            echo(f"Deleted DAG {stale.dag_id!r}")
+        except KafError as exc:
+            failed.append(exc)
+            echo(f"Not deleted: {exc}", err=True)
+    if failed:
+        raise type(failed[0])(f"{len(failed)} of {len(found)} DAG(s) not deleted (see above)")
+
+
+def _existing_branches(project_path: Path, branches_file: Path | None, remote: str) -> set[str]:
+    """The branches that exist: a file's lines, else the remote's heads (through the hardened git)."""
+    import subprocess
+
+    from .gitinfo import git
+
+    if branches_file is not None:
+        return {line.strip() for line in branches_file.read_text().splitlines() if line.strip()}
+    try:
+        listed = git(project_path, "ls-remote", "--heads", remote, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError(f"cannot list the branches of the remote {remote!r} ({type(exc).__name__}): pass "
+                          "--branches FILE with the branches that exist", key="--remote") from None
+    return {ref.split("\t", 1)[1].removeprefix("refs/heads/") for ref in listed.splitlines() if "\t" in ref}
+
+
+def _dag_of(opts: Options, branch: str | None):
+    """The config, git facts and DAG id of this project, for ``branch`` when given (its run name)."""
+    from .config import load_config
+    from .gitinfo import read_git_info
+    from .kedro_project import project_dag_id
+    from .policy.model import policy_for
+    from .policy.settings import narrow
+
+    git = read_git_info(opts.project_path)
+    if branch:
+        git = dataclasses.replace(git, branch_name=branch)
+    config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source, git_info=git)
+    policy = policy_for()
+    if policy is not None:
+        config, _ = narrow(config, policy)
+    return config, git, project_dag_id(config, opts.project_path)
+
+
+def _destination_of(config, output: str | None) -> str:
+    """-o, else the config's location (in CI: the deployment's, policy/settings.py)."""
+    from .policy.model import policy_for
+    from .policy.settings import destination
+
+    chosen, notes = (output, []) if output else destination(config.output, policy_for())
+    for note in notes:
+        log.warning("%s", note)
+    if not chosen:
+        raise ConfigError("no DAG location: set output in airflow-k8s.yaml or pass -o/--output", key="output")
+    return chosen
 
 
 @airflow_k8s.command("export-graph")
@@ -406,7 +530,7 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
         check_host(host)
     except ValueError as exc:
         raise ConfigError(str(exc), key="host") from None
-    project = _project_identity(opts.project_path)
+    project = project_identity(opts.project_path)
     config = plan_config(opts.project_path, opts.conf_source, opts.env, host=host, output=dag_output, image=image,
                          project=project)
     extra = plan_project_image(opts.project_path, project)
@@ -445,22 +569,6 @@ def _check_sha(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"[0-9a-f]{40}", value):
         raise click.BadParameter(f"{value!r} is not a full commit SHA (40 hexadecimal characters)")
     return value
-
-
-def _project_identity(project_path: Path) -> dict[str, str]:
-    """package_name/project_name from pyproject.toml's [tool.kedro], without importing Kedro."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    pyproject = project_path / "pyproject.toml"
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kedro", {})
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the Kedro project metadata: {exc}", file=str(pyproject)) from None
-    if "package_name" not in data:
-        raise ConfigError("[tool.kedro] package_name is missing: is this a Kedro project?", file=str(pyproject))
-    return {"package_name": data["package_name"], "project_name": data.get("project_name", data["package_name"])}
 
 
 def _verbose_here(ctx: click.Context, param, value: bool) -> None:

@@ -45,6 +45,21 @@ def _ci_branch(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def default_branch(environ: Mapping[str, str]) -> str:
+    """The repository's default branch as the CI says it (GitLab's variable, GitHub's event payload), else main."""
+    if environ.get("CI_DEFAULT_BRANCH"):
+        return environ["CI_DEFAULT_BRANCH"]
+    event = environ.get("GITHUB_EVENT_PATH")
+    if event:
+        import json
+
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            found = json.loads(Path(event).read_text(encoding="utf-8")).get("repository", {}).get("default_branch")
+            if isinstance(found, str) and found:
+                return found
+    return "main"
+
+
 def _ci_repository(environ: Mapping[str, str]) -> str | None:
     return (environ.get("GITHUB_REPOSITORY") or environ.get("CI_PROJECT_PATH") or "").strip() or None
 

@@ -106,7 +106,8 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     planned = []
     if github:
         github_values = {**values, "image": image}  # None: the repository variable KAF_IMAGE
-        for name in ("kedro-airflow-k8s-push.yml", "kedro-airflow-k8s-default-branch.yml"):
+        for name in ("kedro-airflow-k8s-push.yml", "kedro-airflow-k8s-default-branch.yml",
+                     "kedro-airflow-k8s-cleanup.yml"):
             text = templates.get_template(f"github/{name}.j2").render(**github_values)
             planned.append(PlannedFile(root / ".github" / "workflows" / name, text))
     if gitlab:

@@ -92,18 +92,22 @@ def generated(tmp_path_factory):
 @pytest.mark.parametrize("cloud", ["gcp", "aws", "none"])
 def test_generated_github_workflows_pass_actionlint_and_the_schema(generated, cloud):
     workflows = sorted((generated[cloud] / ".github" / "workflows").glob("*.yml"))
-    assert [w.name for w in workflows] == ["kedro-airflow-k8s-default-branch.yml", "kedro-airflow-k8s-push.yml"]
+    assert [w.name for w in workflows] == ["kedro-airflow-k8s-cleanup.yml", "kedro-airflow-k8s-default-branch.yml",
+                                           "kedro-airflow-k8s-push.yml"]
     check([tool("actionlint"), "-shellcheck", tool("shellcheck"), *map(str, workflows)])
     check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, workflows)])
     check([tool("zizmor"), "--offline", "--no-progress", *map(str, workflows)])  # no finding at any level
-    push, default = (yaml.safe_load(w.read_text()) for w in reversed(workflows))
+    cleanup, default, push = (yaml.safe_load(w.read_text()) for w in workflows)
+    assert set(cleanup[True]) == {"delete", "pull_request"} and cleanup[True]["pull_request"]["types"] == ["closed"]
+    step = next(s for s in cleanup["jobs"]["delete"]["steps"] if s.get("id") == "kedro-airflow-k8s")
+    assert step["with"]["delete"] is True and "github.event.ref" in step["with"]["branch"]
     assert push[True]["push"]["branches-ignore"] == ["main"] and default[True]["push"]["branches"] == ["main"]
     step = next(s for s in push["jobs"]["run-once"]["steps"] if s.get("id") == "kedro-airflow-k8s")
     assert step["with"]["run-once"] is True and step["with"]["wait"] is True
     assert step["with"]["project-path"] == "spaceflights" and step["with"]["env"] == "prod"
     assert step["uses"] == f"getindata/kedro-airflow-k8s-action@{ACTION_SHA}"  # pinned like third-party actions
-    assert f"@{ACTION_SHA}  # v" in workflows[1].read_text()
-    for workflow in (push, default):
+    assert f"@{ACTION_SHA}  # v" in workflows[2].read_text()
+    for workflow in (push, default, cleanup):
         permissions = workflow["permissions"]
         assert permissions["contents"] == "read"
         assert set(permissions) == ({"contents"} if cloud == "none" else {"contents", "id-token"})
@@ -127,6 +131,13 @@ def test_generated_gitlab_template_passes_the_gitlab_schema(generated, tmp_path)
     assert jobs["kedro-airflow-k8s-run-once"]["variables"]["INPUT_RUN_ONCE"] == "true"
     assert jobs[".kedro-airflow-k8s"]["artifacts"]["reports"]["dotenv"] == "kedro-airflow-k8s.env"
     assert jobs[".kedro-airflow-k8s"]["script"] == ["/entrypoint.sh"]
+    review = jobs["kedro-airflow-k8s-run-once"]["environment"]  # GitLab's review apps: stopped with the branch
+    assert review == {"name": "review/$CI_COMMIT_REF_SLUG", "on_stop": "kedro-airflow-k8s-stop",
+                      "auto_stop_in": "1 week"}
+    stop = jobs["kedro-airflow-k8s-stop"]
+    assert stop["environment"] == {"name": "review/$CI_COMMIT_REF_SLUG", "action": "stop"}
+    assert stop["variables"] == {"GIT_STRATEGY": "none", "INPUT_DELETE": "true", "INPUT_DAG_ID": "$KAF_DAG_ID"}
+    assert jobs["kedro-airflow-k8s-schedule"]["environment"] == {"name": "production"}
 
 
 def test_init_keeps_every_existing_file_unless_forced(generated):

@@ -85,6 +85,12 @@ def _group_by(value: str) -> str | None:
     return value or None
 
 
+def _dag_id(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", value):
+        raise ConfigError(f"{value[:60]!r} is not an Airflow DAG id", key="input dag-id")
+    return value
+
+
 @dataclass(frozen=True)
 class ActionInputs:
     project_path: str
@@ -106,6 +112,9 @@ class ActionInputs:
     airflow_token: str
     run_name: str
     group_by: str | None
+    delete: bool
+    branch: str  # delete: the branch whose DAG goes ("": the checkout's)
+    dag_id: str  # delete: the DAG, when the project's files are not at hand
     run_once: bool
     wait: bool
     wait_timeout: float
@@ -146,6 +155,9 @@ class ActionInputs:
             airflow_token=raw["airflow-token"] or environ.get("AIRFLOW_API_TOKEN", ""),
             run_name=raw["run-name"],
             group_by=_group_by(raw["group-by"]),
+            delete=_bool("delete", raw["delete"]),
+            branch=raw["branch"],
+            dag_id=_dag_id(raw["dag-id"]),
             run_once=_bool("run-once", raw["run-once"]),
             wait=_bool("wait", raw["wait"]),
             wait_timeout=_number("wait-timeout", raw["wait-timeout"], 1),

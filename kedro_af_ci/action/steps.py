@@ -11,6 +11,7 @@ uploaded, only after that DAG passed the pre-flight; a failure stops the run bef
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -91,7 +92,8 @@ def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: Summary
     workspace = workspace_of(environ)
     _fix_google_credentials(workspace)
     project = (workspace / inputs.project_path).resolve()
-    if not (project / "pyproject.toml").is_file():
+    deleting_by_id = inputs.delete and inputs.dag_id  # a stop job without the project's files
+    if not deleting_by_id and not (project / "pyproject.toml").is_file():
         raise ConfigError(f"{project} is not a Kedro project (no pyproject.toml)", key="input project-path")
     return RunContext(inputs, environ, reporter, summary, workspace, project)
 
@@ -122,7 +124,9 @@ def read_git(ctx: RunContext) -> None:
     from ..gitinfo import read_git_info
 
     checkout = ctx.workspace if (ctx.workspace / ".git").is_dir() else None
-    ctx.git = read_git_info(ctx.project, ctx.environ, checkout=checkout)
+    ctx.git = read_git_info(ctx.project if ctx.project.is_dir() else ctx.workspace, ctx.environ, checkout=checkout)
+    if ctx.inputs.delete and ctx.inputs.branch:  # a cleanup workflow names the deleted branch
+        ctx.git = dataclasses.replace(ctx.git, branch_name=ctx.inputs.branch)
     ctx.summary.commit_id, ctx.summary.branch_name = ctx.git.commit_id, ctx.git.branch_name
     ctx.output("commit-id", ctx.git.commit_id)
     ctx.output("branch-name", ctx.git.branch_name)
@@ -506,13 +510,61 @@ def _record_run(ctx: RunContext, outcome: RunOutcome) -> None:
     ctx.reporter.line(f"Run {outcome.run_id} of {ctx.dag_id!r}: {outcome.state} — {outcome.run_url}")
 
 
+def delete_branch_dag(ctx: RunContext) -> None:
+    """Instead of deploying: remove the branch's DAG, its file then its entry in Airflow (deliver/delete.py),
+    refusing another branch's DAG, a scheduled one and the default branch's."""
+    from ..deliver.delete import DeleteRequest, delete_pipeline
+    from ..gitinfo import default_branch
+    from ..kedro_project import project_dag_id
+    from ..plan.model import BRANCH_TAG, owner_tag, owner_tags
+    from ..policy.model import load_policy
+    from ..policy.settings import destination
+
+    inputs = ctx.inputs
+    ctx.trusted_host, ctx.host_source = _trusted_host(inputs, ctx.environ)
+    ctx.policy = load_policy(inputs.deployment)
+    if inputs.output:
+        ctx.policy = ctx.policy.model_copy(update={"output": inputs.output})
+    if inputs.dag_id:
+        dag_id, location, host = inputs.dag_id, ctx.policy.output, ctx.trusted_host
+    else:
+        read_config(ctx)
+        apply_policy(ctx)
+        dag_id, host = project_dag_id(ctx.config, ctx.project), ctx.trusted_host
+        location = destination(ctx.config.output, ctx.policy)[0]
+    _require_for_delete(location, host)
+    client = _client(ctx, host, credentials=True)
+    request = DeleteRequest(dag_id=dag_id, destination=location,
+                            owner_tags=owner_tags(ctx.git.branch_name, ctx.git.repository),
+                            default_branch_tag=owner_tag(BRANCH_TAG, default_branch(ctx.environ)))
+    with ctx.reporter.section(f"Delete DAG {dag_id}"):
+        outcome = delete_pipeline(client, request)
+    ctx.summary.dag_id = dag_id
+    ctx.output("dag-id", dag_id)
+    said = [f"removed {outcome.file}" if outcome.file else "", "removed from Airflow" if outcome.in_airflow else ""]
+    ctx.summary.deleted = "; ".join(part for part in said if part) or "nothing was there"
+    ctx.reporter.line(f"Deleted DAG {dag_id!r} of branch {ctx.git.branch_name!r}: {ctx.summary.deleted}")
+
+
+def _require_for_delete(location: str | None, host: str) -> None:
+    missing = [f"  {CI_VARIABLES[what]}: {text}" for what, text, ok in (
+        ("output", "the DAGs folder or bucket the DAG's file is in", location),
+        ("host", "the Airflow to delete the DAG from (its token goes only to a host the workflow names)", host))
+        if not ok]
+    if missing:
+        raise ConfigError("setting(s) of the workflow are missing (set these repository or CI/CD variables):\n"
+                          + "\n".join(missing), key="input output" if not location else "input airflow-host")
+
+
 Step = Callable[[RunContext], None]
 STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, apply_policy, build_image, extract_graph,
                            compile_and_verify, push_image, connect_airflow, link_dag, write_dry_run, upload, run_once)
+DELETE_STEPS: tuple[Step, ...] = (read_git, delete_branch_dag)
 
 
 def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> None:
-    """Every step in flow order; the first failure stops the run (the caller reports it)."""
+    """Every step in flow order (the delete steps with delete: true); the first failure stops the run (the
+    caller reports it)."""
     ctx = read_inputs(environ, reporter, summary)
-    for step in STEPS:
+    for step in DELETE_STEPS if ctx.inputs.delete else STEPS:
         step(ctx)

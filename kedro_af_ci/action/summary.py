@@ -48,6 +48,7 @@ class SummaryData:
     run_url: str = ""
     graph_source: str = ""
     preflight: str = ""  # what the pre-flight did: loaded in Airflow's DagBag, or skipped and why
+    deleted: str = ""  # delete: what was removed
     airflow_host: str = ""  # and where it came from
     archive_files: list[str] = field(default_factory=list)  # Spark: what project.tar.gz holds
     error: str = ""

@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# GET/PUT/PATCH are idempotent; POST /auth/token only exchanges credentials; POST dagRuns carries a
+# GET/PUT/PATCH/DELETE are idempotent; POST /auth/token only exchanges credentials; POST dagRuns carries a
 # fixed run id (see trigger). A new non-idempotent call would need a session without retries.
-RETRY_METHODS = frozenset({"GET", "PUT", "PATCH", "POST"})
+RETRY_METHODS = frozenset({"GET", "PUT", "PATCH", "POST", "DELETE"})
 MAX_RETRY_AFTER = 60.0
 TERMINAL_RUN_STATES = {"success", "failed"}
 
@@ -317,6 +317,24 @@ class AirflowClient:
 
         known = sorted((d for d in dags if d.get("file_token") and not d.get("is_stale")), key=rank)
         return known[0]["file_token"] if known else None
+
+    def delete_dag(self, dag_id: str) -> bool | None:
+        """Remove the DAG and its runs from Airflow's database; False when Airflow has no such DAG, None
+        when it refuses because tasks of the DAG are still running (409)."""
+        response = self._send("DELETE", self._path(f"/dags/{quote(dag_id, safe='')}"), ok=(200, 204),
+                              allow=(404, 409))
+        return {404: False, 409: None}.get(response.status_code, True)
+
+    def unfinished_runs(self, dag_id: str) -> list[str]:
+        """Ids of the DAG's runs that are queued or running."""
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns")
+        runs = self._paginate(path, "dag_runs", {"state": ["queued", "running"]})
+        return [run["dag_run_id"] for run in runs if run.get("state") in ("queued", "running")]
+
+    def fail_run(self, dag_id: str, run_id: str) -> None:
+        """Mark a run failed: Airflow stops its unfinished tasks."""
+        self._send("PATCH", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"),
+                   json={"state": "failed"})
 
     def set_paused(self, dag_id: str, paused: bool) -> dict:
         return self._send("PATCH", self._path(f"/dags/{quote(dag_id, safe='')}"), json={"is_paused": paused},

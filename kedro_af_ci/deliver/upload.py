@@ -72,6 +72,30 @@ def upload_dag(source: str, destination: str, filename: str, storage_options: di
     return upload_bytes(source.encode("utf-8"), location, storage_options)
 
 
+def remove_file(location: str, storage_options: dict | None = None) -> bool:
+    """Remove the file at ``location`` and check it is gone; False when there was none."""
+    protocol, path = _split(location)
+    try:
+        if protocol in (None, "file", "local"):
+            existed = Path(path).is_file()
+            Path(path).unlink(missing_ok=True)
+            gone = not Path(path).exists()
+        else:
+            fs = filesystem(protocol, storage_options)
+            existed = fs.exists(path)
+            if existed:
+                fs.rm(path)
+            fs.invalidate_cache(path)
+            gone = not fs.exists(path)
+    except UploadError:
+        raise
+    except Exception as exc:  # as upload_bytes: each backend's own errors, one line
+        raise UploadError(f"cannot remove {location}: {type(exc).__name__}: {exc}") from None
+    if not gone:
+        raise UploadError(f"{location} is still there after its removal")
+    return existed
+
+
 def read_existing(location: str, storage_options: dict | None = None) -> bytes | None:
     """The file at ``location``, or None when there is none."""
     protocol, path = _split(location)

@@ -23,11 +23,9 @@ from ..graph.model import PipelineGraph
 from ..k8s_names import dag_id_of, dns_name, quantity_value, sanitize_id
 from .mlflow import mlflow_plan
 from .model import (
-    BRANCH_TAG,
     DATA_VOLUME_NAME,
     DEFAULT_START_DATE,
     EXPERIMENT_TAG,
-    REPOSITORY_TAG,
     TAG_PREFIX,
     ContainerLimits,
     DagPlan,
@@ -37,7 +35,8 @@ from .model import (
     VolumePlan,
     airflow_env,
     kedro_args_of,
-    owner_tag,
+    owner_tags,
+    run_name_of,
 )
 from .pod_templates import parse_pod_template, template_volume_names
 from .spark import kubernetes_spark_plan, spark_plan
@@ -76,7 +75,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     :func:`kedro_af_ci.spark_factory.apply_factory`, which runs project code."""
     rc = config.run_config
     warnings: list[str] = []
-    run_name = rc.run_name or rc.experiment_name or graph.project.package_name  # the seed's default: the experiment
+    run_name = run_name_of(rc.run_name, rc.experiment_name, graph.project.package_name)
     dag_id = dag_id_of(run_name)
     spark_of = classify_spark(graph, rc)
     groups = group_tasks(graph, grouping or rc.grouping, spark_of, warnings)
@@ -111,9 +110,8 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
 def _dag_settings(rc: RunConfig, graph: PipelineGraph, git: GitInfo, run_name: str, dag_id: str,
                   cron: str | None) -> dict[str, Any]:
     """The plan's fields that come straight from the config and the git checkout."""
-    tags = [f"{TAG_PREFIX}:{__version__}", f"commit:{git.commit_id}"[:100], owner_tag(BRANCH_TAG, git.branch_name)]
-    if git.repository:
-        tags.append(owner_tag(REPOSITORY_TAG, git.repository))
+    tags = [f"{TAG_PREFIX}:{__version__}", f"commit:{git.commit_id}"[:100],
+            *owner_tags(git.branch_name, git.repository)]
     if rc.experiment_name:
         tags.append(f"{EXPERIMENT_TAG}{rc.experiment_name}"[:100])
     return {

@@ -33,6 +33,11 @@ REPOSITORY_TAG = "repository:"
 MAX_TAG = 100  # Airflow's limit on a tag's length
 
 
+def owner_tags(branch: str, repository: str | None) -> tuple[str, ...]:
+    """Whose DAG it is, as tags: the branch, and the repository when the CI names one."""
+    return (owner_tag(BRANCH_TAG, branch), *((owner_tag(REPOSITORY_TAG, repository),) if repository else ()))
+
+
 def owner_tag(prefix: str, value: str) -> str:
     """``prefix`` + ``value`` as a tag: whole when it fits, else cut with a hash of the whole value, so
     two values never share a tag (up to the hash) and the same value always gives the same tag."""
@@ -197,6 +202,12 @@ def content_tag(source_without_hash: str) -> str:
 def airflow_env(env_vars: dict[str, str]) -> dict[str, str]:
     """Jinja the user wrote is Airflow's to render (substituted values are inert Jinja literals by then)."""
     return {k: ConfigTemplate(v) if ("{{" in v or "{%" in v) else v for k, v in env_vars.items()}
+
+
+def run_name_of(run_name: str | None, experiment_name: str | None, package_name: str) -> str:
+    """The DAG's name: run_config.run_name, else the experiment (as kedro-airflow-k8s did), else the
+    package; the DAG id is ``k8s_names.dag_id_of`` of it."""
+    return run_name or experiment_name or package_name
 
 
 def kedro_args_of(kedro_env: str | None, pipeline: str) -> tuple[str, ...]:

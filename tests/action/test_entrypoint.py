@@ -421,3 +421,46 @@ def test_in_ci_a_run_that_would_deploy_nowhere_fails_naming_every_variable_to_se
     assert inside.returncode == 3
     assert "KAF_DAGS_OUTPUT:" in inside.stdout and "inside the job's workspace" in inside.stdout
     assert not (ws.root / "dags").exists()
+
+
+def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
+    """The cleanup workflow (a deleted branch): its DAG's file goes, then Airflow is asked to delete
+    the DAG; another branch's DAG, named by id, is refused and left as it was."""
+    import json
+
+    from attacks import RecordingServer
+    from conftest import make_config, make_graph
+
+    from kedro_af_ci.gitinfo import GitInfo
+    from kedro_af_ci.plan.build import build_plan
+    from kedro_af_ci.render.dag import render_dag
+
+    info = GitInfo("0" * 40, "feature/x", repository="acme/spaceflights")
+    plan = build_plan(make_graph([("a", [], ["x"], [])]), make_config(
+        tmp_path / "cfg", {"image": "a:1", "run_name": "sf-${branch_name}"}, git_info=info), info, schedule=None)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / f"{plan.dag_id}.py").write_text(render_dag(plan).source)
+    served = {"dag_id": plan.dag_id, "tags": [{"name": t} for t in plan.tags], "timetable_summary": None}
+
+    def answer(method, path):
+        body = {"version": "3.3.2"} if path == "/api/v2/version" else served
+        return (204, {}, b"") if method == "DELETE" else (200, {"Content-Type": "application/json"},
+                                                          json.dumps(body).encode())
+
+    airflow = RecordingServer(answer)
+    try:
+        ws = Workspace(tmp_path)
+        inputs = {"delete": "true", "output": str(dags), "airflow-host": airflow.url, "run-name": "sf-${branch_name}"}
+        refused = ws.run({**inputs, "branch": "feature/y", "dag-id": plan.dag_id}, env={"AIRFLOW_API_TOKEN": "tok"})
+        assert refused.returncode == 3 and "a branch deletes only its own DAG" in refused.stdout
+        assert (dags / f"{plan.dag_id}.py").exists() and not [s for s in airflow.seen if s[0] == "DELETE"]
+
+        result = ws.run({**inputs, "branch": "feature/x"}, env={"AIRFLOW_API_TOKEN": "tok"})
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert not (dags / f"{plan.dag_id}.py").exists()
+        assert ("DELETE", f"/api/v2/dags/{plan.dag_id}") in [(m, p) for m, p, _, _ in airflow.seen]
+        assert result.outputs["dag-id"] == plan.dag_id and "removed from Airflow" in result.summary
+        assert result.docker == []  # nothing built for a deletion
+    finally:
+        airflow.close()
