@@ -115,3 +115,15 @@ def test_run_once_with_wait_on_airflow_2(airflow2_server, tmp_path):
     assert airflow2_server.password not in result.stdout + result.stderr
     listed = run_cli("--project-path", str(project), "-e", "demo", "list-pipelines", env=env, check=True)
     assert "kaf-airflow2" in listed.stdout
+
+    # the branch's DAG removed through API v1 (main is the default branch: --force)
+    refused = run_cli("--project-path", str(project), "-e", "demo", "delete-pipeline", env=env)
+    assert refused.returncode == 3 and "the default branch's" in refused.stderr
+    deleted = run_cli("--project-path", str(project), "-e", "demo", "delete-pipeline", "--force", env=env)
+    assert deleted.returncode == 0, deleted.stderr[-3000:]
+    assert "removed from Airflow" in deleted.stdout and not (airflow2_server.dags_folder / "kaf-airflow2.py").exists()
+    from kedro_af_ci.deliver.client import AirflowClient, Credentials
+
+    client = AirflowClient(airflow2_server.url, Credentials(username=airflow2_server.username,
+                                                            password=airflow2_server.password))
+    assert client.api == "v1" and client.get_dag("kaf-airflow2") is None
