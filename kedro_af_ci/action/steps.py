@@ -3,9 +3,10 @@
 inputs → git → config → the workflow's settings present (in CI) → config narrowed to them → build →
 extract → compile (with the pre-flight) → push → Airflow → dry-run file, upload or run-once; the
 report is written by the caller whatever happened. Each step reads only what an earlier one put in
-the context, so git and the plugin config are read once, and the
-graph reaches the compile in memory. The order is the guarantee: an image is pushed, and a DAG
-uploaded, only after that DAG passed the pre-flight; a failure stops the run before either.
+the context, so git and the plugin config are read once, and the graph reaches the compile in
+memory. The order is the guarantee: an image is pushed, and a DAG uploaded, only after that DAG
+passed the pre-flight; a failure stops the run before either. With ``delete: true`` the steps are
+git → delete the branch's DAG.
 """
 
 from __future__ import annotations
@@ -136,13 +137,9 @@ def read_config(ctx: RunContext) -> None:
     """The plugin config, read once with everything the workflow overrides (the image tag included),
     so the compile uses this very object; and the workflow's deployment settings."""
     from ..config import load_config
-    from ..policy.model import load_policy
 
     inputs = ctx.inputs
-    ctx.trusted_host, ctx.host_source = _trusted_host(inputs, ctx.environ)
-    ctx.policy = load_policy(inputs.deployment)
-    if inputs.output:
-        ctx.policy = ctx.policy.model_copy(update={"output": inputs.output})
+    _read_workflow_settings(ctx)
     image = image_ref(inputs.image, ctx.git.commit_id) if inputs.image else ""
     overrides = _overrides(inputs, ctx.trusted_host, image)
     ctx.config = load_config(ctx.project, inputs.env, git_info=ctx.git, overrides=overrides)
@@ -150,6 +147,17 @@ def read_config(ctx: RunContext) -> None:
     if ctx.image:
         ctx.summary.image = ctx.image
         ctx.output("image", ctx.image)
+
+
+def _read_workflow_settings(ctx: RunContext) -> None:
+    """What the workflow decides: the Airflow host that gets the credentials, and the deployment's
+    settings (the output input included)."""
+    from ..policy.model import load_policy
+
+    ctx.trusted_host, ctx.host_source = _trusted_host(ctx.inputs, ctx.environ)
+    ctx.policy = load_policy(ctx.inputs.deployment)
+    if ctx.inputs.output:
+        ctx.policy = ctx.policy.model_copy(update={"output": ctx.inputs.output})
 
 
 # What CI must be given, by the variable the generated workflows read it from (init prints them)
@@ -193,8 +201,10 @@ def apply_policy(ctx: RunContext) -> None:
 
 def _placeholder(image: str) -> bool:
     """init's ``REGISTRY/…``, or a bare name Docker would push to Docker Hub's official namespace."""
-    repository = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image
-    return not image or image.startswith("REGISTRY/") or "/" not in repository
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:  # a tag (a registry's port comes before a '/')
+        name = name[:name.rfind(":")]
+    return not image or name.startswith("REGISTRY/") or "/" not in name
 
 
 def _output_problem(ctx: RunContext) -> str | None:
@@ -517,14 +527,10 @@ def delete_branch_dag(ctx: RunContext) -> None:
     from ..gitinfo import default_branch
     from ..kedro_project import project_dag_id
     from ..plan.model import BRANCH_TAG, owner_tag, owner_tags
-    from ..policy.model import load_policy
     from ..policy.settings import destination
 
     inputs = ctx.inputs
-    ctx.trusted_host, ctx.host_source = _trusted_host(inputs, ctx.environ)
-    ctx.policy = load_policy(inputs.deployment)
-    if inputs.output:
-        ctx.policy = ctx.policy.model_copy(update={"output": inputs.output})
+    _read_workflow_settings(ctx)
     if inputs.dag_id:
         dag_id, location, host = inputs.dag_id, ctx.policy.output, ctx.trusted_host
     else:

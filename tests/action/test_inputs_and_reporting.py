@@ -124,3 +124,14 @@ def test_summary_skips_huge_diagrams():
     tasks = [f"t{i}" for i in range(400)]
     text = render_summary(SummaryData(ok=True, dag_id="big", tasks=tasks))
     assert "mermaid" not in text and "400 tasks: too many to draw" in text
+
+
+@pytest.mark.parametrize(("image", "placeholder"), [
+    ("REGISTRY/spaceflights:abc", True), ("spaceflights:abc", True), ("spaceflights", True), ("", True),
+    ("localhost:5000/spaceflights", False), ("localhost:5000/spaceflights:abc", False), ("acme/spaceflights", False),
+    ("europe-docker.pkg.dev/acme/ml/app@sha256:" + "a" * 64, False),
+])
+def test_a_placeholder_image_is_told_from_a_real_repository(image, placeholder):
+    from kedro_af_ci.action.steps import _placeholder
+
+    assert _placeholder(image) is placeholder
