@@ -36,6 +36,23 @@ def image_ref(image: str, commit_id: str) -> str:
     return f"{image}:{commit_id}"
 
 
+def repository_of(ref: str) -> str:
+    """``registry/name`` of a reference, without its tag or digest."""
+    name = ref.split("@", 1)[0]
+    return name[:name.rfind(":")] if ":" in name.rsplit("/", 1)[-1] else name
+
+
+def branch_tag(branch: str) -> str:
+    """The moving tag of a branch's latest image (the tool's own convention, which the next build of the
+    branch, or of a new branch from the default one, reuses layers from): one tag per branch name."""
+    from ..k8s_names import short_hash
+
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", branch).strip("-.")
+    if clean != branch or len(clean) > 96:
+        clean = f"{clean[:96]}-{short_hash(branch, 12)}"
+    return f"kaf-branch-{clean}"
+
+
 def registry_of(ref: str) -> str:
     """Registry host of an image reference (docker.io when the first part is not a host)."""
     first, sep, _ = ref.partition("/")
@@ -93,8 +110,10 @@ class Docker:
         return True
 
     def build(self, ref: str, *, context: str, dockerfile: str, build_args: list[str], labels: dict[str, str],
-              network: str = "") -> None:
+              network: str = "", cache_from: list[str] | None = None) -> None:
         args = ["build", "--file", dockerfile, "--tag", ref] + (["--network", network] if network else [])
+        for source in cache_from or []:  # layers of images pulled from the registry (the classic builder's cache)
+            args += ["--cache-from", source]
         for arg in build_args:
             args += ["--build-arg", arg]
         for key, value in labels.items():
@@ -108,6 +127,18 @@ class Docker:
 
     def push(self, ref: str) -> None:
         self._run(["push", ref], what=f"docker push of {ref}")
+
+    def tag(self, source: str, target: str) -> None:
+        self._run(["tag", source, target], what=f"docker tag of {target}", capture=True)
+
+    def pull(self, ref: str, timeout: float = 600) -> bool:
+        """Pull ``ref``; False when the registry has no such image (or cannot be reached)."""
+        try:
+            self._run(["pull", "--quiet", ref], what=f"docker pull of {ref}", capture=True, timeout=timeout)
+        except BuildError as exc:
+            log.debug("%s", exc)
+            return False
+        return True
 
     def run_python(self, ref: str, script: str, args: list[str], *, workdir: str, env: dict[str, str],
                    timeout: float = 900) -> subprocess.CompletedProcess:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BuildError, ConfigError, GraphError, KafError, RunFailed
 from .ci import Reporter
-from .docker import Docker, image_ref, registry_of
+from .docker import Docker, branch_tag, image_ref, registry_of, repository_of
 from .inputs import ActionInputs
 from .summary import SummaryData
 
@@ -62,6 +62,7 @@ class RunContext:
     image: str = field(init=False)  # "" when there is none
     docker: Docker | None = field(init=False)  # build_image
     image_runs: bool = field(init=False)  # the image can host the project's code
+    logged_in: bool = False  # to the registry, once
     runner: Runner = field(init=False)  # extract_graph
     graph: PipelineGraph = field(init=False)
     result: CompileResult = field(init=False)  # compile_and_verify
@@ -263,11 +264,38 @@ def build_image(ctx: RunContext) -> None:
                          "build: false to use an existing image)")
     inputs = ctx.inputs
     with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
+        cached = _pull_cache(ctx, docker)
         docker.build(ctx.image, context=str(context), dockerfile=str(dockerfile),
-                     build_args=inputs.build_args, network=inputs.build_network,
+                     build_args=inputs.build_args, network=inputs.build_network, cache_from=cached,
                      labels={"org.opencontainers.image.revision": ctx.git.commit_id,
                              "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]})
     ctx.summary.built = ctx.image_runs = True
+    ctx.summary.cache_from = cached
+
+
+def _pull_cache(ctx: RunContext, docker: Docker) -> list[str]:
+    """The branch's latest image and the default branch's, pulled when the registry has them: a runner
+    starts with an empty engine, and the classic builder reuses only layers it holds (BuildKit reads
+    them from the registry by the same --cache-from)."""
+    from ..gitinfo import default_branch
+
+    inputs = ctx.inputs
+    if not inputs.push or inputs.dry_run:  # the cache serves the runs that deploy, which push
+        return []
+    _login(ctx, docker)
+    repository = repository_of(ctx.image)
+    wanted = dict.fromkeys(f"{repository}:{branch_tag(b)}" for b in (ctx.git.branch_name, default_branch(ctx.environ)))
+    pulled = [ref for ref in wanted if docker.pull(ref)]
+    ctx.reporter.line(f"Layer cache: {', '.join(pulled) if pulled else 'none yet (a cold build)'}")
+    return pulled
+
+
+def _login(ctx: RunContext, docker: Docker) -> None:
+    """Log in to the registry once, with the password on stdin (docker.login)."""
+    inputs = ctx.inputs
+    if inputs.registry_username and inputs.registry_password and not ctx.logged_in:
+        docker.login(inputs.registry or registry_of(ctx.image), inputs.registry_username, inputs.registry_password)
+        ctx.logged_in = True
 
 
 @contextlib.contextmanager
@@ -381,10 +409,11 @@ def push_image(ctx: RunContext) -> None:
     if not (inputs.build and inputs.push and not inputs.dry_run) or docker is None:
         return
     with ctx.reporter.section(f"Push {ctx.image}"):
-        if inputs.registry_username and inputs.registry_password:
-            docker.login(inputs.registry or registry_of(ctx.image), inputs.registry_username,
-                         inputs.registry_password)
+        _login(ctx, docker)
         docker.push(ctx.image)
+        latest = f"{repository_of(ctx.image)}:{branch_tag(ctx.git.branch_name)}"  # the branch's next build reuses it
+        docker.tag(ctx.image, latest)
+        docker.push(latest)
     ctx.summary.pushed = True
 
 

@@ -101,4 +101,5 @@ def test_refused_push_exits_9_and_uploads_nothing(docker_stack, airflow_server, 
     assert f"Error: docker login to {docker_stack.registry.host} failed" in result.stderr
     assert not repo.dag_file.exists()
     assert "wrong-password-77" not in result.stdout + result.stderr
-    docker("image", "inspect", f"{repo.image_repo}:{repo.commit}")  # built and checked, only not pushed
+    # refused before the build: the registry login comes first, as the layer cache is pulled from it
+    assert docker("image", "inspect", f"{repo.image_repo}:{repo.commit}", check=False).returncode != 0

@@ -110,16 +110,24 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     assert out["dag-url"] == f"{airflow_server.url}/dags/{dag_id}"
     assert out["run-state"] == "success" and out["run-id"].startswith("kaf_run_once__")
 
-    # the image is pushed only after its graph was read and its DAG passed the pre-flight
-    build, run, login, push = result.docker[1:5] if docker_commands(result)[0] == "version" else result.docker[:4]
+    # the image is pushed only after its graph was read and its DAG passed the pre-flight; the build reuses the
+    # layers of the branch's latest image and the default branch's, pulled first (an empty engine has none)
+    assert docker_commands(result) == ["version", "login", "pull", "pull", "build", "run", "push", "tag", "push"]
+    login, pull_branch, pull_default, build, run, push, tag, push_latest = result.docker[1:]
+    repository = "registry.example.com/acme/spaceflights"
+    assert pull_branch["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-feature-price-model-"
+                                   f"{pull_branch['argv'][-1].rsplit('-', 1)[-1]}"]
+    assert pull_default["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-main"]
     assert build["argv"][:2] == ["build", "--file"] and build["argv"][3:5] == ["--tag", image]
-    assert build["argv"][5:7] == ["--build-arg", "PIP_INDEX=https://pypi.example/simple"]
+    assert build["argv"][5:9] == ["--cache-from", pull_branch["argv"][-1], "--cache-from", pull_default["argv"][-1]]
+    assert build["argv"][9:11] == ["--build-arg", "PIP_INDEX=https://pypi.example/simple"]
     assert f"org.opencontainers.image.revision={ws.commit}" in build["argv"]
     assert build["dockerfile"] == (ws.project / "Dockerfile").read_text()  # the commit's, from a copy
     assert build["context_files"] == committed_files(ws.project)
     assert login["argv"] == ["login", "registry.example.com", "--username", "ci-bot", "--password-stdin"]
     assert login["stdin_bytes"] == len(REGISTRY_PASSWORD)
     assert push["argv"] == ["push", image]
+    assert tag["argv"] == ["tag", image, pull_branch["argv"][-1]] and push_latest["argv"] == ["push", tag["argv"][-1]]
     assert run["argv"][:9] == ["run", "--rm", "-i", "--network", "none", "--entrypoint", "python", "--workdir",
                                str(ws.project)]
     assert image in run["argv"] and run["stdin_bytes"] > 1000  # the extraction modules travel on stdin
@@ -186,7 +194,7 @@ def test_build_failure_exits_9_and_uploads_nothing(tmp_path):
     assert "::error title=kedro-airflow-k8s%3A BuildError::docker build of ghcr.io/acme/spaceflights" in result.stdout
     assert "failed to solve" in result.summary
     assert not dags.exists()
-    assert docker_commands(result) == ["version", "build"]
+    assert docker_commands(result) == ["version", "pull", "build"]  # main: its own latest is the default branch's
 
 
 SPY = """
