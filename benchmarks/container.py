@@ -7,7 +7,11 @@ starts them when none runs): `make bench-container`.
 - cold start: the action image is pushed to the registry and pulled by a second, empty engine (a
   runner that never had it); its first `docker run` (build off, the graph read in the project image,
   compile, pre-flight, upload to a folder) minus the same compile + upload run directly with the CLI
-  in this machine's environment (the graph read in-process, best of --repeat runs).
+  in this machine's environment (the graph read in-process, best of --repeat runs);
+- layer reuse across fresh runners (issue "Day two in CI"): the whole action (build, push, compile,
+  upload) from container start, each time on a new empty engine: a cold deploy, then a one-line code
+  change, then a change of requirements.txt; for the example and for a project whose dependency layer
+  is over 1 GB (--heavy). The action image and the base image come from the registry, not timed.
 """
 
 from __future__ import annotations
@@ -161,9 +165,77 @@ def cold_start(stack, project: Path, commit: str, repeat: int) -> list[tuple[str
              f"{overhead:.1f} s {'ok' if overhead <= 10 else 'MISS'}")]
 
 
+HEAVY_REQUIREMENTS = ("pyarrow", "polars", "duckdb", "scipy", "scikit-learn", "matplotlib", "plotly",
+                      "opencv-python-headless", "xgboost")
+
+
+def layer_reuse(stack, project: Path, name: str) -> list[tuple[str, str]]:
+    """Three deploys, each on a new empty engine: cold, after a code change, after a requirements change."""
+    stack.login()
+    action_image = publish(stack, stack.action_image, "getindata/kedro-airflow-k8s-action:bench")
+    base = publish(stack, stack.base["BASE_IMAGE"], "bench/base:1")
+    out = Path(tempfile.mkdtemp(prefix="kaf-bench-reuse-"))
+    image = f"{stack.registry.host}/bench/{name}"
+
+    def deploy() -> tuple[float, str]:
+        with fresh_runner() as runner:
+            if runner is None:
+                raise SystemExit("layer reuse needs a second Docker engine (run as root)")
+            host, socket = runner
+            env = {**os.environ, "DOCKER_HOST": host}
+            docker("pull", action_image, env={"DOCKER_HOST": host})  # the runner's action pull: not timed
+            action = ["docker", "run", "--rm", "--network", "host", "-v", f"{project}:/workspace", "-w",
+                      "/workspace", "-v", f"{socket}:/var/run/docker.sock", "-v", f"{out}:{out}",
+                      "-e", "INPUT_ENV=docker", "-e", f"INPUT_IMAGE={image}", "-e", f"INPUT_OUTPUT={out}",
+                      "-e", "INPUT_AIRFLOW_HOST=http://127.0.0.1:9", "-e", "INPUT_BUILD_NETWORK=host",
+                      "-e", f"INPUT_BUILD_ARGS=BASE_IMAGE={base}", "-e", "INPUT_DEPLOYMENT=executions: [docker]",
+                      "-e", f"INPUT_REGISTRY_USERNAME={stack.registry.username}",
+                      "-e", f"INPUT_REGISTRY_PASSWORD={stack.registry.password}", action_image]
+            start = time.perf_counter()
+            result = subprocess.run(action, capture_output=True, text=True, env=env)
+            elapsed = time.perf_counter() - start
+            if result.returncode != 0:
+                raise SystemExit(f"the action failed:\n{(result.stdout + result.stderr)[-3000:]}")
+            return elapsed, result.stdout
+
+    cold, _ = deploy()
+    built = f"{image}:{git(project, 'rev-parse', 'HEAD')}"
+    docker("pull", built)  # built by the runner that is gone: its size read here
+    layer = max(_bytes(line.split("\t")[0]) for line in docker(
+        "history", "--format", "{{.Size}}\t{{.CreatedBy}}", built).stdout
+        .splitlines() if "pip install" in line)
+    nodes = next(project.glob("src/*/pipelines/data_processing/nodes.py"))
+    nodes.write_text(nodes.read_text() + "\n# a one-line change\n")
+    git(project, "commit", "-qam", "a code change")
+    code, log = deploy()
+    reused = "Using cache" in log.split("RUN pip install", 1)[-1].split("Step ", 1)[0]
+    requirements = project / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "tomli-w\n")
+    git(project, "commit", "-qam", "a requirements change")
+    deps, _ = deploy()
+    ratio = code / cold
+    ok = "ok" if ratio <= 0.1 and code <= 20 else "MISS"
+    return [(f"{name}: dependency layer", f"{layer / 1e9:.2f} GB"),
+            (f"{name}: cold deploy on an empty engine (build, push, compile, upload)", f"{cold:.1f} s"),
+            (f"{name}: after a one-line code change, new empty engine", f"{code:.1f} s = {ratio:.2f} of cold "
+             f"(target <= 0.10 and <= 20 s) {ok}; dependency layer {'reused' if reused else 'REBUILT'}"),
+            (f"{name}: after a requirements.txt change, new empty engine", f"{deps:.1f} s")]
+
+
+def heavy_repo(folder: Path) -> Path:
+    """The example with a dependency layer of real, heavy wheels (over 1 GB installed)."""
+    project, _ = example_repo(folder)
+    requirements = project / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "".join(f"{name}\n" for name in HEAVY_REQUIREMENTS))
+    git(project, "commit", "-qam", "heavy dependencies")
+    return project
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reuse-only", action="store_true", help="only the layer reuse figures")
+    parser.add_argument("--heavy", action="store_true", help="also the project with a dependency layer over 1 GB")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="kaf-bench-container-"))
     stack = start_stack(folder)
@@ -171,11 +243,15 @@ def main() -> None:
         raise SystemExit("no Docker engine reachable, and none can be started here")
     try:
         rows = [("action image build (cached base)", f"{stack.build_seconds:.1f} s")]
-        rows += image_figures(stack.action_image)
-        project, commit = example_repo(folder / "project")
-        rows += project_figures(stack, project, commit)
-        project, commit = example_repo(folder / "cold-start")
-        rows += cold_start(stack, project, commit, args.repeat)
+        if not args.reuse_only:
+            rows += image_figures(stack.action_image)
+            project, commit = example_repo(folder / "project")
+            rows += project_figures(stack, project, commit)
+            project, commit = example_repo(folder / "cold-start")
+            rows += cold_start(stack, project, commit, args.repeat)
+        rows += layer_reuse(stack, example_repo(folder / "reuse")[0], "example")
+        if args.heavy:
+            rows += layer_reuse(stack, heavy_repo(folder / "heavy"), "heavy")
     finally:
         stack.stop()
     width = max(len(name) for name, _ in rows)
