@@ -202,7 +202,7 @@ def layer_reuse(stack, project: Path, name: str) -> list[tuple[str, str]]:
     built = f"{image}:{git(project, 'rev-parse', 'HEAD')}"
     docker("pull", built)  # built by the runner that is gone: its size read here
     layer = max(_bytes(line.split("\t")[0]) for line in docker(
-        "history", "--format", "{{.Size}}\t{{.CreatedBy}}", built).stdout
+        "history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}", built).stdout
         .splitlines() if "pip install" in line)
     nodes = next(project.glob("src/*/pipelines/data_processing/nodes.py"))
     nodes.write_text(nodes.read_text() + "\n# a one-line change\n")
