@@ -30,6 +30,8 @@ if command == "build":  # what the build would send to the engine: the context's
     entry["dockerfile"] = open(argv[argv.index("--file") + 1]).read()
 with open(os.environ["DOCKER_STUB_LOG"], "a") as log:
     log.write(json.dumps(entry) + "\\n")
+if command == "buildx":  # the classic builder, as on this machine (DOCKER_STUB_BUILDX=1: BuildKit)
+    sys.exit(0 if os.environ.get("DOCKER_STUB_BUILDX") else 1)
 if command == "version" and os.environ.get("DOCKER_STUB_NO_ENGINE"):
     sys.stderr.write("Cannot connect to the Docker daemon at unix:///var/run/docker.sock\\n")
     sys.exit(1)

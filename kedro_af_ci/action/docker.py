@@ -131,6 +131,14 @@ class Docker:
     def tag(self, source: str, target: str) -> None:
         self._run(["tag", source, target], what=f"docker tag of {target}", capture=True)
 
+    def buildkit(self) -> bool:
+        """True when builds go through BuildKit (buildx, the default builder of Docker 23+ when installed)."""
+        try:
+            self._run(["buildx", "version"], what="docker buildx version", capture=True, timeout=30)
+        except BuildError:
+            return False
+        return True
+
     def pull(self, ref: str, timeout: float = 600) -> bool:
         """Pull ``ref``; False when the registry has no such image (or cannot be reached)."""
         try:

@@ -265,8 +265,10 @@ def build_image(ctx: RunContext) -> None:
     inputs = ctx.inputs
     with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
         cached = _pull_cache(ctx, docker)
+        # BuildKit writes the cache metadata into the image, so the next build reads it from the registry
+        inline = ["BUILDKIT_INLINE_CACHE=1"] if inputs.push and not inputs.dry_run and docker.buildkit() else []
         docker.build(ctx.image, context=str(context), dockerfile=str(dockerfile),
-                     build_args=inputs.build_args, network=inputs.build_network, cache_from=cached,
+                     build_args=[*inline, *inputs.build_args], network=inputs.build_network, cache_from=cached,
                      labels={"org.opencontainers.image.revision": ctx.git.commit_id,
                              "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]})
     ctx.summary.built = ctx.image_runs = True

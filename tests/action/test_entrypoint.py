@@ -112,8 +112,9 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
 
     # the image is pushed only after its graph was read and its DAG passed the pre-flight; the build reuses the
     # layers of the branch's latest image and the default branch's, pulled first (an empty engine has none)
-    assert docker_commands(result) == ["version", "login", "pull", "pull", "build", "run", "push", "tag", "push"]
-    login, pull_branch, pull_default, build, run, push, tag, push_latest = result.docker[1:]
+    assert docker_commands(result) == ["version", "login", "pull", "pull", "buildx", "build", "run", "push", "tag",
+                                       "push"]  # buildx: which builder (BuildKit takes inline cache metadata)
+    login, pull_branch, pull_default, _, build, run, push, tag, push_latest = result.docker[1:]
     repository = "registry.example.com/acme/spaceflights"
     assert pull_branch["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-feature-price-model-"
                                    f"{pull_branch['argv'][-1].rsplit('-', 1)[-1]}"]
@@ -194,7 +195,7 @@ def test_build_failure_exits_9_and_uploads_nothing(tmp_path):
     assert "::error title=kedro-airflow-k8s%3A BuildError::docker build of ghcr.io/acme/spaceflights" in result.stdout
     assert "failed to solve" in result.summary
     assert not dags.exists()
-    assert docker_commands(result) == ["version", "pull", "build"]  # main: its own latest is the default branch's
+    assert docker_commands(result) == ["version", "pull", "buildx", "build"]  # main: one latest image
 
 
 SPY = """
@@ -472,3 +473,11 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
         assert result.docker == []  # nothing built for a deletion
     finally:
         airflow.close()
+
+
+def test_with_buildkit_the_image_carries_its_cache_metadata(tmp_path):
+    ws = Workspace(tmp_path)
+    result = ws.run({"image": "ghcr.io/acme/spaceflights"}, env={"DOCKER_STUB_BUILDX": "1"})
+    assert result.returncode == 0, result.stdout[-2000:]
+    [build] = [c for c in result.docker if c["argv"][0] == "build"]
+    assert "BUILDKIT_INLINE_CACHE=1" in build["argv"]  # the next build reads the cache from the registry
