@@ -88,7 +88,9 @@ def test_a_deleted_branch_leaves_nothing_in_airflow(airflow_server, tmp_path):
     config.write_text(config.read_text().replace("${run_name|spaceflights-demo}", "kaf-del-${branch_name}"))
     make_repo(project, branch="feature/a")
     env = {"KEDRO_CONFIG_AIRFLOW_HOST": airflow_server.url, "KEDRO_CONFIG_DAGS_FOLDER": str(airflow_server.dags_folder),
-           "KEDRO_CONFIG_PROJECT_PATH": str(project), **airflow_server.env()}
+           "KEDRO_CONFIG_PROJECT_PATH": str(project), **airflow_server.env(),
+           # the session's Airflow holds other tests' DAGs of this example: prune only this repository's
+           "GITHUB_REPOSITORY": f"tests/{tmp_path.name}"}
     for branch in ("feature/a", "feature/b"):
         if branch != "feature/a":
             git(project, "checkout", "-q", "-b", branch)
