@@ -581,6 +581,31 @@ def delete_branch_dag(ctx: RunContext) -> None:
     said = [f"removed {outcome.file}" if outcome.file else "", "removed from Airflow" if outcome.in_airflow else ""]
     ctx.summary.deleted = "; ".join(part for part in said if part) or "nothing was there"
     ctx.reporter.line(f"Deleted DAG {dag_id!r} of branch {ctx.git.branch_name!r}: {ctx.summary.deleted}")
+    ctx.summary.image_cleanup = _remove_branch_image(ctx, client)
+    ctx.reporter.line(f"Image: {ctx.summary.image_cleanup}")
+
+
+def _remove_branch_image(ctx: RunContext, client: AirflowClient) -> str:
+    """The branch's layer-cache tag, from the registry, when no DAG left in Airflow needs its image
+    (deliver/registry.py); what happened, for the summary."""
+    from ..deliver.registry import Registry, remove_branch_image
+
+    inputs = ctx.inputs
+    if not inputs.image:
+        return "not checked: no image input (the branch's image tags are left in the registry)"
+    repository, tag = repository_of(image_ref(inputs.image, "latest")), branch_tag(ctx.git.branch_name)
+    host = registry_of(repository)
+    name = repository.removeprefix(f"{host}/")
+    if host == "docker.io":  # Docker Hub's API host, and its implicit library/ namespace
+        host, name = "registry-1.docker.io", name if "/" in name else f"library/{name}"
+    in_use = {t.removeprefix("commit:") for dag in client.list_dags() for t in _tag_names(dag)
+              if t.startswith("commit:")}
+    registry = Registry(inputs.registry or host, inputs.registry_username, inputs.registry_password)
+    return remove_branch_image(registry, name, tag, in_use).describe(repository, tag)
+
+
+def _tag_names(dag: dict) -> list[str]:
+    return [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
 
 
 def _require_for_delete(location: str | None, host: str) -> None:

@@ -49,6 +49,7 @@ class SummaryData:
     graph_source: str = ""
     preflight: str = ""  # what the pre-flight did: loaded in Airflow's DagBag, or skipped and why
     deleted: str = ""  # delete: what was removed
+    image_cleanup: str = ""  # delete: the branch's image tag removed, or left behind and why
     cache_from: list[str] = field(default_factory=list)  # images whose layers the build could reuse
     airflow_host: str = ""  # and where it came from
     archive_files: list[str] = field(default_factory=list)  # Spark: what project.tar.gz holds

@@ -232,7 +232,7 @@ class AirflowClient:
                                             verify=self.session.verify, stream=True, **kwargs)
             self.requests_made += 1 + len(getattr(getattr(response.raw, "retries", None), "history", ()))
             if response.status_code not in REDIRECTS:
-                _read_bounded(response)
+                read_bounded(response)
                 return response
             response.close()
             target = urljoin(url, response.headers.get("Location", ""))
@@ -419,16 +419,17 @@ class AirflowClient:
                 f"&task_id={quote(task_id, safe='')}&tab=logs")
 
 
-def _read_bounded(response: requests.Response) -> None:
-    """Read the answer's body now, at most MAX_BODY bytes (a body that never ends is an error, not a
+def read_bounded(response: requests.Response, limit: int = MAX_BODY,
+                 error: Callable[[str], Exception] = AirflowApiError) -> None:
+    """Read the answer's body now, at most ``limit`` bytes (a body that never ends is an error, not a
     command that never ends); requests then serves ``.json()``/``.text`` from it."""
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
-            if size > MAX_BODY:
-                raise AirflowApiError(f"the answer to {response.request.method} {urlsplit(response.url).path} is "
-                                      f"over {MAX_BODY // 2**20} MiB")
+            if size > limit:
+                raise error(f"the answer to {response.request.method} {urlsplit(response.url).path} is "
+                            f"over {limit // 2**20} MiB")
             chunks.append(chunk)
     finally:
         response.close()

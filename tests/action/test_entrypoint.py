@@ -439,7 +439,10 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
 
     from attacks import RecordingServer
     from conftest import make_config, make_graph
+    from containers import start_registry
+    from servers import stop
 
+    from kedro_af_ci.action.docker import branch_tag
     from kedro_af_ci.gitinfo import GitInfo
     from kedro_af_ci.plan.build import build_plan
     from kedro_af_ci.render.dag import render_dag
@@ -458,6 +461,8 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
                                                           json.dumps(body).encode())
 
     airflow = RecordingServer(answer)
+    (tmp_path / "registry").mkdir()
+    registry = start_registry(tmp_path / "registry")
     try:
         ws = Workspace(tmp_path)
         inputs = {"delete": "true", "output": str(dags), "airflow-host": airflow.url, "run-name": "sf-${branch_name}"}
@@ -465,14 +470,24 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
         assert refused.returncode == 3 and "a branch deletes only its own DAG" in refused.stdout
         assert (dags / f"{plan.dag_id}.py").exists() and not [s for s in airflow.seen if s[0] == "DELETE"]
 
-        result = ws.run({**inputs, "branch": "feature/x"}, env={"AIRFLOW_API_TOKEN": "tok"})
+        # the branch's layer-cache tag goes from the (real) registry too; the default branch's stays
+        registry.push("acme/spaceflights", "x", branch_tag("feature/x"), "1" * 40)
+        registry.push("acme/spaceflights", "main", "kaf-branch-main")
+        login = {"image": f"{registry.host}/acme/spaceflights", "registry-username": registry.username,
+                 "registry-password": registry.password}
+        result = ws.run({**inputs, **login, "branch": "feature/x"}, env={"AIRFLOW_API_TOKEN": "tok"})
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert not (dags / f"{plan.dag_id}.py").exists()
         assert ("DELETE", f"/api/v2/dags/{plan.dag_id}") in [(m, p) for m, p, _, _ in airflow.seen]
         assert result.outputs["dag-id"] == plan.dag_id and "removed from Airflow" in result.summary
+        assert f"removed image tag(s) {branch_tag('feature/x')}, {'1' * 40}" in result.summary
+        assert registry.tags("acme/spaceflights") == ["kaf-branch-main"]
+        said = [line for line in result.stdout.splitlines() if registry.password in line]
+        assert said == [f"::add-mask::{registry.password}"] and registry.password not in result.summary
         assert result.docker == []  # nothing built for a deletion
     finally:
         airflow.close()
+        stop(registry.proc)
 
 
 def test_with_buildkit_the_image_carries_its_cache_metadata(tmp_path):

@@ -1,0 +1,200 @@
+"""A deleted branch's image in the registry (Docker Registry HTTP API v2, docs/action.md "Delete").
+
+The registry deletes images, not tags: ``DELETE /v2/<name>/manifests/<digest>`` removes the image and
+every tag on it. So the branch's tag (``kaf-branch-<branch>``, the layer cache) goes only when no tag
+that someone still needs is on the same image: another branch's tag, a tag this tool does not write
+(``latest``, ``v1.2``), or the commit tag of a DAG Airflow still has. Where the registry does not allow
+deletes (Docker Hub, ECR, ``storage.delete.enabled: false``) the tag is named as left behind, never an
+error: the DAG is gone either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.auth import _basic_auth_str
+from requests.utils import parse_dict_header
+
+from .client import origin, read_bounded
+
+MANIFEST_TYPES = ", ".join((
+    "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json"))
+COMMIT_TAG = re.compile(r"[0-9a-f]{7,64}\Z")  # what image_ref tags a commit's image with
+BRANCH_TAG_PREFIX = "kaf-branch-"
+TIMEOUT = (5, 20)  # connect, read: per request
+DEADLINE = 120.0  # seconds for the whole cleanup
+MAX_BODY = 4 * 2**20  # a manifest or a page of tags
+MAX_PAGES = 50
+
+
+class RegistryRefused(Exception):
+    """The registry could not or would not do it; the message says why (no URL, no credential)."""
+
+
+@dataclass(frozen=True)
+class ImageCleanup:
+    removed: tuple[str, ...] = ()  # tags gone, the branch's first
+    left: str = ""  # why the branch's tag is still there ("" when removed or never there)
+
+    def describe(self, repository: str, tag: str) -> str:
+        if self.removed:
+            return f"removed image tag(s) {', '.join(self.removed)} from {repository}"
+        return f"left behind: image tag {repository}:{tag} ({self.left})" if self.left else \
+            f"no image tag {tag} in {repository}"
+
+
+def remove_branch_image(registry: Registry, repository: str, tag: str, commits_in_use: set[str]) -> ImageCleanup:
+    """Delete the image under ``tag`` when every tag on it is the branch's own (see the module doc)."""
+    try:
+        digest = registry.digest(repository, tag)
+        if digest is None:
+            return ImageCleanup()
+        before = registry.tags(repository)
+        keeper = _keeper(registry, repository, digest, [t for t in before if t != tag], commits_in_use)
+        if keeper:
+            return ImageCleanup(left=f"the image also carries {keeper}")
+        registry.delete(repository, digest)
+        if registry.digest(repository, tag) is not None:
+            return ImageCleanup(left="the registry accepted the delete but still has the tag")
+        gone = set(before) - set(registry.tags(repository))
+        return ImageCleanup(removed=(tag, *sorted(gone - {tag})))
+    except RegistryRefused as exc:
+        return ImageCleanup(left=str(exc))
+
+
+def _keeper(registry: Registry, repository: str, digest: str, others: list[str], commits_in_use: set[str]) -> str:
+    """The first tag on ``digest`` that someone still needs ("" when none): only tags that could be
+    needed are looked up, so a repository of a thousand commit tags costs a handful of requests."""
+    for other in others:
+        needed = other.startswith(BRANCH_TAG_PREFIX) or not COMMIT_TAG.match(other) or other in commits_in_use
+        if needed and registry.digest(repository, other) == digest:
+            reason = "the commit tag of a DAG Airflow still has" if other in commits_in_use else "a tag in use"
+            return f"{other!r}, {reason}"
+    return ""
+
+
+class Registry:
+    """Docker Registry HTTP API v2 client: Basic or Bearer (token service) auth from the same login the
+    push uses; https except for a loopback host, as Docker itself treats them."""
+
+    def __init__(self, host: str, username: str = "", password: str = "", *, deadline: float | None = None):
+        self.base = f"{'http' if _loopback(host) else 'https'}://{host}"
+        self._login = (username, password) if username and password else None
+        self._auth: dict[str, str] = {}
+        self._deadline = deadline if deadline is not None else time.monotonic() + DEADLINE
+        self._session = requests.Session()
+
+    def digest(self, repository: str, reference: str) -> str | None:
+        answer = self._send("HEAD", f"/v2/{repository}/manifests/{reference}", repository,
+                            headers={"Accept": MANIFEST_TYPES})
+        if answer.status_code == 404:
+            return None
+        _expect(answer, 200, "reading the image's manifest")
+        found = answer.headers.get("Docker-Content-Digest")
+        if found:
+            return found
+        body = self._send("GET", f"/v2/{repository}/manifests/{reference}", repository,
+                          headers={"Accept": MANIFEST_TYPES})
+        _expect(body, 200, "reading the image's manifest")
+        return "sha256:" + hashlib.sha256(body.content).hexdigest()
+
+    def tags(self, repository: str) -> list[str]:
+        found: list[str] = []
+        path: str | None = f"/v2/{repository}/tags/list?n=1000"
+        for _ in range(MAX_PAGES):
+            if path is None:
+                return found
+            answer = self._send("GET", path, repository)
+            if answer.status_code == 404:
+                return found
+            _expect(answer, 200, "listing the repository's tags")
+            found += [str(t) for t in (answer.json().get("tags") or [])]
+            path = _next_page(answer.headers.get("Link", ""))
+        raise RegistryRefused(f"the tag list goes on past {MAX_PAGES} pages")
+
+    def delete(self, repository: str, digest: str) -> None:
+        answer = self._send("DELETE", f"/v2/{repository}/manifests/{digest}", repository)
+        if answer.status_code in (405, 400) or (answer.status_code == 404 and _code(answer) == "UNSUPPORTED"):
+            raise RegistryRefused(f"the registry does not allow deleting images (HTTP {answer.status_code}; "
+                                  "Docker Hub and ECR never do, a registry needs storage.delete.enabled)")
+        _expect(answer, 202, "deleting the image")
+
+    def _send(self, method: str, path: str, repository: str, headers: dict[str, str] | None = None,
+              ) -> requests.Response:
+        answer = self._request(method, self.base + path, {**(headers or {}), **self._auth})
+        if answer.status_code == 401 and self._authenticate(answer.headers.get("WWW-Authenticate", ""), repository):
+            answer = self._request(method, self.base + path, {**(headers or {}), **self._auth})
+        return answer
+
+    def _request(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+        if time.monotonic() > self._deadline:
+            raise RegistryRefused(f"no answer within the cleanup's {DEADLINE:.0f} s")
+        try:
+            answer = self._session.request(method, url, headers=headers, timeout=TIMEOUT, allow_redirects=False,
+                                           stream=True)
+        except requests.RequestException as exc:
+            raise RegistryRefused(f"the registry did not answer ({type(exc).__name__})") from None
+        read_bounded(answer, MAX_BODY, RegistryRefused)
+        return answer
+
+    def _authenticate(self, challenge: str, repository: str) -> bool:
+        """Answer a 401's challenge once: Basic sends the login; Bearer trades it at the token service for
+        a token scoped to this repository (pull, delete). False: nothing more to try."""
+        if self._auth or self._login is None:
+            return False
+        scheme, _, params = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            self._auth = {"Authorization": _basic_auth_str(*self._login)}
+            return True
+        if scheme.lower() != "bearer":
+            return False
+        fields = parse_dict_header(params)
+        realm = fields.get("realm", "")
+        if not realm.startswith("https://") and origin(realm) != origin(self.base):
+            raise RegistryRefused("the registry's token service is not https: the login is not sent there")
+        answer = self._request("GET", requests.Request("GET", realm, params={
+            "service": fields.get("service", ""), "scope": f"repository:{repository}:pull,delete"}).prepare().url
+            or realm, {"Authorization": _basic_auth_str(*self._login)})
+        _expect(answer, 200, "getting a token from the registry's token service")
+        token = answer.json().get("token") or answer.json().get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryRefused("the registry's token service answered no token")
+        self._auth = {"Authorization": f"Bearer {token}"}
+        return True
+
+
+def _expect(answer: requests.Response, status: int, doing: str) -> None:
+    if answer.status_code == status:
+        return
+    hint = {401: ": check registry-username and registry-password", 403: ": the login may not delete images"}
+    raise RegistryRefused(f"{doing} failed with HTTP {answer.status_code}{hint.get(answer.status_code, '')}")
+
+
+def _code(answer: requests.Response) -> str:
+    try:
+        return str(answer.json()["errors"][0]["code"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _next_page(link: str) -> str | None:
+    """The path of the Link header's next page (``</v2/x/tags/list?last=t&n=1000>; rel="next"``)."""
+    match = re.match(r'\s*<(/v2/[^>]*)>\s*;\s*rel="?next"?', link)
+    return match.group(1) if match else None
+
+
+def _loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
