@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stale_folder import bench_stale_folder
 from synthetic import floor_dag, graph_edges, write_project
 
 from kedro_af_ci.graph.model import PipelineGraph
@@ -223,8 +224,9 @@ def bench_cold_start(table: Table, work: Path, graph: Path, repeat: int):
     table.add("compile example project (no pre-flight)", example)
 
 
-def bench_run_once(table: Table, work: Path):
-    """Real Airflow 3 standalone; the example's data_processing pipeline in local execution mode."""
+def bench_run_once(table: Table, work: Path, graph: Path):
+    """Real Airflow 3 standalone; the example's data_processing pipeline in local execution mode; then,
+    beside that live DAG, what 200 stale branch DAGs cost the dag-processor (stale_folder.py)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from datetime import datetime
 
@@ -262,6 +264,7 @@ def bench_run_once(table: Table, work: Path):
         queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00")).timestamp()
         table.add("run-once, new DAG: upload done → run triggered (refresh_interval 300 s)", queued - uploaded,
                   "folder scan", 300.0, target="<= 30 s")
+        bench_stale_folder(table, server, project, graph, env, BIN / "kedro-af-ci")
     finally:
         stop(server.proc)
 
@@ -273,6 +276,8 @@ def main():
     parser.add_argument("--repeat", type=int, help="runs per timing (median); default 3, 1 with --quick")
     parser.add_argument("--no-run-once", action="store_true", help="skip the run-once figures (no Airflow server)")
     parser.add_argument("--no-kedro-airflow", action="store_true")
+    parser.add_argument("--airflow-only", action="store_true",
+                        help="only the figures taken on a real Airflow (run-once, stale branch DAGs)")
     args = parser.parse_args()
     sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 5000])
     repeat = args.repeat or (1 if args.quick else 3)
@@ -285,10 +290,11 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kaf-bench-") as tmp:
         work = Path(tmp)
         graph = export_example_graph(work)
-        bench_cold_start(table, work, graph, repeat)
-        bench_compile(table, work, graph, sizes, repeat, kedro_airflow)
+        if not args.airflow_only:
+            bench_cold_start(table, work, graph, repeat)
+            bench_compile(table, work, graph, sizes, repeat, kedro_airflow)
         if not (args.quick or args.no_run_once):
-            bench_run_once(table, work)
+            bench_run_once(table, work, graph)
     print()
     table.print()
     print(f"\nbenchmarks done in {time.perf_counter() - started:.0f} s")

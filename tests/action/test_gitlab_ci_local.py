@@ -46,7 +46,9 @@ report:
     repo.commit_all("run on this runner")
 
 
-def gitlab_ci_local(repo: UserRepo, variables: dict[str, str]) -> subprocess.CompletedProcess:
+def gitlab_ci_local(repo: UserRepo, variables: dict[str, str], jobs: tuple[str, ...] = ()
+                    ) -> subprocess.CompletedProcess:
+    """The whole pipeline, or the ``jobs`` named (a manual one included, as a click in GitLab runs it)."""
     assert GITLAB_CI_LOCAL.exists(), f"gitlab-ci-local is not installed at {GITLAB_CI_LOCAL} (make installs it)"
     docker("image", "inspect", "firecow/gitlab-ci-local-util:latest")  # it copies files with this image
     cmd = [str(GITLAB_CI_LOCAL), "--pull-policy", "if-not-present", "--network", "host",
@@ -54,6 +56,7 @@ def gitlab_ci_local(repo: UserRepo, variables: dict[str, str]) -> subprocess.Com
            "--volume", f"{repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
     for key, value in variables.items():
         cmd += ["--variable", f"{key}={value}"]
+    cmd += list(jobs)
     result = subprocess.run(cmd, cwd=repo.root, capture_output=True, text=True, timeout=1200,
                             env={**os.environ, "HOME": str(repo.root.parent / "home")})
     log_outputs("gitlab-ci-local", result.stdout, result.stderr)
@@ -94,6 +97,31 @@ def test_generated_job_builds_pushes_runs_once_and_reports_dotenv(gitlab_repo):
     repo.assert_image_pushed()
     repo.assert_pipeline_ran_in_volume()
     assert repo.stack.registry.password not in log
+    assert_the_stop_job_removes_the_branchs_dag_and_image(repo)
+
+
+def assert_the_stop_job_removes_the_branchs_dag_and_image(repo: UserRepo) -> None:
+    """The review environment stopped (the branch deleted, or a week passed): its stop job deletes the
+    DAG the run-once job reported (dotenv), in the folder and in Airflow, and the branch's image tag;
+    the default branch's image and the other DAGs stay."""
+    from container_scenario import BRANCH
+
+    from kedro_af_ci.action.docker import branch_tag
+    from kedro_af_ci.deliver.client import AirflowClient, Credentials
+
+    registry, name = repo.stack.registry, repo.image_repo.split("/", 1)[1]
+    registry.push(name, "the default branch's", branch_tag("main"))
+    others = sorted(p.name for p in repo.airflow.dags_folder.glob("*.py") if p != repo.dag_file)
+    result = gitlab_ci_local(repo, variables(repo, registry.password), jobs=("kedro-airflow-k8s-stop",))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0 and "PASS  kedro-airflow-k8s-stop" in log, log[-6000:]
+    client = AirflowClient(repo.airflow.url, Credentials(token=airflow_token(repo.airflow)))
+    assert not repo.dag_file.exists() and client.get_dag(repo.dag_id) is None  # Airflow answers 404
+    assert registry.tags(name) == [branch_tag("main")]
+    assert sorted(p.name for p in repo.airflow.dags_folder.glob("*.py")) == others
+    summary = (repo.root / "kedro-airflow-k8s-summary.md").read_text()
+    assert "removed from Airflow" in summary and f"removed image tag(s) {branch_tag(BRANCH)}" in summary
+    assert registry.password not in log
 
 
 @pytest.mark.parametrize("gitlab_repo", ["glab-push-refused"], indirect=True)
