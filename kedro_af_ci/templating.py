@@ -16,7 +16,7 @@ import re
 import shlex
 import stat
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -54,6 +54,9 @@ def py(value: Any, quote: str = "'") -> str:
         return repr(value)
     if isinstance(value, datetime):
         return _datetime_literal(value)
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        return f"datetime.timedelta(seconds={int(seconds) if seconds.is_integer() else seconds!r})"
     return _collection_literal(value)
 
 

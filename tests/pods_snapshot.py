@@ -36,6 +36,10 @@ class _Variables:
         return f"variable-{key}"
 
 
+def _seconds(delta):
+    return None if delta is None else delta.total_seconds()
+
+
 def main(folder: str, output: str) -> None:
     try:
         from airflow.dag_processing.dagbag import DagBag
@@ -48,11 +52,19 @@ def main(folder: str, output: str) -> None:
     from kubernetes.client import ApiClient
 
     out = {"import_errors": {k.rsplit("/", 1)[-1]: v.strip().splitlines()[-1] for k, v in bag.import_errors.items()},
-           "pods": {}, "tasks": {}, "containers": {}}
+           "pods": {}, "tasks": {}, "containers": {}, "settings": {}, "dags": {}}
     client = ApiClient()
     for dag_id, dag in sorted(bag.dags.items()):
         out["tasks"][dag_id] = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+        out["dags"][dag_id] = {"max_active_tasks": dag.max_active_tasks, "dagrun_timeout": _seconds(dag.dagrun_timeout),
+                               "tags": sorted(dag.tags)}
         for task in dag.tasks:
+            out["settings"][f"{dag_id}.{task.task_id}"] = {
+                "retries": task.retries, "retry_delay": _seconds(task.retry_delay),
+                "retry_exponential_backoff": bool(task.retry_exponential_backoff),
+                "execution_timeout": _seconds(task.execution_timeout), "pool": task.pool,
+                "pool_slots": task.pool_slots, "priority_weight": task.priority_weight, "queue": task.queue,
+                "owner": task.owner}
             context = {"ds": "2026-11-22", "run_id": "manual__2026-11-22T10:00:00+00:00", "dag": dag, "task": task,
                        "ti": _TI(), "dag_run": _DagRun(), "var": _Variables()}
             if type(task).__name__ == "DockerOperator":

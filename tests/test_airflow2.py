@@ -56,7 +56,10 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
         "secrets": [{"secret": "all"}, {"deploy_type": "volume", "deploy_target": "/s", "secret": "v", "key": "k"}],
         "resources": {"__default__": {"annotations": {"a.io/x": "line\nbreak"}, "labels": {"team": "ds"},
                                       "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
-                                      "requests": {"cpu": "1"}}},
+                                      "requests": {"cpu": "1"}, "retries": 3, "retry_delay": "PT1M",
+                                      "retry_exponential_backoff": True, "execution_timeout": 600, "pool": "p",
+                                      "pool_slots": 2, "priority_weight": 7, "queue": "q"}},
+        "max_active_tasks": 4, "dagrun_timeout": "PT2H", "owner": "ml-team", "tags": ["team:ml"],
     })
     plan = build_plan(make_graph([("a", [], ["x"], []), ("b", ["x"], [], [])]), config, GitInfo("a" * 40, "m"),
                       grouping="none")
@@ -76,6 +79,12 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     assert start_env["MLFLOW_TRACKING_TOKEN"] == "variable-MLFLOW_TRACKING_TOKEN"
     for key in af3["pods"]:
         assert af2["pods"][key] == af3["pods"][key], key
+    # the task settings and DAG knobs mean the same to both
+    assert af3["settings"]["features.a"] == {
+        "retries": 3, "retry_delay": 60.0, "retry_exponential_backoff": True, "execution_timeout": 600.0,
+        "pool": "p", "pool_slots": 2, "priority_weight": 7, "queue": "q", "owner": "ml-team"}
+    assert af3["dags"]["features"]["max_active_tasks"] == 4 and af3["dags"]["features"]["dagrun_timeout"] == 7200
+    assert af2["settings"] == af3["settings"] and af2["dags"] == af3["dags"]
     # execution docker: 10 node containers + data_volume_init, rendered alike by both
     assert len(af3["containers"]) == 11 and af2["containers"] == af3["containers"]
     init = af3["containers"]["spaceflights-docker.data_volume_init"]

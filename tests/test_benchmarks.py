@@ -45,22 +45,7 @@ def test_the_examples_floor_has_its_nodes_and_their_edges(tmp_path):
 
 
 # the dag-processor's own table, as Airflow 3.1's standalone prints it (one file mid-parse, one never done)
-STATS = """\
-dag-processor | DAG File Processing Stats
-dag-processor | Bundle       File Path               PID  Current Duration      # DAGs    # Errors  Last Duration    Last Run At
-dag-processor | -----------  --------------------  -----  ------------------  --------  ----------  ---------------  -------------
-dag-processor | dags-folder  kaf_already_known.py  13447  0.03s                      0           0
-dag-processor | ================================================================================ [airflow.dag_processing.manager.DagFileProcessorManager] loc=manager.py:1176
-dag-processor | DAG File Processing Stats
-dag-processor | Bundle       File Path                                                PID    Current Duration      # DAGs    # Errors  Last Duration    Last Run At
-dag-processor | -----------  -------------------------------------------------------  -----  ------------------  --------  ----------  ---------------  -------------------
-dag-processor | dags-folder  drun-spaceflights.py                                                                       1           0  0.21s            2026-12-04T17:48:21
-dag-processor | dags-folder  kaf-action-feature_price-model__aa60e1f192c507d9ef01.py  13501  0.02s                      1           0  0.06s            2026-12-04T17:48:05
-dag-processor | dags-folder  new.py                                                   13502  0.01s                      0           0
-dag-processor | ================================================================================ [airflow.dag_processing.manager.DagFileProcessorManager] loc=manager.py:1176
-dag-processor | DAG File Processing Stats
-dag-processor | Bundle       File Path                                                PID    Current Duration      # DAGs    # Errors  Last Duration    Last Run At
-"""
+STATS = (ROOT / "tests" / "fixtures" / "dag_processor_stats.log").read_text()
 
 
 def test_the_stale_folder_figure_reads_the_last_complete_stats_table():

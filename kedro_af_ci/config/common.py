@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import Enum
 from typing import Annotated, Any
 
@@ -83,3 +84,13 @@ ParamName = Annotated[str, AfterValidator(check_param_name)]
 VariableName = Annotated[str, AfterValidator(check_variable_name)]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 AirflowKey = Annotated[str, AfterValidator(check_airflow_id)]
+
+
+def check_duration(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("a duration must be positive (seconds, or ISO 8601 such as PT30M)")
+    return value
+
+
+# seconds (3600) or ISO 8601 (PT1H, P1DT2H): pydantic's own parsing of both
+Duration = Annotated[timedelta, AfterValidator(check_duration)]

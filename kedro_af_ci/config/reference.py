@@ -13,7 +13,7 @@ import json
 import sys
 import types
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -31,7 +31,8 @@ DEPLOYMENT_START = "<!-- deployment-reference:start -->"
 DEPLOYMENT_END = "<!-- deployment-reference:end -->"
 COMMAND = "python -m kedro_af_ci.config.reference --write README.md docs/configuration.md"
 DOCUMENTS = ("README.md", "docs/configuration.md")
-_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", datetime: "date", Any: "any"}
+_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", datetime: "date",
+          timedelta: "duration (seconds or ISO 8601)", Any: "any"}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,21 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import AnnotationValue, ImageRef, LabelKey, LabelValue, Quantity, ResourceName, StrictModel
+from .common import (
+    AirflowKey,
+    AnnotationValue,
+    Duration,
+    ImageRef,
+    LabelKey,
+    LabelValue,
+    Quantity,
+    ResourceName,
+    StrictModel,
+)
+
+# the Airflow task settings a profile may set, in the order the DAG file lists them
+TASK_SETTINGS = ("retries", "retry_delay", "retry_exponential_backoff", "execution_timeout", "pool", "pool_slots",
+                 "priority_weight", "queue")
 
 
 class Toleration(StrictModel):
@@ -43,9 +57,26 @@ class ResourceConfig(StrictModel):
                     "(`500m`, `2`, `1Gi`).")
     limits: dict[ResourceName, Quantity] = Field(
         default_factory=dict, description="Resource limits by name, as `requests`.")
+    retries: int | None = Field(
+        default=None, ge=0, description="Retries of these nodes' tasks; default `run_config.retries`.")
+    retry_delay: Duration | None = Field(
+        default=None, description="Wait before a retry: seconds, or ISO 8601 (`PT5M`); default Airflow's (300 s).")
+    retry_exponential_backoff: bool | None = Field(
+        default=None, description="Double the wait after each failed try (up to Airflow's `max_retry_delay`).")
+    execution_timeout: Duration | None = Field(
+        default=None, description="Longest a try may run (seconds or ISO 8601): past it the task fails, and "
+                                  "retries if it has retries left; default: no limit.")
+    pool: AirflowKey | None = Field(
+        default=None, description="Airflow pool the tasks take slots of (it must exist in Airflow).")
+    pool_slots: int | None = Field(default=None, ge=1, description="Slots of the pool each task takes (default 1).")
+    priority_weight: int | None = Field(
+        default=None, description="Priority of these tasks in the executor's queue (higher first; default 1).")
+    queue: AirflowKey | None = Field(
+        default=None, description="Executor queue of the tasks (CeleryExecutor's worker queues).")
 
     def over(self, base: ResourceConfig) -> ResourceConfig:
-        """This profile layered on ``base``: mappings merge key by key, tolerations add up."""
+        """This profile layered on ``base``: mappings merge key by key, tolerations add up, task settings
+        this profile leaves unset are the base's."""
         return ResourceConfig(
             node_selectors={**base.node_selectors, **self.node_selectors},
             labels={**base.labels, **self.labels},
@@ -53,7 +84,13 @@ class ResourceConfig(StrictModel):
             tolerations=[*base.tolerations, *(t for t in self.tolerations if t not in base.tolerations)],
             requests={**base.requests, **self.requests},
             limits={**base.limits, **self.limits},
+            **{key: getattr(self, key) if getattr(self, key) is not None else getattr(base, key)
+               for key in TASK_SETTINGS},
         )
+
+    def task_settings(self) -> dict[str, object]:
+        """The Airflow task settings this profile sets (TASK_SETTINGS order)."""
+        return {key: getattr(self, key) for key in TASK_SETTINGS if getattr(self, key) is not None}
 
 
 class PodTemplateConfig(StrictModel):

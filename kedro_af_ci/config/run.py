@@ -9,7 +9,20 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from .common import Choice, DnsLabel, DnsSubdomain, EnvName, ImageRef, ParamName, StrictModel, VariableName, to_str_list
+from ..dag_tags import check_user_tag
+from .common import (
+    AirflowKey,
+    Choice,
+    DnsLabel,
+    DnsSubdomain,
+    Duration,
+    EnvName,
+    ImageRef,
+    ParamName,
+    StrictModel,
+    VariableName,
+    to_str_list,
+)
 from .dependencies import ExternalDependency
 from .docker import DockerConfig
 from .mlflow import AuthenticationConfig, MlflowConfig
@@ -24,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # the predecessor's (kedro-airflow-k8s) names of keys that have another name here
 RENAMED = {"startup_timeout": "startup_time"}
+DagTag = Annotated[str, AfterValidator(check_user_tag)]
 CREDENTIALS_IN_URL = ("the URL carries credentials, which would be printed and stored; use AIRFLOW_API_TOKEN, "
                       "or AIRFLOW_USERNAME and AIRFLOW_PASSWORD")
 
@@ -143,7 +157,16 @@ class RunConfig(StrictModel):
     catchup: bool = Field(default=False, description="Run the schedule's missed intervals since `start_date`.")
     max_active_runs: int | None = Field(
         default=None, gt=0, description="Most DAG runs at once; default: Airflow's setting.")
-    retries: int = Field(default=0, ge=0, description="Retries of a failed task.")
+    retries: int = Field(default=0, ge=0, description="Retries of a failed task (a resource profile may set its "
+                                                       "own).")
+    max_active_tasks: int | None = Field(
+        default=None, gt=0, description="Most tasks of this DAG running at once, across its runs; default: "
+                                        "Airflow's `max_active_tasks_per_dag`.")
+    dagrun_timeout: Duration | None = Field(
+        default=None, description="Longest a DAG run may take (seconds or ISO 8601): past it, the run fails.")
+    owner: AirflowKey | None = Field(default=None, description="Owner of the DAG's tasks, as the UI shows it.")
+    tags: list[DagTag] = Field(
+        default_factory=list, description="Extra tags of the DAG (besides the tool's own: branch, commit…).")
     docker: DockerConfig = Field(default_factory=DockerConfig, description="Docker engine of `execution: docker`.")
     group_spark_nodes: bool = Field(
         default=True, description="`false`: each Spark node is a task of its own instead of one per group.")

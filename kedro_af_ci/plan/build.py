@@ -23,6 +23,7 @@ from ..graph.model import PipelineGraph
 from ..k8s_names import dag_id_of, dns_name, quantity_value, sanitize_id
 from .mlflow import mlflow_plan
 from .model import (
+    COMMIT_TAG,
     DATA_VOLUME_NAME,
     DEFAULT_START_DATE,
     EXPERIMENT_TAG,
@@ -103,21 +104,32 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         templates_with_volume=templates.with_volume, mlflow=mlflow, spark=spark,
         container_limits={name: _container_limits(p) for name, p in profiles.items()}
         if rc.execution == "docker" else {},
+        task_settings=task_settings(rc, profiles),
         warnings=tuple(warnings),
     )
+
+
+def task_settings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> dict[str | None, dict[str, Any]]:
+    """Each profile's Airflow task settings over ``run_config.retries`` (key None: tasks without a
+    profile); profiles that set nothing are left out, so their tasks take Airflow's defaults."""
+    base = {"retries": rc.retries} if rc.retries else {}
+    found = {None: base, **{name: {**base, **p.task_settings()} for name, p in profiles.items()}}
+    return {name: settings for name, settings in found.items() if settings}
 
 
 def _dag_settings(rc: RunConfig, graph: PipelineGraph, git: GitInfo, run_name: str, dag_id: str,
                   cron: str | None) -> dict[str, Any]:
     """The plan's fields that come straight from the config and the git checkout."""
-    tags = [f"{TAG_PREFIX}:{__version__}", f"commit:{git.commit_id}"[:100],
+    tags = [f"{TAG_PREFIX}:{__version__}", f"{COMMIT_TAG}{git.commit_id}"[:100],
             *owner_tags(git.branch_name, git.repository)]
     if rc.experiment_name:
         tags.append(f"{EXPERIMENT_TAG}{rc.experiment_name}"[:100])
     return {
         "dag_id": dag_id, "display_name": run_name, "description": rc.description, "schedule": cron,
         "start_date": rc.start_date or DEFAULT_START_DATE, "catchup": rc.catchup,
-        "max_active_runs": rc.max_active_runs, "retries": rc.retries, "tags": tuple(tags),
+        "max_active_runs": rc.max_active_runs, "retries": rc.retries,
+        "tags": tuple(dict.fromkeys([*tags, *rc.tags])), "max_active_tasks": rc.max_active_tasks,
+        "dagrun_timeout": rc.dagrun_timeout, "owner": rc.owner,
         "execution": rc.execution, "image": rc.image, "namespace": rc.namespace,
         "image_pull_policy": rc.image_pull_policy, "startup_timeout": rc.startup_time,
         "service_account_name": rc.service_account_name, "image_pull_secrets": tuple(rc.image_pull_secrets),

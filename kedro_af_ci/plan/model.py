@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from .. import __version__
 from ..config import (
@@ -13,6 +14,16 @@ from ..config import (
     SecretConfig,
     SlackFailureHandler,
 )
+from ..dag_tags import (  # noqa: F401 - the plan's tags, imported from here by the stages after it
+    BRANCH_TAG,
+    COMMIT_TAG,
+    CONTENT_TAG,
+    EXPERIMENT_TAG,
+    EXPERIMENT_TAGS,
+    MAX_TAG,
+    REPOSITORY_TAG,
+    TAG_PREFIX,
+)
 from ..k8s_names import short_hash
 from ..spark import (
     ConfigTemplate,
@@ -21,16 +32,6 @@ from ..spark import (
     SparkSettings,
 )
 from .fixed_tasks import FIXED_TASKS
-
-TAG_PREFIX = "generated_with_kedro_airflow_k8s"
-
-
-EXPERIMENT_TAG = "experiment:"
-EXPERIMENT_TAGS = (EXPERIMENT_TAG, "experiment_name:")  # this tool's, and the predecessor's (kedro-airflow-k8s)
-# whose DAG it is (docs/architecture.md, "Trust"): a DAG is replaced only by its own branch
-BRANCH_TAG = "branch:"
-REPOSITORY_TAG = "repository:"
-MAX_TAG = 100  # Airflow's limit on a tag's length
 
 
 def owner_tags(branch: str, repository: str | None) -> tuple[str, ...]:
@@ -180,6 +181,11 @@ class DagPlan:
     kedro_env: str | None
     commit_id: str
     branch_name: str
+    # Airflow task settings (retries, pool, timeouts…) by resource profile key (None: tasks without one)
+    task_settings: dict[str | None, dict[str, Any]] = field(default_factory=dict)
+    max_active_tasks: int | None = None
+    dagrun_timeout: timedelta | None = None
+    owner: str | None = None
     version: str = __version__
     warnings: tuple[str, ...] = field(default=())
 
@@ -196,7 +202,7 @@ class TemplatePlan:
 
 
 def content_tag(source_without_hash: str) -> str:
-    return f"dag_hash:{short_hash(source_without_hash, 16)}"
+    return f"{CONTENT_TAG}{short_hash(source_without_hash, 16)}"
 
 
 def airflow_env(env_vars: dict[str, str]) -> dict[str, str]:

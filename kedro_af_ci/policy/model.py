@@ -64,6 +64,12 @@ class DeploymentPolicy(StrictModel):
     airflow_connections: list[AirflowKey] = Field(
         default_factory=list, description="Airflow Connections the DAG may use: failure handlers, `conn.` in config "
                                           "Jinja. The Docker and Spark connections are set below.")
+    queues: list[AirflowKey] = Field(
+        default_factory=list, description="Executor queues a branch's tasks may go to (`resources.<name>.queue`): "
+                                          "a queue decides which workers run them; none: the default queue.")
+    pools: list[AirflowKey] = Field(
+        default_factory=list, description="Airflow pools a branch's tasks may take slots of "
+                                          "(`resources.<name>.pool`); none: the default pool.")
     docker_url: DockerUrl | None = Field(
         default=None, description="`execution: docker`: the engine the worker runs containers on; default the "
                                   "worker's own (`DOCKER_HOST` or its socket).")

@@ -82,6 +82,7 @@ def narrow(config: PluginConfig, policy: DeploymentPolicy) -> tuple[PluginConfig
         updates["docker"] = _docker(run, rc)
     if rc.spark is not None:
         updates["spark"] = _spark(run, rc)
+    _task_settings(run, rc)
     _reads(run, rc)
     if run.refusals:
         lines = "\n".join(f"  {r.key}: {r.message}" for r in run.refusals)
@@ -114,6 +115,15 @@ def _kubernetes(run: _Narrowing, rc: RunConfig) -> dict[str, Any]:
         run.pick("run_config.service_account_name", rc.service_account_name, policy.service_accounts,
                  "deployment.service_accounts")
     return updates
+
+
+def _task_settings(run: _Narrowing, rc: RunConfig) -> None:
+    """The queue (which workers run a task) and the pool (whose slots it takes) of each profile."""
+    for name, profile in rc.resources.items():
+        if profile.queue is not None:
+            run.pick(f"run_config.resources.{name}.queue", profile.queue, run.policy.queues, "deployment.queues")
+        if profile.pool is not None:
+            run.pick(f"run_config.resources.{name}.pool", profile.pool, run.policy.pools, "deployment.pools")
 
 
 def _docker(run: _Narrowing, rc: RunConfig):

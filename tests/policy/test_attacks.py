@@ -282,3 +282,18 @@ def test_spark_submit_never_runs_the_driver_or_fetches_code_on_the_worker(tmp_pa
         assert f"run_config.spark.conf.{key}: acts where spark-submit runs" in message
     assert "spark.sql.shuffle.partitions" not in message  # the driver's and executors' own settings stay
     assert "run_config.spark.application: 'https://attacker.example/driver.py' would be fetched" in message
+
+
+def test_a_branch_sends_its_tasks_only_to_queues_and_pools_the_deployment_allows(tmp_path):
+    """A Celery queue decides which workers run a task: a branch naming the production workers' queue
+    would run its code there; a pool decides whose slots it takes."""
+    run_config = {"image": "a:1", "resources": {"__default__": {"queue": "prod-workers", "pool": "prod"}}}
+    task = compiled(tmp_path / "trusted", run_config).task_dict["a"]
+    assert (task.queue, task.pool) == ("prod-workers", "prod")  # the attack, as the scheduler would route it
+    message = refusal(tmp_path, run_config)
+    assert "run_config.resources.__default__.queue: 'prod-workers' is not allowed here (allowed: none): add it " \
+           "to deployment.queues" in message
+    assert "run_config.resources.__default__.pool: 'prod' is not allowed here" in message
+    allowed = compiled(tmp_path / "allowed", {**run_config, "resources": {"__default__": {"queue": "previews"}}},
+                       "queues: [previews]")
+    assert allowed.task_dict["a"].queue == "previews"
