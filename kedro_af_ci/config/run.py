@@ -159,6 +159,9 @@ class RunConfig(StrictModel):
         default=None, gt=0, description="Most DAG runs at once; default: Airflow's setting.")
     retries: int = Field(default=0, ge=0, description="Retries of a failed task (a resource profile may set its "
                                                        "own).")
+    deferrable: bool = Field(
+        default=False, description="`execution: kubernetes`: the pods' tasks wait in Airflow's triggerer instead "
+                                   "of holding a worker slot while the pod runs (needs a running triggerer).")
     max_active_tasks: int | None = Field(
         default=None, gt=0, description="Most tasks of this DAG running at once, across its runs; default: "
                                         "Airflow's `max_active_tasks_per_dag`.")

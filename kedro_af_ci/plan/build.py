@@ -86,6 +86,9 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     volume = plan_volume(rc, dag_id)
     if rc.execution == "docker":
         warnings += _docker_warnings(rc, profiles)
+    if rc.deferrable and rc.execution != "kubernetes":
+        warnings.append(f"run_config.deferrable applies to execution kubernetes only: the tasks of execution "
+                        f"{rc.execution} hold their worker slot while they run")
     sensors = plan_sensors(rc.external_dependencies, run_once, warnings)
     templates = plan_pod_templates(rc, tasks, volume, warnings)
     mlflow = mlflow_plan(graph, config, git, warnings, templates.pods)
@@ -130,6 +133,7 @@ def _dag_settings(rc: RunConfig, graph: PipelineGraph, git: GitInfo, run_name: s
         "max_active_runs": rc.max_active_runs, "retries": rc.retries,
         "tags": tuple(dict.fromkeys([*tags, *rc.tags])), "max_active_tasks": rc.max_active_tasks,
         "dagrun_timeout": rc.dagrun_timeout, "owner": rc.owner,
+        "deferrable": rc.deferrable and rc.execution == "kubernetes",
         "execution": rc.execution, "image": rc.image, "namespace": rc.namespace,
         "image_pull_policy": rc.image_pull_policy, "startup_timeout": rc.startup_time,
         "service_account_name": rc.service_account_name, "image_pull_secrets": tuple(rc.image_pull_secrets),

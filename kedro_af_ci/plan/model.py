@@ -184,6 +184,7 @@ class DagPlan:
     # Airflow task settings (retries, pool, timeouts…) by resource profile key (None: tasks without one)
     task_settings: dict[str | None, dict[str, Any]] = field(default_factory=dict)
     max_active_tasks: int | None = None
+    deferrable: bool = False  # execution kubernetes: the pod tasks wait in the triggerer
     dagrun_timeout: timedelta | None = None
     owner: str | None = None
     version: str = __version__

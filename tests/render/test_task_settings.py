@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import timedelta
 
 import pytest
@@ -85,3 +86,26 @@ def test_a_branch_cannot_tag_its_dag_as_someone_elses(tmp_path, tag):
         from kedro_af_ci.plan.model import owner_tags
 
         assert owner_of(sorted([*owner_tags("zz-feature", None), tag])).branch == "branch:main"
+
+
+def test_deferrable_pods_wait_in_the_triggerer(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "deferrable": True,
+                                    "mlflow": {"enabled": True, "tracking_uri": "http://mlflow:5000"}}, git_info=GIT)
+    plan = build_plan(make_graph(NODES), config, GIT, schedule=None)
+    rendered = render_dag(plan)  # the pre-flight: loaded in Airflow's DagBag
+    dag = load_dag(rendered.source, plan.dag_id, tmp_path)
+    pods = [t for t in dag.tasks if type(t).__name__ == "KubernetesPodOperator"]
+    assert {"train", "start_mlflow_run"} <= {t.task_id for t in pods}
+    assert all(t.deferrable for t in pods)
+    assert "Deferrable: each pod's task hands its wait to Airflow's triggerer" in ast.get_docstring(
+        ast.parse(rendered.source))
+    plain = dag_of(tmp_path / "plain", {})
+    assert not any(getattr(t, "deferrable", False) for t in plain.tasks)
+
+
+@pytest.mark.parametrize("execution", ["docker", "local"])
+def test_deferrable_says_it_does_not_apply_without_pods(tmp_path, execution):
+    config = make_config(tmp_path, {"image": "a:1", "execution": execution, "deferrable": True}, git_info=GIT)
+    plan = build_plan(make_graph(NODES), config, GIT, schedule=None)
+    assert any("run_config.deferrable applies to execution kubernetes only" in w for w in plan.warnings)
+    assert "deferrable" not in render_dag(plan, preflight=False).source.lower()
