@@ -50,6 +50,13 @@ class Execution(Choice):
     LOCAL = "local"
 
 
+class TaskGroups(Choice):
+    """How the DAG draws Kedro's modular pipelines."""
+
+    NAMESPACE = "namespace"
+    NONE = "none"
+
+
 class Grouping(Choice):
     """Which nodes share a task."""
 
@@ -147,6 +154,12 @@ class RunConfig(StrictModel):
         description="Nodes per task: `auto` (one per node, except nodes passing in-memory datasets: `memory`), "
                     "`none` (one per node), `memory` (linked by in-memory datasets), `namespace` (per top-level "
                     "namespace), `tag` (per `group.<name>` tag). `--group-by` overrides it.")
+    task_groups: TaskGroups = Field(
+        default=TaskGroups.NAMESPACE, validate_default=True,
+        description="`namespace`: the tasks of each Kedro namespace are drawn in one Airflow task group (nested "
+                    "as the namespaces are; a task of nodes from several namespaces sits in the deepest one they "
+                    "share; task ids unchanged); `none`: a flat DAG. Not with `grouping: namespace`, whose tasks "
+                    "are the namespaces.")
     project_path: str = Field(
         default="/home/kedro", description="Project root inside the image (absolute); the data volume is mounted "
                                            "at `<project_path>/data`.")

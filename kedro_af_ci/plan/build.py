@@ -41,6 +41,7 @@ from .model import (
 )
 from .pod_templates import parse_pod_template, template_volume_names
 from .spark import kubernetes_spark_plan, spark_plan
+from .task_groups import plan_task_groups
 from .tasks import classify_spark, group_tasks, plan_tasks, unique_ids, warn_memory_crossings
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,17 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         container_limits={name: _container_limits(p) for name, p in profiles.items()}
         if rc.execution == "docker" else {},
         task_settings=task_settings(rc, profiles),
+        **_task_groups(graph, tasks, rc, grouping or rc.grouping),
         warnings=tuple(warnings),
     )
+
+
+def _task_groups(graph: PipelineGraph, tasks: list, rc: RunConfig, grouping: str) -> dict[str, Any]:
+    """Namespaces as task groups, unless turned off or the tasks are the namespaces themselves."""
+    if rc.task_groups == "none" or grouping == "namespace":
+        return {}
+    groups, group_of = plan_task_groups(graph, tasks)
+    return {"task_groups": tuple((g.group_id, g.label, g.parent) for g in groups), "task_group_of": group_of}
 
 
 def task_settings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> dict[str | None, dict[str, Any]]:

@@ -183,6 +183,9 @@ class DagPlan:
     branch_name: str
     # Airflow task settings (retries, pool, timeouts…) by resource profile key (None: tasks without one)
     task_settings: dict[str | None, dict[str, Any]] = field(default_factory=dict)
+    # Kedro namespaces as task groups: (group id, label, parent id) parents first; task id -> group id
+    task_groups: tuple[tuple[str, str, str | None], ...] = ()
+    task_group_of: dict[str, str] = field(default_factory=dict)
     max_active_tasks: int | None = None
     deferrable: bool = False  # execution kubernetes: the pod tasks wait in the triggerer
     dagrun_timeout: timedelta | None = None
