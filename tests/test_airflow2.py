@@ -82,9 +82,12 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     # the task settings and DAG knobs mean the same to both
     assert af3["settings"]["features.a"] == {
         "retries": 3, "retry_delay": 60.0, "retry_exponential_backoff": True, "execution_timeout": 600.0,
-        "pool": "p", "pool_slots": 2, "priority_weight": 7, "queue": "q", "owner": "ml-team"}
+        "pool": "p", "pool_slots": 2, "priority_weight": 7, "queue": "q", "owner": "ml-team", "group": None}
     assert af3["dags"]["features"]["max_active_tasks"] == 4 and af3["dags"]["features"]["dagrun_timeout"] == 7200
     assert af2["settings"] == af3["settings"] and af2["dags"] == af3["dags"]
+    # the example's modular pipelines as task groups in both
+    assert af3["settings"]["spaceflights.active_modelling_pipeline.train_model_node"]["group"] == \
+        "active_modelling_pipeline"
     # execution docker: 10 node containers + data_volume_init, rendered alike by both
     assert len(af3["containers"]) == 11 and af2["containers"] == af3["containers"]
     init = af3["containers"]["spaceflights-docker.data_volume_init"]
