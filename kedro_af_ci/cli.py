@@ -132,6 +132,7 @@ def compile(opts: Options, output, image, cron, no_verify):
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
     result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
     _report_warnings(result.dag.warnings)
+    _report_assets(result.plan)
     target = output or default_output(opts.project_path, result.dag.dag_id)
     atomic_write_text(target, result.dag.source)
     verification = result.verification
@@ -139,6 +140,16 @@ def compile(opts: Options, output, image, cron, no_verify):
     echo(f"Compiled pipeline {result.graph.pipeline!r} into {target}: DAG {result.dag.dag_id!r}, "
                f"{len(result.plan.tasks)} node task(s), {len(result.plan.edges)} edge(s), {result.dag.content_tag}; "
                f"pre-flight: {checked}")
+
+
+def _report_assets(plan) -> None:
+    """How many datasets became Assets; with --verbose, the persistent ones that did not, and why."""
+    uris = {uri for entry in plan.task_assets.values() for side in entry.values() for uri in side}
+    if uris or plan.assets_skipped:
+        log.info("Assets: %d catalog dataset(s) as Assets; %d persistent dataset(s) without one%s", len(uris),
+                 len(plan.assets_skipped), "" if log.isEnabledFor(logging.DEBUG) else " (--verbose lists them)")
+    for line in plan.assets_skipped:
+        log.debug("no Asset: %s", line)
 
 
 def _airflow_options(func):
@@ -211,6 +222,7 @@ def upload_pipeline(opts: Options, output, image, no_verify):
     overrides = {"run_config": {"image": image}} if image else None
     result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
     _report_warnings(result.dag.warnings)
+    _report_assets(result.plan)
     _upload(result, output)
 
 
@@ -229,6 +241,7 @@ def schedule(opts: Options, cron, output, image):
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
     result = compile_dag(_request(opts, overrides=overrides))
     _report_warnings(result.dag.warnings)
+    _report_assets(result.plan)
     _upload(result, output)
     echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.schedule!r}")
 
@@ -255,6 +268,7 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
     overrides = {"run_config": {"image": image}} if image else None
     result = compile_dag(_request(opts, schedule=None, run_once=True, overrides=overrides))
     _report_warnings(result.dag.warnings)
+    _report_assets(result.plan)
     client = _client(host, result.config.host, insecure)
     destination = _destination(result, output)
     dag_id = result.dag.dag_id

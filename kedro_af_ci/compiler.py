@@ -121,7 +121,8 @@ def _compile(request: CompileRequest) -> CompileResult:
         graph = load_graph(request, config)
         planned = build_plan(graph, config, git, kedro_env=request.env, schedule=request.schedule,
                              grouping=request.grouping, run_once=request.run_once,
-                             airflow_major=airflow_major() if request.verify else None)
+                             airflow_major=airflow_major() if request.verify else None,
+                             outlet_prefixes=None if request.policy is None else tuple(request.policy.asset_outlets))
         plan = apply_factory(planned, request.project_path, request.spark_factory)
         if request.policy is not None:
             check_plan(plan, request.policy, before_factory=planned)

@@ -64,7 +64,8 @@ def main(folder: str, output: str) -> None:
                 "retry_exponential_backoff": bool(task.retry_exponential_backoff),
                 "execution_timeout": _seconds(task.execution_timeout), "pool": task.pool,
                 "pool_slots": task.pool_slots, "priority_weight": task.priority_weight, "queue": task.queue,
-                "owner": task.owner,
+                "owner": task.owner, "inlets": sorted(a.uri for a in task.inlets),
+                "outlets": sorted(a.uri for a in task.outlets),
                 "group": None if task.task_group is None or task.task_group.is_root else task.task_group.group_id}
             context = {"ds": "2026-11-22", "run_id": "manual__2026-11-22T10:00:00+00:00", "dag": dag, "task": task,
                        "ti": _TI(), "dag_run": _DagRun(), "var": _Variables()}

@@ -61,8 +61,9 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
                                       "pool_slots": 2, "priority_weight": 7, "queue": "q"}},
         "max_active_tasks": 4, "dagrun_timeout": "PT2H", "owner": "ml-team", "tags": ["team:ml"],
     })
-    plan = build_plan(make_graph([("a", [], ["x"], []), ("b", ["x"], [], [])]), config, GitInfo("a" * 40, "m"),
-                      grouping="none")
+    graph = make_graph([("a", [], ["x"], []), ("b", ["x"], [], [])],
+                       datasets={"x": {"type": "pandas.CSVDataset", "location": "s3://lake/x.csv"}})
+    plan = build_plan(graph, config, GitInfo("a" * 40, "m"), grouping="none")
     (folder / "features.py").write_text(render_dag(plan).source)
 
     af3 = snapshot(sys.executable, folder, tmp_path / "home3")
@@ -82,7 +83,9 @@ def test_same_dags_load_and_build_equal_pods_in_airflow_2_and_3(example_repo, tm
     # the task settings and DAG knobs mean the same to both
     assert af3["settings"]["features.a"] == {
         "retries": 3, "retry_delay": 60.0, "retry_exponential_backoff": True, "execution_timeout": 600.0,
-        "pool": "p", "pool_slots": 2, "priority_weight": 7, "queue": "q", "owner": "ml-team", "group": None}
+        "pool": "p", "pool_slots": 2, "priority_weight": 7, "queue": "q", "owner": "ml-team", "group": None,
+        "inlets": [], "outlets": ["s3://lake/x.csv"]}  # an Asset on Airflow 3, a Dataset on Airflow 2
+    assert af3["settings"]["features.b"]["inlets"] == ["s3://lake/x.csv"]
     assert af3["dags"]["features"]["max_active_tasks"] == 4 and af3["dags"]["features"]["dagrun_timeout"] == 7200
     assert af2["settings"] == af3["settings"] and af2["dags"] == af3["dags"]
     # the example's modular pipelines as task groups in both

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
+from ..asset_uris import asset_uri
 from ..dag_tags import check_user_tag
 from .common import (
     AirflowKey,
@@ -175,6 +176,10 @@ class RunConfig(StrictModel):
     deferrable: bool = Field(
         default=False, description="`execution: kubernetes`: the pods' tasks wait in Airflow's triggerer instead "
                                    "of holding a worker slot while the pod runs (needs a running triggerer).")
+    schedule_on_assets: list[str] = Field(
+        default_factory=list, description="Asset URIs (`s3://bucket/path`, `gs://…`) this DAG is scheduled on: "
+                                          "it runs when each has been updated, e.g. by another Kedro project's "
+                                          "DAG. Instead of `cron_expression`.")
     max_active_tasks: int | None = Field(
         default=None, gt=0, description="Most tasks of this DAG running at once, across its runs; default: "
                                         "Airflow's `max_active_tasks_per_dag`.")
@@ -208,6 +213,21 @@ class RunConfig(StrictModel):
         if value is None and info.data.get("execution", Execution.KUBERNETES) != Execution.LOCAL:
             raise ValueError("required key is missing: the image that runs the nodes (unless execution is local)")
         return value
+
+    @field_validator("schedule_on_assets")
+    @classmethod
+    def _asset_uris(cls, value: list[str]) -> list[str]:
+        bad = [uri for uri in value if asset_uri(uri) is None]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an Asset URI this tool writes: scheme://bucket/path with a scheme "
+                             "of s3, gs, abfs, az, hdfs, file, bigquery, no credentials, query or braces")
+        return [str(asset_uri(uri)) for uri in value]  # as the writing DAG names it
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> RunConfig:
+        if self.schedule_on_assets and self.cron_expression:
+            raise ValueError("set cron_expression or schedule_on_assets, not both")
+        return self
 
     @field_validator("project_path")
     @classmethod

@@ -111,12 +111,49 @@ def _dataset_infos(names: set[str], catalog_conf: dict[str, Any]) -> dict[str, D
             conf = resolver.config[name]
         else:
             pattern = match(name)
-            conf = _pattern_type_only(resolver, pattern) or resolver.resolve_pattern(name)
+            conf = (None if _remote_pattern(resolver, pattern) else _pattern_type_only(resolver, pattern)) \
+                or resolver.resolve_pattern(name)
         ds_type = conf.get("type") if isinstance(conf, dict) else None
         ds_type = ds_type if isinstance(ds_type, str) else _qualname(ds_type) if ds_type else None
         memory = ds_type is None or ds_type in _MEMORY_TYPES or ds_type.endswith(".MemoryDataset")
-        infos[name] = DatasetInfo(type=ds_type, memory=memory, pattern=pattern, spark=_spark_class(ds_type))
+        infos[name] = DatasetInfo(type=ds_type, memory=memory, pattern=pattern, spark=_spark_class(ds_type),
+                                  location=None if memory else _location(conf))
     return infos
+
+
+def _without_userinfo(location: str) -> str:
+    """A URL's ``user:password@`` removed (abfs' ``container@account`` stays): a location travels in the
+    graph JSON and the DAG."""
+    head, sep, rest = location.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return location
+    return f"{head}://{host}{slash}{path}"
+
+
+def _remote_pattern(resolver: Any, pattern: str | None) -> bool:
+    """A factory pattern whose path names a storage scheme: its datasets are resolved whole, for their
+    location (an Asset); local paths stay on the fast path, as they make no Asset anyway."""
+    if pattern is None:
+        return False
+    try:
+        conf = resolver._get_pattern_config(pattern)
+    except Exception:  # private API of Kedro 1.x
+        return True
+    return any("://" in str(conf.get(key, "")) for key in ("filepath", "path"))
+
+
+def _location(conf: Any) -> str | None:
+    """Where a dataset is stored: its filepath/path, or a BigQuery table as bigquery://project/dataset/table."""
+    if not isinstance(conf, dict):
+        return None
+    for key in ("filepath", "path"):
+        if isinstance(conf.get(key), str):
+            return _without_userinfo(conf[key])
+    if all(isinstance(conf.get(k), str) for k in ("project", "dataset", "table_name")):
+        return f"bigquery://{conf['project']}/{conf['dataset']}/{conf['table_name']}"
+    return None
 
 
 # kedro-datasets families that are never Spark: no import needed to say so

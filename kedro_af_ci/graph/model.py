@@ -43,6 +43,9 @@ class DatasetInfo:
     pattern: str | None = None  # the dataset factory pattern it came from, if any
     parameters: bool = False
     spark: bool | None = None  # a Spark dataset class, as its class hierarchy says; None: not known
+    # where it is stored, as the catalog resolves it for the env (filepath/path, or a table as a URI);
+    # the branch's to write: plan/assets.py turns it into an Asset URI only if it is a clean one
+    location: str | None = None
 
 
 @dataclass(frozen=True)

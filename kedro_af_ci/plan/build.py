@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..gitinfo import GitInfo
 from ..graph.model import PipelineGraph
 from ..k8s_names import dag_id_of, dns_name, quantity_value, sanitize_id
+from .assets import plan_assets
 from .mlflow import mlflow_plan
 from .model import (
     COMMIT_TAG,
@@ -69,12 +70,14 @@ def _params_template(config: PluginConfig) -> str | None:
 def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                kedro_env: str | None = None, schedule: str | bool | None = True,
                grouping: str | None = None, run_once: bool = False,
-               airflow_major: int | None = None) -> DagPlan:
+               airflow_major: int | None = None, outlet_prefixes: tuple[str, ...] | None = None) -> DagPlan:
     """Plan the DAG in named steps, without I/O (docs/architecture.md, "Plan"). ``schedule=True`` takes
     the config's cron; ``None``/``False`` means no schedule. ``run_once``: the DAG runs once, now, by
     hand: it does not wait for other DAGs (as the original plugin). ``airflow_major``: the Airflow the
     DAG is checked against (None: not known here). A custom Spark factory's operators are left to
-    :func:`kedro_af_ci.spark_factory.apply_factory`, which runs project code."""
+    :func:`kedro_af_ci.spark_factory.apply_factory`, which runs project code. ``outlet_prefixes``: the
+    Asset URIs whose events the DAG may emit (None: every one; a run-once DAG emits none, so a preview
+    never triggers the DAGs scheduled on production data)."""
     rc = config.run_config
     warnings: list[str] = []
     run_name = run_name_of(rc.run_name, rc.experiment_name, graph.project.package_name)
@@ -84,6 +87,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     tasks, profiles = plan_tasks(graph, config, groups, warnings)
     warn_memory_crossings(graph, tasks, warnings)
     check_removed_macros(rc, airflow_major, warnings)
+    check_asset_schedule_macros(rc, airflow_major, warnings)
     volume = plan_volume(rc, dag_id)
     if rc.execution == "docker":
         warnings += _docker_warnings(rc, profiles)
@@ -110,8 +114,16 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         if rc.execution == "docker" else {},
         task_settings=task_settings(rc, profiles),
         **_task_groups(graph, tasks, rc, grouping or rc.grouping),
+        **_assets(graph, tasks, rc, () if run_once else outlet_prefixes, schedule is True),
         warnings=tuple(warnings),
     )
+
+
+def _assets(graph: PipelineGraph, tasks: list, rc: RunConfig, outlet_prefixes: tuple[str, ...] | None,
+            scheduled: bool) -> dict[str, Any]:
+    assets = plan_assets(graph, tasks, outlet_prefixes)
+    return {"task_assets": assets.by_task, "assets_skipped": assets.skipped,
+            "schedule_assets": tuple(rc.schedule_on_assets) if scheduled else ()}
 
 
 def _task_groups(graph: PipelineGraph, tasks: list, rc: RunConfig, grouping: str) -> dict[str, Any]:
@@ -165,6 +177,24 @@ def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: lis
                           key="run_config.macro_params")
     warnings.append(f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
                     f"tasks using them fail to render there ({instead})")
+
+
+# what an Airflow 3 run without a logical date (asset-triggered) cannot render
+_LOGICAL_DATE_MACROS = {"ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz", "logical_date",
+                        "data_interval_start", "data_interval_end"}
+
+
+def check_asset_schedule_macros(rc: RunConfig, airflow_major: int | None, warnings: list[str]) -> None:
+    """A run started by an Asset has no logical date on Airflow 3: date macros are undefined there."""
+    dated = sorted(set(rc.macro_params) & _LOGICAL_DATE_MACROS) if rc.schedule_on_assets else []
+    if not dated:
+        return
+    message = (f"{', '.join(dated)}: a run started by an Asset (schedule_on_assets) has no logical date on "
+               "Airflow 3, so every task would fail to render them; use run_id or dag_run.run_after in "
+               "variables, or drop them from macro_params")
+    if airflow_major is not None and airflow_major >= 3:
+        raise ConfigError(message, key="run_config.macro_params")
+    warnings.append(f"run_config.macro_params: {message}")
 
 
 def plan_volume(rc: RunConfig, dag_id: str) -> VolumePlan | None:

@@ -186,6 +186,11 @@ class DagPlan:
     # Kedro namespaces as task groups: (group id, label, parent id) parents first; task id -> group id
     task_groups: tuple[tuple[str, str, str | None], ...] = ()
     task_group_of: dict[str, str] = field(default_factory=dict)
+    # catalog datasets as Assets: task id -> {"inlets": URIs, "outlets": URIs}; what the DAG is
+    # scheduled on (instead of a cron); persistent datasets left out, and why (compile -v lists them)
+    task_assets: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    schedule_assets: tuple[str, ...] = ()
+    assets_skipped: tuple[str, ...] = ()
     max_active_tasks: int | None = None
     deferrable: bool = False  # execution kubernetes: the pod tasks wait in the triggerer
     dagrun_timeout: timedelta | None = None

@@ -70,6 +70,10 @@ class DeploymentPolicy(StrictModel):
     pools: list[AirflowKey] = Field(
         default_factory=list, description="Airflow pools a branch's tasks may take slots of "
                                           "(`resources.<name>.pool`); none: the default pool.")
+    asset_outlets: list[str] = Field(
+        default_factory=list, description="Asset URI prefixes (`s3://prod-data/`) whose events a scheduled DAG "
+                                          "may emit, starting the DAGs scheduled on them; none: no outlets (a "
+                                          "run-once DAG never emits any).")
     docker_url: DockerUrl | None = Field(
         default=None, description="`execution: docker`: the engine the worker runs containers on; default the "
                                   "worker's own (`DOCKER_HOST` or its socket).")

@@ -150,3 +150,28 @@ def test_two_projects_with_one_package_name_in_one_process_each_get_their_own_gr
     assert "preprocess_companies_node" in names[0] and "renamed_in_the_second_project" not in names[0]
     assert "renamed_in_the_second_project" in names[1] and "preprocess_companies_node" not in names[1]
     assert names[2] == names[0]  # and back: the first project's src is found first again
+
+
+def test_locations_come_from_the_catalog_as_kedro_resolves_it(tmp_path):
+    """Explicit entries, factory patterns with a storage scheme (resolved per dataset), globals
+    interpolation; a password in a URL never reaches the graph."""
+    from conftest import copy_example
+
+    from kedro_af_ci.graph.extract import extract_graph
+
+    project = copy_example(tmp_path / "spaceflights")
+    catalog = project / "conf" / "base" / "catalog.yml"
+    text = catalog.read_text()
+    text = text.replace("filepath: data/01_raw/companies.csv", "filepath: s3://${globals:bucket}/raw/companies.csv")
+    text = text.replace("filepath: data/01_raw/shuttles.csv", "filepath: s3://key:secret@landing/shuttles.csv")
+    text = text.replace("filepath: data/05_model_input/{namespace}/{name}.pkl",
+                        "filepath: gs://models/{namespace}/{name}.pkl")
+    catalog.write_text(text)
+    (project / "conf" / "base" / "globals.yml").write_text("bucket: lake\n")
+    graph = extract_graph(project)
+    assert graph.datasets["companies"].location == "s3://lake/raw/companies.csv"
+    assert graph.datasets["shuttles"].location == "s3://landing/shuttles.csv"
+    assert graph.datasets["reviews"].location == "data/01_raw/reviews.csv"
+    assert graph.datasets["active_modelling_pipeline.regressor"].location == \
+        "gs://models/active_modelling_pipeline/regressor.pkl"
+    assert "secret" not in graph.to_json()
