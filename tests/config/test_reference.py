@@ -85,3 +85,17 @@ def test_modes_are_enums_whose_plain_values_reach_the_plan():
     for value, text in ((rc.execution, "docker"), (rc.grouping, "tag"), (default.execution, "kubernetes"),
                         (default.grouping, "auto"), (spark.type, "kubernetes")):
         assert type(value) is str and repr(value) == repr(text)
+
+
+def test_every_config_snippet_in_readme_is_a_valid_config(tmp_path):
+    """README's airflow-k8s.yaml examples load as they are written (with an image, as a file needs)."""
+    import re
+
+    import yaml
+    from conftest import ROOT, make_config
+
+    snippets = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(),
+                                                             flags=re.S) if block.startswith("run_config:")]
+    assert len(snippets) >= 2
+    for i, snippet in enumerate(snippets):
+        make_config(tmp_path / str(i), {"image": "a:1", **snippet["run_config"]})
