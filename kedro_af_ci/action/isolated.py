@@ -30,12 +30,16 @@ _MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "
             "plan/__init__.py", "plan/partition.py", "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
-import base64, io, sys, tempfile, zipfile
+import base64, io, shutil, sys, tempfile, zipfile
 folder = tempfile.mkdtemp(prefix="kedro-af-ci-")
-zipfile.ZipFile(io.BytesIO(base64.b64decode(PAYLOAD))).extractall(folder)
-sys.path.insert(0, folder)
-from kedro_af_ci.action.isolated_main import main
-sys.exit(main(sys.argv[1:]))
+try:  # the modules are gone when the job ends, whatever its outcome
+    zipfile.ZipFile(io.BytesIO(base64.b64decode(PAYLOAD))).extractall(folder)
+    sys.path.insert(0, folder)
+    from kedro_af_ci.action.isolated_main import main
+    code = main(sys.argv[1:])
+finally:
+    shutil.rmtree(folder, ignore_errors=True)
+sys.exit(code)
 '''
 
 _MAIN = '''\
