@@ -76,3 +76,24 @@ def test_a_dag_scheduled_on_another_projects_output_runs_when_it_is_written(airf
     done = wait_for("the downstream run's end", lambda: client.get_run("kaf-assets-down", runs[0]["dag_run_id"])[
         "state"] in ("success", "failed") and client.get_run("kaf-assets-down", runs[0]["dag_run_id"])["state"])
     assert done == "success"
+
+
+def test_the_ui_draws_the_modular_pipelines_as_task_groups(airflow_server, tmp_path):
+    """The example's two modelling namespaces, as Airflow 3's UI gets the DAG's structure."""
+    from kedro_af_ci.deliver.client import AirflowClient, Credentials
+
+    path = project(tmp_path, "groups", "  run_name: kaf-task-groups\n")
+    result = run_cli("--project-path", str(path), "-e", "demo", "upload-pipeline",
+                     env={"KEDRO_CONFIG_DAGS_FOLDER": str(airflow_server.dags_folder), **airflow_server.env(),
+                          "KEDRO_CONFIG_PROJECT_PATH": str(path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = AirflowClient(airflow_server.url, Credentials(token=airflow_token(airflow_server)))
+    token = client.known_file_token(prefer_tag_prefix="")
+    if token:
+        client.reparse(token)
+    wait_for("kaf-task-groups in Airflow", lambda: client.get_dag("kaf-task-groups"))
+    structure = client._send("GET", "/ui/structure/structure_data", params={"dag_id": "kaf-task-groups"}).json()
+    groups = {node["id"]: node for node in structure["nodes"] if node.get("children")}
+    assert set(groups) == {"active_modelling_pipeline", "candidate_modelling_pipeline"}
+    children = {child["id"] for child in groups["active_modelling_pipeline"]["children"]}
+    assert "active_modelling_pipeline.train_model_node" in children
