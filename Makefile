@@ -9,7 +9,7 @@ VENV_MLFLOW ?= .venv-mlflow
 STAMP_MLFLOW := $(VENV_MLFLOW)/.installed
 STAMP_TOOLS := .tools/.installed
 
-.PHONY: demo test bench bench-quick bench-container lint fmt docs clean
+.PHONY: demo test test-unit bench bench-quick bench-container lint fmt docs clean
 
 # action-no-deps.txt: providers whose operators import without their dependencies, as in the action
 # image (the Spark provider's pyspark-client would make mlflow look for a Spark installation).
@@ -48,7 +48,7 @@ demo: $(STAMP)
 
 ## test: lint, then the whole test suite (fails when no test ran)
 test: $(STAMP) $(STAMP_AF2) $(STAMP_MLFLOW) $(STAMP_TOOLS)
-	$(BIN)/ruff check .
+	$(MAKE) lint
 	KAF_AIRFLOW2_PYTHON=$(abspath $(VENV_AF2))/bin/python KAF_MLFLOW_PYTHON=$(abspath $(VENV_MLFLOW))/bin/python \
 	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
@@ -66,8 +66,18 @@ bench-quick:
 bench-container: $(STAMP) $(STAMP_TOOLS)
 	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/container.py $(BENCH_ARGS)
 
+## lint: ruff, the layer contracts (import-linter), mypy, and the repository's own CI files
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress .github/workflows
+	$(BIN)/hadolint --failure-threshold info Dockerfile
+
+## test-unit: the unit tier (no server, no Docker, no Kedro project; under a minute)
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -q -m unit
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -13,7 +13,6 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import click
 from . import __version__
 from .errors import ConfigError, KafError
 from .kedro_project import project_identity
-from .logsafe import SafeFormatter, safe_line, safe_text
+from .logsafe import safe_line, safe_text, setup_logging
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -41,16 +40,6 @@ class Options:
 def echo(text: str, err: bool = False) -> None:
     """Every line the CLI prints: values in it may come from a branch (docs/architecture.md, "Trust")."""
     click.echo(safe_text(text), err=err)
-
-
-def setup_logging(debug: bool, formatter: type[logging.Formatter] = SafeFormatter) -> None:
-    """The package's log on stderr, one handler, shared by the CLI and the container action."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter("%(levelname)s: %(message)s"))
-    root = logging.getLogger("kedro_af_ci")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    root.propagate = False
 
 
 def handle_errors(func):
@@ -175,23 +164,9 @@ def _client(option: str | None, config_host: str | None, insecure: bool, **optio
                               "protected variable", key="host")
     if not host:
         raise ConfigError("no Airflow host: set host in airflow-k8s.yaml or pass --host", key="host")
+    from .deliver.client import airflow_client
+
     return airflow_client(host, insecure, **options)
-
-
-def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | None = None, credentials: bool = True,
-                   **options):
-    """The Airflow client of the CLI and the container action: credentials from the environment
-    (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file)."""
-    import os
-
-    from .deliver.client import AirflowClient, Credentials
-
-    environ = os.environ if environ is None else environ
-    secrets = Credentials(token=environ.get("AIRFLOW_API_TOKEN") or None,
-                          username=environ.get("AIRFLOW_USERNAME") or None,
-                          password=environ.get("AIRFLOW_PASSWORD") or None) if credentials else Credentials()
-    verify: bool | str = False if insecure else environ.get("AIRFLOW_CA_BUNDLE") or True
-    return AirflowClient(host, secrets, verify=verify, **options)
 
 
 def _destination(result, output: str | None) -> str:

@@ -81,8 +81,8 @@ def load_graph(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
 
 
 def _graph_in_image(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
-    from .action.docker import Docker
-    from .action.graph_in_image import extract_in_image
+    from .image.docker import Docker
+    from .image.graph_in_image import extract_in_image
 
     image = config.run_config.image if config.run_config.execution != "local" else None
     docker = Docker.find()

@@ -171,10 +171,10 @@ def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
         top, commit = git(path, "rev-parse", "--show-toplevel", "HEAD", checkout=pinned).splitlines()
         dirty = bool(git(path, "status", "--porcelain", "--untracked-files=no", checkout=pinned))
         try:
-            branch = git(path, "symbolic-ref", "--quiet", "--short", "HEAD", checkout=pinned) or None
+            symbolic: str | None = git(path, "symbolic-ref", "--quiet", "--short", "HEAD", checkout=pinned) or None
         except subprocess.CalledProcessError:  # detached HEAD
-            branch = None
-        branch = branch or _ci_branch(environ) or _branch_from_refs(path, pinned) or UNKNOWN_BRANCH
+            symbolic = None
+        branch = symbolic or _ci_branch(environ) or _branch_from_refs(path, pinned) or UNKNOWN_BRANCH
         if dirty:
             log.warning("the git working tree at %s has uncommitted changes; commit_id %s does "
                         "not describe them", top, commit[:12])
@@ -182,9 +182,8 @@ def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
                        repository=_ci_repository(environ))
     except (OSError, ValueError, subprocess.SubprocessError) as exc:  # no git, not a repository, no commit
         log.debug("git information unavailable at %s: %s", path, exc)
-    commit = _ci_commit(environ)
-    branch = _ci_branch(environ)
-    if commit or branch:
-        return GitInfo(commit or UNKNOWN_COMMIT, branch or UNKNOWN_BRANCH, source="ci",
+    ci_commit, ci_branch = _ci_commit(environ), _ci_branch(environ)
+    if ci_commit or ci_branch:
+        return GitInfo(ci_commit or UNKNOWN_COMMIT, ci_branch or UNKNOWN_BRANCH, source="ci",
                        repository=_ci_repository(environ))
     return GitInfo(UNKNOWN_COMMIT, UNKNOWN_BRANCH, source="none")

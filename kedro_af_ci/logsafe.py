@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 
 # C0 controls but tab, DEL, C1 controls, and the line and paragraph separators some readers split on
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
@@ -48,3 +49,13 @@ class SafeFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return safe_text(super().format(record))
+
+
+def setup_logging(debug: bool, formatter: type[logging.Formatter] = SafeFormatter) -> None:
+    """The package's log on stderr, one handler, shared by the CLI and the container action."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("kedro_af_ci")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False

@@ -1,14 +1,10 @@
-"""Spark: which nodes run on a Spark cluster, how they are grouped, and the operators that run them.
+"""Spark's operator-factory API: what users import to run their Spark groups with operators of their own.
 
-Detection follows the original plugin's rules (seed 3.6.3): the ``kedro-airflow-k8s:group:pyspark``
-tag (``kedro-airflow-k8s.group.pyspark`` in Kedro 1.x, which forbids ``:``), a ``pyspark.sql``
-DataFrame in the node function's type hints, a Spark dataset among its inputs or outputs, and
-default nodes sandwiched between parts of one Spark group. Groups are closed under "lies on a path
-from the group back to the group", so collapsing each group into one task can never make a cycle.
-
-Operators are described as data (:class:`OperatorSpec`: class path + JSON-like arguments), never as
-code strings; the renderer imports the class and passes the arguments as literals. The built-in
-backend is Dataproc; ``type: custom`` loads a :class:`SparkOperatorFactory` subclass.
+Which nodes are Spark nodes is the plan's (``plan/spark_detect.py``); a factory run in the project
+image talks through ``spark_wire.py``. Operators are described as data (:class:`OperatorSpec`: class
+path + JSON-like arguments), never as code strings; the renderer imports the class and passes the
+arguments as literals. The built-in backend is Dataproc; ``type: custom`` loads a
+:class:`SparkOperatorFactory` subclass.
 """
 
 from __future__ import annotations
@@ -16,101 +12,15 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .airflow_template import AirflowTemplate, ConfigTemplate  # noqa: F401 - part of the factory API
 from .errors import ConfigError
-from .graph.model import PipelineGraph
-from .plan.partition import UnionFind, reachable
 
-SPARK_TAGS = ("kedro-airflow-k8s:group:pyspark", "kedro-airflow-k8s.group.pyspark")
-_SPARK_HINT = re.compile(r"\bpyspark\.sql(\.[A-Za-z_.]+)?\.DataFrame\b")
-SPARK_DATASETS = {"SparkDataset", "SparkHiveDataset", "SparkJDBCDataset",
-                  "SparkDataSet", "SparkHiveDataSet", "SparkJDBCDataSet"}
 PROJECT_HOME = "/opt/kedro/project"  # where the init script unpacks the project on every cluster node
 _CLASS_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")  # used with fullmatch
-
-
-class AirflowTemplate(str):
-    """A string that is Jinja for Airflow to render at run time (e.g. the per-run cluster name).
-
-    Every other string in operator arguments is protected from Jinja; pass these through unchanged
-    (or wrap your own template in this class) when a factory builds its arguments."""
-
-
-class ConfigTemplate(AirflowTemplate):
-    """Jinja written in the config (``env_vars``, pod templates): Airflow renders it, and in CI the
-    deployment's policy reads it first (docs/architecture.md, "Trust")."""
-
-
-def is_spark_dataset(ds_type: str | None, known: bool | None = None) -> bool:
-    """``known``: what the class hierarchy said at graph extraction; else the kedro-datasets spark
-    family by name (``spark.*``, ``kedro_datasets.spark.*``, any ``Spark…Dataset``)."""
-    if known is not None:
-        return known
-    if not ds_type:
-        return False
-    module, _, name = ds_type.rpartition(".")
-    return (module in ("spark", "kedro_datasets.spark") or module.startswith("kedro_datasets.spark.")
-            or name in SPARK_DATASETS or bool(re.fullmatch(r"Spark\w*Data[sS]et(V\d+)?", name)))
-
-
-def spark_reasons(graph: PipelineGraph) -> dict[str, str]:
-    """Nodes that are Spark nodes by tag, type hint or dataset class (before the sandwich rule), and why."""
-    found: dict[str, str] = {}
-    for node in graph.nodes:
-        tag = next((t for t in node.tags if t in SPARK_TAGS), None)
-        hint = next((f"{arg}: {h}" for arg, h in node.type_hints.items() if _SPARK_HINT.search(h)), None)
-        dataset = next((f"{name} ({info.type})" for name in (*node.inputs, *node.outputs)
-                        if (info := graph.datasets.get(name)) is not None and is_spark_dataset(info.type, info.spark)),
-                       None)
-        if tag or hint or dataset:
-            found[node.name] = (f"tag {tag}" if tag else f"type hint {hint}" if hint else f"Spark dataset {dataset}")
-    return found
-
-
-def spark_nodes(graph: PipelineGraph) -> set[str]:
-    return set(spark_reasons(graph))
-
-
-def spark_groups(graph: PipelineGraph) -> list[tuple[str, ...]]:
-    """Spark groups in topological order of their first node, each in topological order.
-
-    Adjacent Spark nodes share a group; then each group takes in every node on a path that leaves
-    it and comes back (the sandwich rule), merging with any other group met on the way, until
-    nothing changes. The result is convex, so the collapsed task graph stays acyclic.
-    """
-    marked = spark_nodes(graph)
-    if not marked:
-        return []
-    order = {n.name: i for i, n in enumerate(graph.nodes)}
-    deps = graph.node_dependencies()
-    children: dict[str, list[str]] = {n.name: [] for n in graph.nodes}
-    for child, parents in deps.items():
-        for parent in parents:
-            children[parent].append(child)
-    sets = UnionFind(order, marked)
-    for name in marked:
-        for child in children[name]:
-            if child in marked:
-                sets.union(name, child)
-    while _absorb_sandwiched(sets, children, deps):
-        pass
-    return sorted((tuple(g) for g in sets.members().values()), key=lambda g: order[g[0]])
-
-
-def _absorb_sandwiched(sets: UnionFind, children: dict[str, list[str]], deps: dict[str, list[str]]) -> bool:
-    """Into the earliest group with any, the nodes on a path leaving it and coming back; False if none."""
-    for root, names in sets.members().items():
-        group = set(names)
-        between = reachable(group, children) & reachable(group, deps) - group
-        for name in sorted(between, key=sets.order.__getitem__):
-            sets.add(name)
-            sets.union(root, name)
-        if between:
-            return True
-    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,68 +173,4 @@ def run_factory(factory: SparkOperatorFactory, settings: SparkSettings, jobs: li
     return FactoryOutput(create=_checked(create, "create_cluster") if create is not None else None,
                          delete=_checked(delete, "delete_cluster") if delete is not None else None, submits=submits)
 
-
-# -- the factory run elsewhere (the action runs project code only inside the project image) -------------
-
-_TEMPLATE_KEY = "__airflow_template__"
-
-
-def _encode(value: Any) -> Any:
-    """JSON-ready, with AirflowTemplate strings marked so they come back as AirflowTemplate."""
-    if isinstance(value, AirflowTemplate):
-        return {_TEMPLATE_KEY: str(value)}
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(item) for item in value]
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {_TEMPLATE_KEY} and isinstance(value[_TEMPLATE_KEY], str):
-            return AirflowTemplate(value[_TEMPLATE_KEY])
-        return {key: _decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    return value
-
-
-def factory_request(class_path: str, settings: SparkSettings, jobs: list[SparkJob]) -> dict[str, Any]:
-    return {"class_path": class_path, "settings": _encode(asdict(settings)), "jobs": [_encode(asdict(j)) for j in jobs]}
-
-
-def run_factory_request(request: dict[str, Any]) -> dict[str, Any]:
-    """Where the project's code may run: import the factory from the current project and answer."""
-    settings = SparkSettings(**_decode(request["settings"]))
-    jobs = []
-    for job in request["jobs"]:
-        data = _decode(job)
-        jobs.append(SparkJob(task_id=data["task_id"], nodes=tuple(data["nodes"]), main_uri=data["main_uri"],
-                             args=tuple(data["args"])))
-    output = run_factory(load_factory("custom", request["class_path"], Path.cwd()), settings, jobs)
-
-    def spec(value: OperatorSpec | None) -> Any:
-        return None if value is None else {"class_path": value.class_path, "arguments": _encode(value.arguments)}
-
-    return {"create": spec(output.create), "delete": spec(output.delete),
-            "submits": {task_id: spec(value) for task_id, value in output.submits.items()}}
-
-
-def factory_output(answer: dict[str, Any]) -> FactoryOutput:
-    """The answer of :func:`run_factory_request`, checked again here: it comes from the project's code."""
-    def spec(value: Any) -> OperatorSpec | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or not isinstance(value.get("arguments"), dict):
-            raise ConfigError("the Spark operator factory answered something else than operators",
-                              key="run_config.spark.operator_factory")
-        return OperatorSpec(value.get("class_path"), _decode(value["arguments"]))
-
-    submits = answer.get("submits") if isinstance(answer, dict) else None
-    if not isinstance(submits, dict):
-        raise ConfigError("the Spark operator factory answered without submit operators",
-                          key="run_config.spark.operator_factory")
-    return FactoryOutput(create=spec(answer.get("create")), delete=spec(answer.get("delete")),
-                         submits={str(task_id): spec(value) for task_id, value in submits.items()})
 

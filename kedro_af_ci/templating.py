@@ -23,7 +23,7 @@ from typing import Any
 import jinja2
 
 from . import __version__
-from .spark import AirflowTemplate
+from .airflow_template import AirflowTemplate
 from .trust import in_ci
 
 # What Airflow does to a string in a templated field depends on only two things: Jinja, which needs a
@@ -33,8 +33,9 @@ from .trust import in_ci
 # in literal(). No list of suffixes to keep up with the providers (docs/architecture.md, "Trust").
 _INERT = re.compile(r"[^{.\r\n]*")
 # GitHub's ${{ }} and GitLab's $[[ ]] must stay text in CI files: their templates use << >> and <% %>
-_CI_DELIMITERS = {"variable_start_string": "<<", "variable_end_string": ">>", "block_start_string": "<%",
-                  "block_end_string": "%>", "comment_start_string": "<#", "comment_end_string": "#>"}
+_CI_DELIMITERS: dict[str, Any] = {
+    "variable_start_string": "<<", "variable_end_string": ">>", "block_start_string": "<%",
+    "block_end_string": "%>", "comment_start_string": "<#", "comment_end_string": "#>"}
 Filters = tuple[tuple[str, Callable[..., str]], ...]
 
 

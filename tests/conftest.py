@@ -303,7 +303,7 @@ def airflow_token(server) -> str:
 
 def _dump_rendered_dags(folder: str) -> None:
     """With KAF_DUMP_DAGS=<folder>, every DAG the tests render is written there, named by the test, so
-    two runs (before and after a refactoring) can be compared file by file (scripts/compare-dags.py).
+    two runs (before and after a refactoring) can be compared file by file (`diff -r before after`).
     Patched at import, before any test module binds ``render_dag``."""
     from kedro_af_ci.render import dag as render_module
 
@@ -323,3 +323,20 @@ def _dump_rendered_dags(folder: str) -> None:
 
 if os.environ.get("KAF_DUMP_DAGS"):
     _dump_rendered_dags(os.environ["KAF_DUMP_DAGS"])
+
+
+# `make test-unit`: the modules whose tests start no server, no Docker engine and no Kedro project
+# (pure functions, config models, plans, DAGs loaded in-process); under a minute, for every change
+UNIT_TIER = ("config/", "plan/", "policy/test_jinja.py", "render/test_task_settings.py", "render/test_task_groups.py",
+             "deliver/test_ownership.py", "deliver/test_client.py", "deliver/test_client_bounds.py",
+             "deliver/test_registry.py", "test_bounded_yaml.py", "test_logsafe.py", "test_gitinfo.py",
+             "test_benchmarks.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).parent
+    for item in items:
+        where = Path(str(item.fspath)).relative_to(tests).as_posix()
+        if where.startswith(UNIT_TIER) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.unit)
+

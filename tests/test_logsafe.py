@@ -44,9 +44,10 @@ def test_any_text_prints_as_one_line_no_runner_acts_on(text):
 
 def test_the_cli_prints_run_once_log_tails_and_its_log_inert():
     """run-once's failure message carries the last lines of each failed task's log: what the task printed."""
-    from kedro_af_ci.cli import handle_errors, setup_logging
+    from kedro_af_ci.cli import handle_errors
     from kedro_af_ci.deliver.deploy import RunOutcome, failure_message
     from kedro_af_ci.errors import RunFailed
+    from kedro_af_ci.logsafe import setup_logging
 
     outcome = RunOutcome("dag", "run", "failed", "http://a/run", failed=[("node", "http://a/log")],
                          logs={"node": ["    ::error::forged by a task", "##[add-mask]the-real-log"]})

@@ -62,7 +62,7 @@ def test_wheel_in_a_clean_virtualenv(tmp_path, example_graph):
         [str(venv / "bin" / "python"), "-c",
          "import json; from kedro_af_ci.action.inputs import ActionInputs; "
          "from kedro_af_ci.action.summary import SummaryData, render_summary; "
-         "from kedro_af_ci.action.isolated import bootstrap_script; "
+         "from kedro_af_ci.image.isolated import bootstrap_script; "
          "print(json.dumps([ActionInputs.from_environ({}).wait_timeout, "
          "'mermaid' in render_summary(SummaryData(ok=True, tasks=['a'])), len(bootstrap_script()) > 1000]))"],
         capture_output=True, text=True, timeout=120)

@@ -22,8 +22,8 @@ from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.plan.spark_detect import spark_groups, spark_nodes, spark_reasons
 from kedro_af_ci.render.dag import render_dag
-from kedro_af_ci.spark import spark_groups, spark_nodes, spark_reasons
 from kedro_af_ci.spark_factory import apply_factory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spaceflights_pyspark"
@@ -297,7 +297,7 @@ def test_names_are_the_same_in_processes_with_different_hash_seeds(pyspark_graph
         "import json, sys\n"
         "from kedro_af_ci.graph.model import PipelineGraph\n"
         "from kedro_af_ci.plan.grouping import group_nodes\n"
-        "from kedro_af_ci.spark import spark_groups\n"
+        "from kedro_af_ci.plan.spark_detect import spark_groups\n"
         "g = PipelineGraph.read(sys.argv[1])\n"
         "out = {s: [(x.name, x.nodes) for x in group_nodes(g, s)[0]] for s in ('none', 'memory', 'namespace', 'tag')}\n"
         "out['spark'] = spark_groups(g)\n"

@@ -116,7 +116,7 @@ def _raw_dotenv(environ: Mapping[str, str]) -> str:
 
 
 def main() -> None:
-    from ..cli import setup_logging
+    from ..logsafe import setup_logging
 
     setup_logging(os.environ.get("RUNNER_DEBUG") == "1", OneLineFormatter)
     sys.exit(ActionRun(os.environ).run())

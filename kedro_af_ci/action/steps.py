@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import BuildError, ConfigError, GraphError, KafError, RunFailed
+from ..image.docker import Docker, branch_tag, image_ref, registry_of, repository_of
 from .ci import Reporter
-from .docker import Docker, branch_tag, image_ref, registry_of, repository_of
 from .inputs import ActionInputs
 from .summary import SummaryData
 
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from ..deliver.deploy import RunOutcome
     from ..gitinfo import GitInfo
     from ..graph.model import PipelineGraph
+    from ..image.isolated import Runner
     from ..policy.model import DeploymentPolicy
-    from .isolated import Runner
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -339,7 +339,7 @@ def _inside(checkout: Path, path: Path, key: str) -> str:
 def extract_graph(ctx: RunContext) -> None:
     """Read the pipeline graph where the project's code may run, never in this process (it holds
     the secrets)."""
-    from .graph_in_image import extract_with
+    from ..image.graph_in_image import extract_with
 
     with ctx.reporter.section("Pipeline graph"):
         ctx.runner = _runner(ctx)
@@ -350,7 +350,7 @@ def extract_graph(ctx: RunContext) -> None:
 
 def _runner(ctx: RunContext) -> Runner:
     """Where the project's code runs: in the project image, else (opt-in) a cleaned child process."""
-    from .isolated import ChildRunner, ImageRunner
+    from ..image.isolated import ChildRunner, ImageRunner
 
     if ctx.image_runs:
         return ImageRunner(ctx.docker, ctx.image, ctx.config.run_config.project_path)
@@ -392,8 +392,8 @@ def compile_and_verify(ctx: RunContext) -> None:
 
 def _factory_in(runner: Runner):
     """A custom Spark operator factory is project code: it runs where the graph was read."""
-    from ..spark import factory_output, factory_request
-    from .isolated import run_job
+    from ..image.isolated import run_job
+    from ..spark_wire import factory_output, factory_request
 
     def run(class_path, settings, jobs):
         def error(message: str) -> ConfigError:
@@ -453,7 +453,7 @@ def _client(ctx: RunContext, host: str | None, *, credentials: bool, **options):
     """A client of ``host``; it holds the credentials only for a host the workflow named."""
     if not host:
         return None
-    from ..cli import airflow_client
+    from ..deliver.client import airflow_client
 
     if credentials:
         _check_transport(host, ctx.inputs.insecure)
@@ -569,7 +569,7 @@ def delete_branch_dag(ctx: RunContext) -> None:
         apply_policy(ctx)
         dag_id, host = project_dag_id(ctx.config, ctx.project), ctx.trusted_host
         location = destination(ctx.config.output, ctx.policy)[0]
-    _require_for_delete(location, host)
+    location = _require_for_delete(location, host)
     client = _client(ctx, host, credentials=True)
     request = DeleteRequest(dag_id=dag_id, destination=location,
                             owner_tags=owner_tags(ctx.git.branch_name, ctx.git.repository),
@@ -608,7 +608,8 @@ def _tag_names(dag: dict) -> list[str]:
     return [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
 
 
-def _require_for_delete(location: str | None, host: str) -> None:
+def _require_for_delete(location: str | None, host: str) -> str:
+    """The DAG's location, once both settings a delete needs are there."""
     missing = [f"  {CI_VARIABLES[what]}: {text}" for what, text, ok in (
         ("output", "the DAGs folder or bucket the DAG's file is in", location),
         ("host", "the Airflow to delete the DAG from (its token goes only to a host the workflow names)", host))
@@ -616,6 +617,8 @@ def _require_for_delete(location: str | None, host: str) -> None:
     if missing:
         raise ConfigError("setting(s) of the workflow are missing (set these repository or CI/CD variables):\n"
                           + "\n".join(missing), key="input output" if not location else "input airflow-host")
+    assert location is not None  # missing names it otherwise
+    return location
 
 
 Step = Callable[[RunContext], None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -40,7 +41,7 @@ def known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(getattr(current, "model_fields", {}) or [])
 
 
-def error_loc(err: dict) -> tuple:
+def error_loc(err: Mapping[str, Any]) -> tuple:
     """The user's key path of one error, without pydantic's own parts."""
     return tuple(part for part in err["loc"]
                  if not (isinstance(part, str) and part.startswith("function-")) and part not in _NOISE)
@@ -54,7 +55,7 @@ def _unknown_key(model: type[BaseModel], loc: tuple) -> str:
     return f"unknown key {loc[-1]!r}" + (f" (expected one of: {', '.join(sorted(known))})" if known else "")
 
 
-def _bad_value(err: dict) -> str:
+def _bad_value(err: Mapping[str, Any]) -> str:
     message = err["msg"].removeprefix("Value error, ")
     shown = err.get("input")
     if err["type"].startswith(_SHOW_INPUT) and not isinstance(shown, dict):
@@ -62,7 +63,7 @@ def _bad_value(err: dict) -> str:
     return message
 
 
-def format_error(model: type[BaseModel], err: dict) -> tuple[str, str]:
+def format_error(model: type[BaseModel], err: Mapping[str, Any]) -> tuple[str, str]:
     """(dotted key, message) of one pydantic error of validating ``model``."""
     loc = error_loc(err)
     if err["type"] == "extra_forbidden":

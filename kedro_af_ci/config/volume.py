@@ -19,7 +19,7 @@ class VolumeConfig(StrictModel):
         default=None, description="Storage class of the volume claim; empty: the cluster's default class.")
     size: Quantity = Field(default="1Gi", description="Size of the volume (Kubernetes quantity).")
     access_modes: list[AccessMode] = Field(
-        default_factory=lambda: ["ReadWriteOnce"], min_length=1,
+        default_factory=lambda: list[AccessMode](["ReadWriteOnce"]), min_length=1,
         description="Access modes of the claim; `ReadWriteMany` lets tasks on different nodes share it (not "
                     "every cluster offers it, e.g. GKE).")
     skip_init: bool = Field(

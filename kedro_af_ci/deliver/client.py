@@ -10,9 +10,10 @@ there", and a flaky network can never start a second run. Credentials never appe
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -419,10 +420,11 @@ class AirflowClient:
                 f"&task_id={quote(task_id, safe='')}&tab=logs")
 
 
-def read_bounded(response: requests.Response, limit: int = MAX_BODY,
+def read_bounded(response: requests.Response, limit: int | None = None,
                  error: Callable[[str], Exception] = AirflowApiError) -> None:
-    """Read the answer's body now, at most ``limit`` bytes (a body that never ends is an error, not a
-    command that never ends); requests then serves ``.json()``/``.text`` from it."""
+    """Read the answer's body now, at most ``limit`` bytes (MAX_BODY by default: a body that never ends
+    is an error, not a command that never ends); requests then serves ``.json()``/``.text`` from it."""
+    limit = MAX_BODY if limit is None else limit
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=65536):
@@ -441,3 +443,15 @@ def _cause(exc: requests.RequestException) -> str:
     is looked through, so a timeout reads ReadTimeoutError rather than ConnectionError."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return type(reason or exc).__name__
+
+
+def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | None = None, credentials: bool = True,
+                   **options):
+    """The Airflow client of the CLI and the container action: credentials from the environment
+    (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file)."""
+    environ = os.environ if environ is None else environ
+    secrets = Credentials(token=environ.get("AIRFLOW_API_TOKEN") or None,
+                          username=environ.get("AIRFLOW_USERNAME") or None,
+                          password=environ.get("AIRFLOW_PASSWORD") or None) if credentials else Credentials()
+    verify: bool | str = False if insecure else environ.get("AIRFLOW_CA_BUNDLE") or True
+    return AirflowClient(host, secrets, verify=verify, **options)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AirflowApiError, ConfigError, RunFailed
 from ..logsafe import safe_line
@@ -52,8 +52,8 @@ class Progress:
 
     def __init__(self, enabled_tty: bool | None = None):
         self.tty = sys.stderr.isatty() if enabled_tty is None else enabled_tty
-        self._last = None
-        self._status = None
+        self._last: str | None = None
+        self._status: Any = None  # rich's Status, on a terminal
         if self.tty:
             from rich.console import Console
 
@@ -113,7 +113,7 @@ def _waiting_for(details: dict | None, dag_id: str, content_tag: str, filename: 
 def _ask_reparse(client: AirflowClient, details: dict | None) -> bool:
     """A file Airflow already knows can be parsed now instead of at its next scan (Airflow 3)."""
     token = (details or {}).get("file_token")
-    return bool(token) and client.reparse(token)
+    return isinstance(token, str) and bool(token) and client.reparse(token)
 
 
 def _ask_rescan(client: AirflowClient, details: dict | None) -> bool:
@@ -123,7 +123,7 @@ def _ask_rescan(client: AirflowClient, details: dict | None) -> bool:
         return False
     try:
         token = client.known_file_token(TAG_PREFIX)
-        return bool(token) and client.reparse(token)
+        return token is not None and client.reparse(token)
     except AirflowApiError as exc:
         log.debug("no rescan asked: %s", exc)
         return True  # asked once is enough: the answer would not change

@@ -156,11 +156,11 @@ class Registry:
         if scheme.lower() != "bearer":
             return False
         fields = parse_dict_header(params)
-        realm = fields.get("realm", "")
+        realm = str(fields.get("realm") or "")
         if not realm.startswith("https://") and origin(realm) != origin(self.base):
             raise RegistryRefused("the registry's token service is not https: the login is not sent there")
         answer = self._request("GET", requests.Request("GET", realm, params={
-            "service": fields.get("service", ""), "scope": f"repository:{repository}:pull,delete"}).prepare().url
+            "service": fields.get("service") or "", "scope": f"repository:{repository}:pull,delete"}).prepare().url
             or realm, {"Authorization": _basic_auth_str(*self._login)})
         _expect(answer, 200, "getting a token from the registry's token service")
         token = answer.json().get("token") or answer.json().get("access_token")

@@ -192,9 +192,11 @@ def _mlflow_info(loader: Any) -> MlflowInfo | None:
         return None
     if not conf:
         return None
-    server = conf.get("server") if isinstance(conf.get("server"), dict) else {}
-    tracking = conf.get("tracking") if isinstance(conf.get("tracking"), dict) else {}
-    experiment = tracking.get("experiment") if isinstance(tracking.get("experiment"), dict) else {}
+    if not isinstance(conf, dict):
+        return None
+    server: dict = conf["server"] if isinstance(conf.get("server"), dict) else {}
+    tracking: dict = conf["tracking"] if isinstance(conf.get("tracking"), dict) else {}
+    experiment: dict = tracking["experiment"] if isinstance(tracking.get("experiment"), dict) else {}
     uri, name = server.get("mlflow_tracking_uri"), experiment.get("name")
     return MlflowInfo(tracking_uri=str(uri) if uri else None, experiment_name=str(name) if name else None,
                       installed=importlib.util.find_spec("mlflow") is not None)  # importing it takes a second

@@ -137,8 +137,9 @@ def _task_groups(graph: PipelineGraph, tasks: list, rc: RunConfig, grouping: str
 def task_settings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> dict[str | None, dict[str, Any]]:
     """Each profile's Airflow task settings over ``run_config.retries`` (key None: tasks without a
     profile); profiles that set nothing are left out, so their tasks take Airflow's defaults."""
-    base = {"retries": rc.retries} if rc.retries else {}
-    found = {None: base, **{name: {**base, **p.task_settings()} for name, p in profiles.items()}}
+    base: dict[str, Any] = {"retries": rc.retries} if rc.retries else {}
+    found: dict[str | None, dict[str, Any]] = {None: base}
+    found.update({name: {**base, **p.task_settings()} for name, p in profiles.items()})
     return {name: settings for name, settings in found.items() if settings}
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import __version__
+from ..airflow_template import ConfigTemplate
 from ..config import (
     DockerConfig,
     ExternalDependency,
@@ -26,7 +27,6 @@ from ..dag_tags import (  # noqa: F401 - the plan's tags, imported from here by 
 )
 from ..k8s_names import short_hash
 from ..spark import (
-    ConfigTemplate,
     OperatorSpec,
     SparkJob,
     SparkSettings,

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from ..airflow_template import ConfigTemplate
 from ..bounded_yaml import YamlLimitError, load_bounded
 from ..errors import ConfigError
-from ..spark import ConfigTemplate
 
 _UNIQUE_NAME = re.compile(r"\{PodGenerator\.make_unique_pod_id\((?:[^{}]|\{\{[^{}]*\}\})*\)\}")
 _QUOTED_JINJA = re.compile(r"""\{(['"])(\{\{.*?\}\})\1\}""")
@@ -96,4 +96,5 @@ def _check_shape(data: dict, key: str) -> None:
 
 
 def template_volume_names(data: dict) -> set[str]:
-    return {v.get("name") for v in (data.get("spec") or {}).get("volumes", []) or [] if isinstance(v, dict)}
+    return {str(v["name"]) for v in (data.get("spec") or {}).get("volumes", []) or []
+            if isinstance(v, dict) and v.get("name")}

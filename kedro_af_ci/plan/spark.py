@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..airflow_template import AirflowTemplate
 from ..config import (
     PluginConfig,
     ResourceConfig,
@@ -11,7 +12,6 @@ from ..graph.model import PipelineGraph
 from ..k8s_names import dns_name
 from ..spark import (
     PROJECT_HOME,
-    AirflowTemplate,
     DataprocOperatorFactory,
     FactoryOutput,
     SparkJob,
@@ -27,7 +27,7 @@ def spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, tasks: list[Plan
     """Dataproc or a custom factory: a cluster per run, jobs reading uploaded artifacts. The built-in
     Dataproc factory runs here (pure); a custom one's operators come later (they run project code)."""
     sc = config.run_config.spark
-    if sc is None or not spark_task_ids:
+    if sc is None or not spark_task_ids or not sc.artifacts_path:  # the config requires it but on kubernetes
         return None
     artifacts_uri = f"{sc.artifacts_path.rstrip('/')}/{dag_id}/{git.commit_id[:12]}"
     base_name = sc.cluster_name or dns_name("spark-" + dag_id, max_len=30)

@@ -12,13 +12,10 @@ from ..config import (
 from ..errors import GraphError
 from ..graph.model import PipelineGraph, strip_transcoding
 from ..k8s_names import dns_name, sanitize_id
-from ..spark import (
-    spark_groups,
-    spark_reasons,
-)
 from .fixed_tasks import RESERVED_TASK_IDS
 from .grouping import NodeGroup, group_nodes
 from .model import PlannedTask
+from .spark_detect import spark_groups, spark_reasons
 from .tags import tagged_values
 
 log = logging.getLogger(__name__)
@@ -108,8 +105,9 @@ def plan_tasks(graph: PipelineGraph, config: PluginConfig, groups: list[NodeGrou
     for group in groups:
         tags = list(dict.fromkeys(t for name in group.nodes for t in nodes_by_name[name].tags))
         key = _profile_key(group, tags, rc, warnings)
-        if key is not None and key not in profiles:  # one profile per name, however many tasks use it
-            profiles[key] = resource_profile(rc.resources, (f"resources:{key}",))
+        profile = resource_profile(rc.resources, (f"resources:{key}",)) if key is not None else None
+        if key is not None and profile is not None and key not in profiles:  # one per name, however many tasks
+            profiles[key] = profile
         upstream = {group_of[d] for name in group.nodes for d in deps[name]} - {group.name}
         tasks.append(PlannedTask(
             task_id=task_ids[group.name], pod_name=pod_names[group.name], nodes=group.nodes, profile=key,

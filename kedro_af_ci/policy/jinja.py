@@ -131,7 +131,7 @@ def _visit_expression(node: nodes.Node, use: JinjaUse) -> None:
         _visit(root, use)
     for step in rest:
         for child in step.iter_child_nodes():
-            if child is not step.node:
+            if child is not getattr(step, "node", None):  # Getattr/Getitem/Call: what the step applies to
                 _visit(child, use)
 
 

@@ -16,9 +16,9 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+from ..airflow_template import AirflowTemplate, ConfigTemplate
 from ..errors import ConfigError
 from ..plan.model import DagPlan, SparkPlan
-from ..spark import AirflowTemplate, ConfigTemplate
 from .jinja import TemplateRefused, read_template
 from .model import DeploymentPolicy
 
@@ -35,10 +35,9 @@ def check_plan(plan: DagPlan, policy: DeploymentPolicy, *, before_factory: DagPl
     problems: list[tuple[str, str]] = []
     for key, text in _config_templates(plan):
         problems += _jinja_problems(key, text, policy)
-    custom = before_factory is not None and before_factory.spark is not None \
-        and before_factory.spark.settings is not None
-    if custom and plan.spark is not None:
-        problems += _factory_problems(plan.spark, before_factory.spark, policy)  # type: ignore[union-attr]
+    before = before_factory.spark if before_factory is not None else None
+    if before is not None and before.settings is not None and plan.spark is not None:
+        problems += _factory_problems(plan.spark, before, policy)
     for name, pod in plan.pod_templates.items():
         problems += [(f"{TEMPLATES_KEY}.{name}.template", p) for p in _pod_problems(pod, policy)]
     if problems:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..airflow_template import AirflowTemplate
 from ..plan.fixed_tasks import FIXED_TASKS, FixedTaskIds
 from ..plan.model import (
     DATA_VOLUME_NAME,
@@ -27,7 +28,7 @@ from ..plan.model import (
     SparkPlan,
     VolumePlan,
 )
-from ..spark import AirflowTemplate, OperatorSpec
+from ..spark import OperatorSpec
 
 # execution docker, data_volume_init: "$1" is the image's data folder, "$2" the new volume
 _VOLUME_OWNER = 'chown "$(stat -c %u:%g "$1")" "$2" && chmod "$(stat -c %a "$1")" "$2"'

@@ -442,8 +442,8 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
     from containers import start_registry
     from servers import stop
 
-    from kedro_af_ci.action.docker import branch_tag
     from kedro_af_ci.gitinfo import GitInfo
+    from kedro_af_ci.image.docker import branch_tag
     from kedro_af_ci.plan.build import build_plan
     from kedro_af_ci.render.dag import render_dag
 

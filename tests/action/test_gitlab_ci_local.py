@@ -106,8 +106,8 @@ def assert_the_stop_job_removes_the_branchs_dag_and_image(repo: UserRepo) -> Non
     the default branch's image and the other DAGs stay."""
     from container_scenario import BRANCH
 
-    from kedro_af_ci.action.docker import branch_tag
     from kedro_af_ci.deliver.client import AirflowClient, Credentials
+    from kedro_af_ci.image.docker import branch_tag
 
     registry, name = repo.stack.registry, repo.image_repo.split("/", 1)[1]
     registry.push(name, "the default branch's", branch_tag("main"))

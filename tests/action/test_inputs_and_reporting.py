@@ -8,10 +8,10 @@ from conftest import ROOT
 from test_entrypoint import parse_github_output
 
 from kedro_af_ci.action.ci import GitHubReporter, GitLabReporter, Reporter, detect
-from kedro_af_ci.action.docker import image_ref, registry_of
 from kedro_af_ci.action.inputs import ActionInputs
 from kedro_af_ci.action.summary import SummaryData, mermaid_label, render_summary
 from kedro_af_ci.errors import ConfigError
+from kedro_af_ci.image.docker import image_ref, registry_of
 
 
 def test_every_input_of_action_yml_is_read_with_its_default():

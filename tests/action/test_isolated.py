@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kedro_af_ci.action.isolated import ChildRunner, run_job
 from kedro_af_ci.errors import GraphError
+from kedro_af_ci.image.isolated import ChildRunner, run_job
 
 
 @pytest.mark.parametrize("pipeline", ["__default__", "no_such_pipeline"])

@@ -214,11 +214,13 @@ def test_compile_is_deterministic_and_hash_tracks_content(tmp_path):
 
 
 def test_run_id_with_odd_characters_gives_valid_claim(tmp_path):
-    _, _, dag = compile_tiny(tmp_path, {"image": "a:1"})
-    task = render(dag.task_dict["create_volume"], run_id="Ünïcode run/with spaces & {{ braces }}")
-    name = yaml.safe_load(task.yaml_conf)["metadata"]["name"]
-    assert re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name), name
-    assert RUN_ID
+    names = []
+    for run_id in ("Ünïcode run/with spaces & {{ braces }}", "Ünïcode run/with spaces & {{ braces }}!", RUN_ID):
+        _, _, dag = compile_tiny(tmp_path / str(len(names)), {"image": "a:1"})
+        task = render(dag.task_dict["create_volume"], run_id=run_id)
+        names.append(yaml.safe_load(task.yaml_conf)["metadata"]["name"])
+        assert re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", names[-1]), names[-1]
+    assert len(set(names)) == 3  # each run its own claim, even runs whose ids differ only in what is cut
 
 
 def test_external_dependencies_sensors_group_and_order(tmp_path):

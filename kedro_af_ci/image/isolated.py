@@ -26,8 +26,8 @@ from ..errors import BuildError
 RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
 _PACKAGE = Path(__file__).resolve().parent.parent
-_MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py", "spark.py",
-            "plan/__init__.py", "plan/partition.py", "templates/kedro_logging.yml")
+_MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py",
+            "airflow_template.py", "spark.py", "spark_wire.py", "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
 import base64, io, shutil, sys, tempfile, zipfile
@@ -35,7 +35,7 @@ folder = tempfile.mkdtemp(prefix="kedro-af-ci-")
 try:  # the modules are gone when the job ends, whatever its outcome
     zipfile.ZipFile(io.BytesIO(base64.b64decode(PAYLOAD))).extractall(folder)
     sys.path.insert(0, folder)
-    from kedro_af_ci.action.isolated_main import main
+    from kedro_af_ci.image.isolated_main import main
     code = main(sys.argv[1:])
 finally:
     shutil.rmtree(folder, ignore_errors=True)
@@ -57,7 +57,7 @@ def main(argv):
             from kedro_af_ci.graph.extract import extract_graph
             answer = json.loads(extract_graph(Path.cwd(), request["pipeline"], request["env"]).to_json())
         else:
-            from kedro_af_ci.spark import run_factory_request
+            from kedro_af_ci.spark_wire import run_factory_request
             answer = run_factory_request(request)
     except KafError as exc:
         real_stdout.write("\\n%s %s\\n" % (ERROR_MARKER, " ".join(str(exc).split())))
@@ -76,14 +76,15 @@ def bootstrap_script() -> str:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for relative in _MODULES:
             archive.write(_PACKAGE / relative, f"kedro_af_ci/{relative}")
-        archive.writestr("kedro_af_ci/action/__init__.py", "")
-        archive.writestr("kedro_af_ci/action/isolated_main.py", _MAIN)
+        archive.writestr("kedro_af_ci/image/__init__.py", "")
+        archive.writestr("kedro_af_ci/image/isolated_main.py", _MAIN)
     payload = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f"PAYLOAD = {payload!r}\n" + _BOOTSTRAP
 
 
 class Runner(Protocol):
-    where: str  # for messages: "image X", "a child process"
+    @property
+    def where(self) -> str: ...  # for messages: "image X", "a child process"
 
     def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess: ...
 
@@ -95,7 +96,7 @@ _QUIET = {"KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PYTHONDONTWRI
 class ImageRunner:
     """``python -`` in the project image: no network, no mount, only the variables below."""
 
-    docker: Any  # action.docker.Docker
+    docker: Any  # image.docker.Docker
     image: str
     workdir: str
 
