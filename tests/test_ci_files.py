@@ -171,3 +171,17 @@ def test_the_airflow_extra_is_what_the_action_image_installs():
     image = [line.strip() for line in (ROOT / "requirements" / "action.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     assert sorted(extra) == sorted(image)
+
+
+def test_the_pull_request_workflow_runs_lint_and_the_unit_tier():
+    """The repository's own CI for pull requests: the checks `make lint` runs, then `make test-unit`."""
+    workflow = ROOT / ".github" / "workflows" / "ci.yml"
+    check([tool("actionlint"), "-shellcheck", tool("shellcheck"), str(workflow)])
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)])
+    check([tool("zizmor"), "--offline", "--no-progress", str(workflow)])
+    steps = [step.get("run") for step in yaml.safe_load(workflow.read_text())["jobs"]["lint-and-unit"]["steps"]]
+    assert steps[1:] == ["make lint", "make test-unit"]
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint: ", 1)[1].split("\n\n", 1)[0]
+    for command in ("ruff check", "lint-imports", "mypy", "actionlint", "zizmor", "hadolint"):
+        assert command in lint, command
