@@ -232,3 +232,24 @@ def test_readme_command_table_names_every_option_of_every_command():
                      if opt.startswith("--") and opt != "--verbose"}
               for name, command in airflow_k8s.commands.items()}
     assert documented == actual
+
+
+def test_no_command_leaves_a_temporary_folder_behind(example_repo, tmp_path):
+    """Each command, on success and on failure, with TMPDIR a fresh folder that must stay empty (the
+    pre-flight's folder, the graph child's modules, the build context are all removed)."""
+    from conftest import run_cli
+
+    project = example_repo[0]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch), "KEDRO_CONFIG_DAGS_FOLDER": str(tmp_path / "dags")}
+    runs = {
+        "compile": ("compile", "-o", str(tmp_path / "dag.py")),
+        "export-graph": ("export-graph", "-o", str(tmp_path / "graph.json")),
+        "upload-pipeline": ("upload-pipeline", "-o", str(tmp_path / "dags")),
+        "compile of a pipeline that is not there": ("-p", "nope", "compile", "-o", str(tmp_path / "x.py")),
+    }
+    for name, args in runs.items():
+        result = run_cli("--project-path", str(project), *args, env=env)
+        assert (result.returncode == 0) == ("not there" not in name), (name, result.stderr[-2000:])
+        assert sorted(p.name for p in scratch.iterdir()) == [], name
