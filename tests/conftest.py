@@ -303,7 +303,7 @@ def airflow_token(server) -> str:
 
 def _dump_rendered_dags(folder: str) -> None:
     """With KAF_DUMP_DAGS=<folder>, every DAG the tests render is written there, named by the test, so
-    two runs (before and after a refactoring) can be compared file by file (`diff -r before after`).
+    two runs (before and after a refactoring) can be compared file by file (docs/contributing.md).
     Patched at import, before any test module binds ``render_dag``."""
     from kedro_af_ci.render import dag as render_module
 

@@ -431,3 +431,15 @@ def test_docs_name_every_tag_a_dag_carries(tmp_path):
     section = docs.split("<!-- tags:", 1)[1].split("\n\n", 1)[0]
     assert {prefix for prefix in prefixes if f"`{prefix}" in section} == prefixes
     assert f"`{EXPERIMENT_TAGS[1]}`" in section  # the predecessor's tag, read by list-pipelines
+
+
+def test_no_template_file_is_over_250_lines():
+    """One file per backend (templates/dag/): a change to the Docker tasks is read in one short file."""
+    from pathlib import Path
+
+    import kedro_af_ci
+
+    templates = Path(kedro_af_ci.__file__).parent / "templates"
+    sizes = {p.relative_to(templates).as_posix(): len(p.read_text().splitlines()) for p in templates.rglob("*.j2")}
+    assert {"dag/local.py.j2", "dag/docker.py.j2", "dag/kubernetes.py.j2"} <= set(sizes)
+    assert {name: n for name, n in sizes.items() if n > 250} == {}
