@@ -13,9 +13,10 @@ from .. import k8s_names as names
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors; a loaded config is immutable; an enum field holds its plain string."""
+    """Unknown keys are errors; a loaded config is immutable; a mode stays its enum (a ``Choice``, which
+    compares and prints as its value)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Choice(str, Enum):
@@ -23,6 +24,12 @@ class Choice(str, Enum):
 
     def __str__(self) -> str:
         return str(self.value)
+
+    def __format__(self, spec: str) -> str:  # f-strings too, on every Python (3.12 changed str-mixins')
+        return format(str(self.value), spec)
+
+    def __repr__(self) -> str:  # messages quote it as the config wrote it: 'local'
+        return repr(str(self.value))
 
 
 def to_str_list(value: Any) -> Any:

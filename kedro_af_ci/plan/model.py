@@ -10,6 +10,7 @@ from .. import __version__
 from ..airflow_template import ConfigTemplate
 from ..config import (
     DockerConfig,
+    Execution,
     ExternalDependency,
     ResourceConfig,
     SecretConfig,
@@ -152,7 +153,7 @@ class DagPlan:
     max_active_runs: int | None
     retries: int
     tags: tuple[str, ...]
-    execution: str
+    execution: Execution
     image: str
     namespace: str
     image_pull_policy: str

@@ -77,14 +77,20 @@ def test_write_then_check(tmp_path, capsys):
     assert main(["--check", str(readme), str(other)]) == 0
 
 
-def test_modes_are_enums_whose_plain_values_reach_the_plan():
-    """A str-Enum member would print as Execution.DOCKER in an f-string or repr: the models keep the value."""
+def test_modes_stay_enums_that_print_as_their_values():
+    """Modes stay typed after validation (Execution, Grouping, SparkType), and every way of printing one
+    (str, f-string, repr, the DAG's literal encoder) writes the plain value, never Execution.DOCKER."""
+    from kedro_af_ci.config import Execution, Grouping, SparkType
+    from kedro_af_ci.templating import py
+
     rc = RunConfig.model_validate({"image": "a:1", "execution": "docker", "grouping": "tag"})
     default = RunConfig.model_validate({"image": "a:1"})
     spark = SparkConfig.model_validate({"type": "k8s"})
-    for value, text in ((rc.execution, "docker"), (rc.grouping, "tag"), (default.execution, "kubernetes"),
-                        (default.grouping, "auto"), (spark.type, "kubernetes")):
-        assert type(value) is str and repr(value) == repr(text)
+    for value, kind, text in ((rc.execution, Execution, "docker"), (rc.grouping, Grouping, "tag"),
+                              (default.execution, Execution, "kubernetes"), (default.grouping, Grouping, "auto"),
+                              (spark.type, SparkType, "kubernetes")):
+        assert type(value) is kind and value == text
+        assert (str(value), f"{value}", repr(value), py(value)) == (text, text, repr(text), repr(text))
 
 
 def test_every_config_snippet_in_readme_is_a_valid_config(tmp_path):
