@@ -22,6 +22,7 @@ from . import __version__
 from .errors import ConfigError, KafError
 from .kedro_project import project_identity
 from .logsafe import safe_line, safe_text, setup_logging
+from .modes import GROUPINGS
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -78,7 +79,7 @@ def _check_env_name(ctx, param, value):
 @click.option("--conf-source", default="conf", show_default=True, help="Configuration folder of the project.")
 @click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Pipeline graph JSON (from export-graph) to use instead of importing the project.")
-@click.option("--group-by", "grouping", type=click.Choice(["auto", "none", "memory", "namespace", "tag"]),
+@click.option("--group-by", "grouping", type=click.Choice(GROUPINGS),
               help="Group nodes into tasks (default: run_config.grouping, else auto).")
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
 @click.version_option(__version__, prog_name="kedro-airflow-k8s-action")

@@ -185,3 +185,14 @@ def test_the_pull_request_workflow_runs_lint_and_the_unit_tier():
     lint = makefile.split("\nlint: ", 1)[1].split("\n\n", 1)[0]
     for command in ("ruff check", "lint-imports", "mypy", "actionlint", "zizmor", "hadolint"):
         assert command in lint, command
+
+
+def test_the_grouping_modes_are_one_list_everywhere_users_read_them():
+    from kedro_af_ci.config import Grouping
+    from kedro_af_ci.modes import GROUPINGS
+
+    listed = ", ".join(GROUPINGS)
+    assert tuple(g.value for g in Grouping) == GROUPINGS
+    description = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]["group-by"]["description"]
+    assert f"({listed})" in description
+    assert f"({listed})" in (ROOT / "README.md").read_text()  # the generated input table

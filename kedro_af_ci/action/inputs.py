@@ -80,8 +80,10 @@ def _env(value: str) -> str | None:
 
 
 def _group_by(value: str) -> str | None:
-    if value not in ("", "auto", "none", "memory", "namespace", "tag"):
-        raise ConfigError(f"expected auto, none, memory, namespace or tag, got {value!r}", key="input group-by")
+    from ..modes import GROUPINGS
+
+    if value and value not in GROUPINGS:
+        raise ConfigError(f"expected one of {', '.join(GROUPINGS)}, got {value!r}", key="input group-by")
     return value or None
 
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 
 from ..asset_uris import asset_uri
 from ..dag_tags import check_user_tag
+from ..modes import GROUPINGS
 from .common import (
     AirflowKey,
     Choice,
@@ -66,6 +67,10 @@ class Grouping(Choice):
     MEMORY = "memory"
     NAMESPACE = "namespace"
     TAG = "tag"
+
+
+if tuple(g.value for g in Grouping) != GROUPINGS:  # modes.py is the one list the CLI and the action read
+    raise ImportError("config.run.Grouping and modes.GROUPINGS differ")
 
 
 def variables_as_env(value: Any) -> Any:
