@@ -63,7 +63,7 @@ def test_profiles_become_cpu_shares_memory_limits_and_labels(tmp_path):
     assert (big.cpus, big.mem_limit) == (4.0, 2 * 2**30)  # the named profile over __default__
     assert (default.cpus, default.mem_limit, default.labels) == (0.5, 2 * 2**30, {"team": "ds"})
     assert default.network_mode == "none"
-    [warning] = [w for w in plan.warnings if w.startswith("execution docker")]
+    [warning] = [w for w in plan.warnings if w.code == "docker-settings-not-applied"]
     assert "secrets" in warning and "resources.big: tolerations" in warning
 
 

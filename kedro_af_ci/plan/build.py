@@ -44,6 +44,7 @@ from .pod_templates import parse_pod_template, template_volume_names
 from .spark import kubernetes_spark_plan, spark_plan
 from .task_groups import plan_task_groups
 from .tasks import classify_spark, group_tasks, plan_tasks, unique_ids, warn_memory_crossings
+from .warnings import PlanWarning
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     Asset URIs whose events the DAG may emit (None: every one; a run-once DAG emits none, so a preview
     never triggers the DAGs scheduled on production data)."""
     rc = config.run_config
-    warnings: list[str] = []
+    warnings: list[PlanWarning] = []
     run_name = run_name_of(rc.run_name, rc.experiment_name, graph.project.package_name)
     dag_id = dag_id_of(run_name)
     spark_of = classify_spark(graph, rc)
@@ -92,8 +93,9 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     if rc.execution == "docker":
         warnings += _docker_warnings(rc, profiles)
     if rc.deferrable and rc.execution != "kubernetes":
-        warnings.append(f"run_config.deferrable applies to execution kubernetes only: the tasks of execution "
-                        f"{rc.execution} hold their worker slot while they run")
+        warnings.append(PlanWarning("deferrable-not-applied", "run_config.deferrable",
+            f"run_config.deferrable applies to execution kubernetes only: the tasks of execution "
+                        f"{rc.execution} hold their worker slot while they run"))
     sensors = plan_sensors(rc.external_dependencies, run_once, warnings)
     templates = plan_pod_templates(rc, tasks, volume, warnings)
     mlflow = mlflow_plan(graph, config, git, warnings, templates.pods)
@@ -167,7 +169,7 @@ def _dag_settings(rc: RunConfig, graph: PipelineGraph, git: GitInfo, run_name: s
     }
 
 
-def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: list[str]) -> None:
+def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: list[PlanWarning]) -> None:
     """Macros Airflow 3 removed: an error when the DAG is checked against Airflow 3, else a warning."""
     removed = sorted(set(rc.macro_params) & set(_REMOVED_IN_AIRFLOW3))
     if not removed:
@@ -176,8 +178,9 @@ def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: lis
     if airflow_major is not None and airflow_major >= 3:  # every task would fail to render
         raise ConfigError(f"{', '.join(removed)} no longer exist in Airflow 3 ({instead})",
                           key="run_config.macro_params")
-    warnings.append(f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
-                    f"tasks using them fail to render there ({instead})")
+    warnings.append(PlanWarning("macro-removed-in-airflow3", "run_config.macro_params",
+        f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
+                    f"tasks using them fail to render there ({instead})"))
 
 
 # what an Airflow 3 run without a logical date (asset-triggered) cannot render
@@ -185,7 +188,7 @@ _LOGICAL_DATE_MACROS = {"ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz
                         "data_interval_start", "data_interval_end"}
 
 
-def check_asset_schedule_macros(rc: RunConfig, airflow_major: int | None, warnings: list[str]) -> None:
+def check_asset_schedule_macros(rc: RunConfig, airflow_major: int | None, warnings: list[PlanWarning]) -> None:
     """A run started by an Asset has no logical date on Airflow 3: date macros are undefined there."""
     dated = sorted(set(rc.macro_params) & _LOGICAL_DATE_MACROS) if rc.schedule_on_assets else []
     if not dated:
@@ -195,7 +198,8 @@ def check_asset_schedule_macros(rc: RunConfig, airflow_major: int | None, warnin
                "variables, or drop them from macro_params")
     if airflow_major is not None and airflow_major >= 3:
         raise ConfigError(message, key="run_config.macro_params")
-    warnings.append(f"run_config.macro_params: {message}")
+    warnings.append(PlanWarning("macro-without-logical-date", "run_config.macro_params",
+        f"run_config.macro_params: {message}"))
 
 
 def plan_volume(rc: RunConfig, dag_id: str) -> VolumePlan | None:
@@ -210,12 +214,13 @@ def plan_volume(rc: RunConfig, dag_id: str) -> VolumePlan | None:
 
 
 def plan_sensors(dependencies: list[ExternalDependency], run_once: bool,
-                 warnings: list[str]) -> tuple[SensorPlan, ...]:
+                 warnings: list[PlanWarning]) -> tuple[SensorPlan, ...]:
     """One sensor per external dependency (none for run-once); the same one twice gets numbered ids."""
     if run_once:
         if dependencies:
-            warnings.append(f"run-once: the {len(dependencies)} external dependency sensor(s) are left out; "
-                            "the scheduled DAG waits for them")
+            warnings.append(PlanWarning("sensors-left-out", "run_config.external_dependencies",
+                f"run-once: the {len(dependencies)} external dependency sensor(s) are left out; "
+                            "the scheduled DAG waits for them"))
         return ()
 
     def key(dep: ExternalDependency) -> str:
@@ -233,14 +238,15 @@ def plan_sensors(dependencies: list[ExternalDependency], run_once: bool,
 
 
 def plan_pod_templates(rc: RunConfig, tasks: list[PlannedTask], volume: VolumePlan | None,
-                       warnings: list[str]) -> TemplatePlan:
+                       warnings: list[PlanWarning]) -> TemplatePlan:
     """The pod templates the tasks use, parsed and checked."""
     pods: dict[str, dict] = {}
     for name in sorted({t.template for t in tasks if t.template}):
         key = f"run_config.kubernetes_pod_templates.{name}.template"
         if re.search(r"^type:\s*Pod\s*$", rc.kubernetes_pod_templates[name].template, flags=re.M):
-            warnings.append(f"{key}: `type: Pod` (the seed's samples) is read as `kind: Pod`, the field Kubernetes "
-                            "knows; write kind: Pod")
+            warnings.append(PlanWarning("pod-template-type-read-as-kind", "run_config.kubernetes_pod_templates",
+                f"{key}: `type: Pod` (the seed's samples) is read as `kind: Pod`, the field Kubernetes "
+                            "knows; write kind: Pod"))
         pods[name] = parse_pod_template(rc.kubernetes_pod_templates[name].template, key,
                                         volume.claim_name if volume else None)
     images = {name: image for name in pods if (image := rc.kubernetes_pod_templates[name].image)}
@@ -254,7 +260,7 @@ def _container_limits(profile: ResourceConfig) -> ContainerLimits:
                            mem_limit=int(quantity_value(memory)) if memory else None, labels=dict(profile.labels))
 
 
-def _docker_warnings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> list[str]:
+def _docker_warnings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> list[PlanWarning]:
     """Settings that only a Kubernetes cluster applies: said once, never silently dropped."""
     ignored = [key for key, value in (
         ("secrets", rc.secrets), ("image_pull_secrets", rc.image_pull_secrets),
@@ -267,6 +273,7 @@ def _docker_warnings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> list
             ignored.append(f"resources.{name}: {', '.join(fields)}")
     if not ignored:
         return []
-    return [f"execution docker: these Kubernetes settings have no Docker equivalent and are not applied: "
-            f"{'; '.join(ignored)} (on one host, requests.cpu becomes CPU shares, limits.memory a memory limit "
-            "and labels container labels)"]
+    return [PlanWarning("docker-settings-not-applied", "run_config.execution",
+                        f"execution docker: these Kubernetes settings have no Docker equivalent and are not "
+                        f"applied: {'; '.join(ignored)} (on one host, requests.cpu becomes CPU shares, "
+                        "limits.memory a memory limit and labels container labels)")]

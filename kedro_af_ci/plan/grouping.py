@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..graph.model import PipelineGraph, strip_transcoding
 from .partition import ClusterGraph, UnionFind
 from .tags import tagged_values
+from .warnings import PlanWarning
 
 STRATEGIES = ("none", "memory", "namespace", "tag")
 
@@ -65,12 +66,12 @@ def _group_keys(graph: PipelineGraph, strategy: str) -> dict[str, str | None]:
 
 
 def _merge_by_key(graph: PipelineGraph, keys: dict[str, str | None], fixed: dict[str, str],
-                  clusters: ClusterGraph) -> tuple[dict[str, list[int]], list[str]]:
+                  clusters: ClusterGraph) -> tuple[dict[str, list[int]], list[PlanWarning]]:
     """Each node joins the first cluster of its key it can join without a cycle, else starts a part.
     Fixed groups go first: each is convex, so it is whole before any strategy merge could put a path
     between its parts; strategy groups then split around it where they must."""
     parts: dict[str, list[int]] = {}  # group key -> its clusters, in creation order
-    warnings: list[str] = []
+    warnings: list[PlanWarning] = []
     ordered = [n for n in graph.nodes if n.name in fixed] + [n for n in graph.nodes if n.name not in fixed]
     for node in ordered:
         key = keys[node.name]
@@ -82,8 +83,9 @@ def _merge_by_key(graph: PipelineGraph, keys: dict[str, str | None], fixed: dict
             clusters.merge(target, mine)
             continue
         if parts.get(key):
-            warnings.append(f"group {key!r} split at node {node.name!r}: keeping it in one task would make "
-                            "the task graph cyclic")
+            warnings.append(PlanWarning("group-split-acyclic", "run_config.grouping",
+                f"group {key!r} split at node {node.name!r}: keeping it in one task would make "
+                            "the task graph cyclic"))
         parts.setdefault(key, []).append(mine)
     return parts, warnings
 
@@ -109,7 +111,7 @@ def _named_groups(graph: PipelineGraph, clusters: ClusterGraph, parts: dict[str,
 
 
 def group_nodes(graph: PipelineGraph, strategy: str,
-                fixed: dict[str, str] | None = None) -> tuple[list[NodeGroup], list[str]]:
+                fixed: dict[str, str] | None = None) -> tuple[list[NodeGroup], list[PlanWarning]]:
     """Groups in topological order of their first node, and warnings about splits. ``fixed`` gives
     nodes a group regardless of the strategy (the Spark groups)."""
     fixed = fixed or {}

@@ -33,6 +33,7 @@ from ..spark import (
     SparkSettings,
 )
 from .fixed_tasks import FIXED_TASKS
+from .warnings import PlanWarning
 
 
 def owner_tags(branch: str, repository: str | None) -> tuple[str, ...]:
@@ -197,7 +198,7 @@ class DagPlan:
     dagrun_timeout: timedelta | None = None
     owner: str | None = None
     version: str = __version__
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[PlanWarning, ...] = field(default=())  # plan/warnings.py: code, key and text
 
     @property
     def edges(self) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from ..spark import (
 )
 from .model import MLFLOW_RUN_ID, PlannedTask, SparkPlan, airflow_env
 from .spark_kubernetes import SUBMIT_OPERATOR, KubernetesSubmit, default_application, submit_spec
+from .warnings import PlanWarning
 
 
 def spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, tasks: list[PlannedTask],
@@ -55,7 +56,8 @@ def spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, tasks: list[Plan
 
 def kubernetes_spark_plan(config: PluginConfig, dag_id: str, graph: PipelineGraph, tasks: list[PlannedTask],
                            spark_task_ids: tuple[str, ...], params: str | None, kedro_args: tuple[str, ...],
-                           profiles: dict[str, ResourceConfig], mlflow: bool, warnings: list[str]) -> SparkPlan | None:
+                           profiles: dict[str, ResourceConfig], mlflow: bool,
+                           warnings: list[PlanWarning]) -> SparkPlan | None:
     """``spark.type: kubernetes``: one spark-submit per group, each with its task's resource profile;
     no cluster to create and nothing to upload (the project image is the Spark image)."""
     rc = config.run_config
@@ -80,7 +82,8 @@ def kubernetes_spark_plan(config: PluginConfig, dag_id: str, graph: PipelineGrap
         submits[job.task_id], missing = submit_spec(submit, job, kedro_args, profiles.get(profile) if profile else None)
         unapplied.update(missing)
     if unapplied:
-        warnings.append(f"spark type kubernetes: {', '.join(sorted(unapplied))} cannot be passed to spark-submit "
-                        "and are not applied to the Spark driver and executors")
+        warnings.append(PlanWarning("spark-conf-not-applied", "run_config.spark",
+            f"spark type kubernetes: {', '.join(sorted(unapplied))} cannot be passed to spark-submit "
+                        "and are not applied to the Spark driver and executors"))
     return SparkPlan(artifacts_uri="", project_home=rc.project_path, user_init_path=None, user_post_init_path=None,
                      jobs=jobs, create=None, delete=None, submits=submits, factory=SUBMIT_OPERATOR)

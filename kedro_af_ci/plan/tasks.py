@@ -17,6 +17,7 @@ from .grouping import NodeGroup, group_nodes
 from .model import PlannedTask
 from .spark_detect import spark_groups, spark_reasons
 from .tags import tagged_values
+from .warnings import PlanWarning
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,16 @@ def classify_spark(graph: PipelineGraph, rc: RunConfig) -> dict[str, str]:
     return spark_of
 
 
-def group_tasks(graph: PipelineGraph, strategy: str, spark_of: dict[str, str], warnings: list[str]) -> list[NodeGroup]:
+def group_tasks(graph: PipelineGraph, strategy: str, spark_of: dict[str, str],
+                warnings: list[PlanWarning]) -> list[NodeGroup]:
     """The node groups of the tasks; ``auto`` groups by memory only where in-memory datasets cross."""
     if strategy == "auto":
         lost = memory_crossings(graph, {n.name: n.name for n in graph.nodes})
         strategy = "memory" if lost else "none"
         if lost:
-            warnings.append(f"grouping auto: nodes that pass in-memory datasets ({shown(lost)}) share a task, "
-                            "since each task is a separate process; set run_config.grouping to choose")
+            warnings.append(PlanWarning("auto-grouping-merged", "run_config.grouping",
+                f"grouping auto: nodes that pass in-memory datasets ({shown(lost)}) share a task, "
+                            "since each task is a separate process; set run_config.grouping to choose"))
     groups, group_warnings = group_nodes(graph, strategy, fixed=spark_of)
     _check_node_names(groups)
     warnings += group_warnings
@@ -91,7 +94,7 @@ def group_tasks(graph: PipelineGraph, strategy: str, spark_of: dict[str, str], w
 
 
 def plan_tasks(graph: PipelineGraph, config: PluginConfig, groups: list[NodeGroup],
-               warnings: list[str]) -> tuple[list[PlannedTask], dict[str, ResourceConfig]]:
+               warnings: list[PlanWarning]) -> tuple[list[PlannedTask], dict[str, ResourceConfig]]:
     """One task per group: its ids, resource profile, pod template and upstream tasks."""
     rc = config.run_config
     names = [g.name for g in groups]
@@ -117,36 +120,40 @@ def plan_tasks(graph: PipelineGraph, config: PluginConfig, groups: list[NodeGrou
     return tasks, profiles
 
 
-def _profile_key(group: NodeGroup, tags: list[str], rc: RunConfig, warnings: list[str]) -> str | None:
+def _profile_key(group: NodeGroup, tags: list[str], rc: RunConfig, warnings: list[PlanWarning]) -> str | None:
     """The group's ``resources:<name>`` profile (the first, with a warning on a mix), else __default__."""
     named = [n for n in tagged_values(tags, "resources") if n in rc.resources]
     for name in (n for n in tagged_values(tags, "resources") if n not in rc.resources):
-        warnings.append(f"node(s) {group.nodes[0]!r}: resources tag {name!r} is not in run_config.resources; "
-                        + ("using '__default__'" if "__default__" in rc.resources else "using the cluster defaults"))
+        warnings.append(PlanWarning("resources-tag-unknown", "run_config.resources",
+            f"node(s) {group.nodes[0]!r}: resources tag {name!r} is not in run_config.resources; "
+                        + ("using '__default__'" if "__default__" in rc.resources else "using the cluster defaults")))
     if len(set(named)) > 1:
-        warnings.append(f"task {group.name!r} groups nodes with different resources tags {sorted(set(named))}; "
-                        f"using {named[0]!r}")
+        warnings.append(PlanWarning("resources-tags-mixed", "run_config.resources",
+            f"task {group.name!r} groups nodes with different resources tags {sorted(set(named))}; "
+                        f"using {named[0]!r}"))
     return named[0] if named else ("__default__" if "__default__" in rc.resources else None)
 
 
-def _template_key(group: NodeGroup, tags: list[str], rc: RunConfig, warnings: list[str]) -> str | None:
+def _template_key(group: NodeGroup, tags: list[str], rc: RunConfig, warnings: list[PlanWarning]) -> str | None:
     """The group's ``k8s_template:<name>`` pod template, else __default__ (Kubernetes only)."""
     if rc.execution != "kubernetes":
         return None
     wanted = tagged_values(tags, "k8s_template")
     known = [t for t in wanted if t in rc.kubernetes_pod_templates]
     for name in sorted(set(wanted) - set(known)):
-        warnings.append(f"node(s) {group.nodes[0]!r}: k8s_template {name!r} is not in "
-                        "run_config.kubernetes_pod_templates; using the default template")
+        warnings.append(PlanWarning("pod-template-tag-unknown", "run_config.kubernetes_pod_templates",
+            f"node(s) {group.nodes[0]!r}: k8s_template {name!r} is not in "
+                        "run_config.kubernetes_pod_templates; using the default template"))
     return known[0] if known else ("__default__" if "__default__" in rc.kubernetes_pod_templates else None)
 
 
-def warn_memory_crossings(graph: PipelineGraph, tasks: list[PlannedTask], warnings: list[str]) -> None:
+def warn_memory_crossings(graph: PipelineGraph, tasks: list[PlannedTask], warnings: list[PlanWarning]) -> None:
     crossing = memory_crossings(graph, {node: t.task_id for t in tasks for node in t.nodes})
     if crossing:
-        warnings.append(f"{len(crossing)} in-memory dataset(s) pass between tasks and are lost, since each task "
+        warnings.append(PlanWarning("memory-crossing", "run_config.grouping",
+            f"{len(crossing)} in-memory dataset(s) pass between tasks and are lost, since each task "
                         f"is a separate process: {shown(crossing)}; persist them in the catalog, or set "
-                        "grouping to memory or auto")
+                        "grouping to memory or auto"))
 
 
 def memory_crossings(graph: PipelineGraph, group_of: dict[str, str]) -> list[str]:

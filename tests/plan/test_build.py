@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import make_config, make_graph
 
@@ -39,7 +41,8 @@ def test_resource_profile_choice_and_warnings(tmp_path):
     profiles = {t.task_id: t.profile for t in plan.tasks}
     assert profiles == {"a": "big", "b": "__default__", "c": "__default__"}
     assert plan.profiles["big"].requests == {"cpu": "8"}
-    assert any("'missing' is not in run_config.resources" in w for w in plan.warnings)
+    [unknown] = [w for w in plan.warnings if w.code == "resources-tag-unknown"]
+    assert unknown.key == "run_config.resources" and "'missing'" in unknown
 
 
 def test_no_resources_config_means_cluster_defaults(tmp_path):
@@ -51,7 +54,7 @@ def test_memory_datasets_between_tasks_warn(tmp_path):
     graph = make_graph([("a", [], ["mid"], []), ("b", ["mid"], [], [])],
                        datasets={"mid": {"type": "kedro.io.MemoryDataset", "memory": True}})
     plan = build_plan(graph, make_config(tmp_path, {"image": "a:1", "grouping": "none"}), GIT)
-    assert any("in-memory dataset(s) pass between tasks and are lost" in w and "mid" in w for w in plan.warnings)
+    assert any(w.code == "memory-crossing" and "mid" in w for w in plan.warnings)
     assert not any("pod" in w for w in plan.warnings)  # whatever the execution mode
 
 
@@ -61,7 +64,7 @@ def test_grouping_auto_keeps_in_memory_datasets_in_one_task(tmp_path):
                                  "out": {"type": "pandas.CSVDataset"}})
     plan = build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT)  # the default: auto
     assert [t.nodes for t in plan.tasks] == [("a", "b"), ("c",)]
-    assert any(w.startswith("grouping auto: nodes that pass in-memory datasets (mid)") for w in plan.warnings)
+    assert [w.code for w in plan.warnings] == ["auto-grouping-merged"] and "(mid)" in plan.warnings[0]
     persisted = make_graph([("a", [], ["out"], []), ("c", ["out"], [], [])],
                            datasets={"out": {"type": "pandas.CSVDataset"}})
     plan = build_plan(persisted, make_config(tmp_path / "p", {"image": "a:1"}), GIT)
@@ -118,3 +121,17 @@ def test_settings_that_would_do_nothing_are_said(tmp_path):
                for w in plan.warnings)
     assert any("`type: Pod` (the seed's samples) is read as `kind: Pod`" in w for w in plan.warnings)
     assert plan.pod_templates["__default__"]["kind"] == "Pod"
+
+
+def test_every_plan_warning_has_a_code_and_the_key_it_concerns():
+    """Warnings are values: code (what tests and tools match), key (where to look), text (what users read)."""
+    import pickle
+
+    from kedro_af_ci.plan.warnings import PlanWarning
+
+    warning = PlanWarning("memory-crossing", "run_config.grouping", "2 in-memory dataset(s) pass between tasks")
+    assert warning == "2 in-memory dataset(s) pass between tasks" and f"{warning}" == str(warning)
+    copied = pickle.loads(pickle.dumps(warning))
+    assert (copied.code, copied.key, str(copied)) == (warning.code, warning.key, str(warning))
+    source = "\n".join(p.read_text() for p in (Path(__file__).parents[2] / "kedro_af_ci" / "plan").glob("*.py"))
+    assert "warnings.append(f" not in source and 'warnings.append("' not in source  # every one is a PlanWarning

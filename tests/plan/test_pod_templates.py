@@ -61,7 +61,7 @@ def test_tag_then_default_then_builtin(tmp_path):
                                         "__default__": {"template": DEFAULT}}, nodes)
     assert {t.task_id: t.template for t in plan.tasks} == {"spark_node": "spark", "plain": "__default__",
                                                           "other": "__default__"}
-    assert any("'missing' is not in run_config.kubernetes_pod_templates" in w for w in plan.warnings)
+    assert any(w.code == "pod-template-tag-unknown" and "'missing'" in w for w in plan.warnings)
     spark = build_pod(dag.task_dict["spark_node"], task_instance=TI())
     plain = build_pod(dag.task_dict["plain"])
     assert spark.spec.containers[0].image == "repo/spark:2"  # per-template image override

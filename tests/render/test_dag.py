@@ -385,7 +385,7 @@ def test_run_once_does_not_wait_for_other_dags(tmp_path, example_repo):
     config.write_text(config.read_text() + "  external_dependencies: [{dag_id: upstream-dag, timeout: 1440}]\n")
     plan = build_plan(make_graph([("a", [], ["x"], [])]), load_config(project, environ={}), GitInfo("a" * 40, "m"),
                       schedule=None, run_once=True)
-    assert plan.sensors == () and any("external dependency sensor(s) are left out" in w for w in plan.warnings)
+    assert plan.sensors == () and [w.code for w in plan.warnings] == ["sensors-left-out"]
     dags = tmp_path / "dags"
     result = subprocess.run([sys.executable, "-m", "kedro_af_ci.cli", "--project-path", str(project), "-p",
                              "data_processing", "schedule", "-c", "@daily", "-o", str(dags)], capture_output=True,

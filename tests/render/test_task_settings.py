@@ -107,5 +107,5 @@ def test_deferrable_pods_wait_in_the_triggerer(tmp_path):
 def test_deferrable_says_it_does_not_apply_without_pods(tmp_path, execution):
     config = make_config(tmp_path, {"image": "a:1", "execution": execution, "deferrable": True}, git_info=GIT)
     plan = build_plan(make_graph(NODES), config, GIT, schedule=None)
-    assert any("run_config.deferrable applies to execution kubernetes only" in w for w in plan.warnings)
+    assert ("deferrable-not-applied", "run_config.deferrable") in [(w.code, w.key) for w in plan.warnings]
     assert "deferrable" not in render_dag(plan, preflight=False).source.lower()
