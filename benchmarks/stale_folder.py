@@ -35,7 +35,7 @@ def write_stale_dags(project: Path, graph_file: Path, folder: Path, env: dict[st
         config = load_config(project, "demo", environ={**env, "KEDRO_CONFIG_RUN_NAME": f"stale-{i:03d}"},
                              git_info=info)
         plan = build_plan(graph, config, info, kedro_env="demo", schedule=None, run_once=True)
-        (folder / f"{plan.dag_id}.py").write_text(render_dag(plan).source)
+        (folder / f"{plan.dag.dag_id}.py").write_text(render_dag(plan).source)
 
 
 def parse_stats(log: str) -> dict[str, float]:

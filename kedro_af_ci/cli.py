@@ -134,11 +134,11 @@ def compile(opts: Options, output, image, cron, no_verify):
 
 def _report_assets(plan) -> None:
     """How many datasets became Assets; with --verbose, the persistent ones that did not, and why."""
-    uris = {uri for entry in plan.task_assets.values() for side in entry.values() for uri in side}
-    if uris or plan.assets_skipped:
+    uris = {uri for entry in plan.assets.by_task.values() for side in entry.values() for uri in side}
+    if uris or plan.assets.skipped:
         log.info("Assets: %d catalog dataset(s) as Assets; %d persistent dataset(s) without one%s", len(uris),
-                 len(plan.assets_skipped), "" if log.isEnabledFor(logging.DEBUG) else " (--verbose lists them)")
-    for line in plan.assets_skipped:
+                 len(plan.assets.skipped), "" if log.isEnabledFor(logging.DEBUG) else " (--verbose lists them)")
+    for line in plan.assets.skipped:
         log.debug("no Asset: %s", line)
 
 
@@ -219,7 +219,7 @@ def schedule(opts: Options, cron, output, image):
     _report_warnings(result.dag.warnings)
     _report_assets(result.plan)
     _upload(result, output)
-    echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.schedule!r}")
+    echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.dag.schedule!r}")
 
 
 @airflow_k8s.command("run-once")

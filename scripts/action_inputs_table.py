@@ -1,4 +1,4 @@
-"""Print the README's inputs/outputs tables from action.yml (tests check the README against it)."""
+"""Print docs/action.md's inputs/outputs tables from action.yml (tests check the README against it)."""
 
 from pathlib import Path
 

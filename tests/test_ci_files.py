@@ -58,9 +58,9 @@ def test_entrypoint_passes_shellcheck():
     check([tool("shellcheck"), "--severity=style", str(ROOT / "entrypoint" / "entrypoint.sh")])
 
 
-def test_readme_inputs_table_matches_action_yml():
+def test_the_inputs_table_matches_action_yml():
     declared = yaml.safe_load((ROOT / "action.yml").read_text())
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "action.md").read_text()
     table = readme.split("| input | default | description |", 1)[1].split("\n\n", 1)[0]
     rows = dict(re.findall(r"^\| `([a-z-]+)` \| `?([^|`]*)`? \|", table, flags=re.M))
     inputs = {k: str(v.get("default", "")) for k, v in declared["inputs"].items()}
@@ -195,4 +195,13 @@ def test_the_grouping_modes_are_one_list_everywhere_users_read_them():
     assert tuple(g.value for g in Grouping) == GROUPINGS
     description = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]["group-by"]["description"]
     assert f"({listed})" in description
-    assert f"({listed})" in (ROOT / "README.md").read_text()  # the generated input table
+    assert f"({listed})" in (ROOT / "docs" / "action.md").read_text()  # the generated input table
+
+
+def test_readme_stays_a_guide_under_350_lines():
+    """README is for users (try it, your project, CI, operating it, reference); tables of every
+    input and key, benchmarks and the design live in docs/ and are linked from it."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) < 350, f"README.md has {len(lines)} lines: move reference material to docs/"
+    for linked in re.findall(r"\]\((docs/[^)#]+)", "\n".join(lines)):
+        assert (ROOT / linked).is_file(), linked

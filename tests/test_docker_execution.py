@@ -58,7 +58,7 @@ def test_profiles_become_cpu_shares_memory_limits_and_labels(tmp_path):
     })
     graph = make_graph([("a", [], ["x"], ["resources.big"]), ("b", ["x"], [], [])])
     plan = build_plan(graph, config, GitInfo("a" * 40, "main"))
-    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     big, default = dag.get_task("a"), dag.get_task("b")
     assert (big.cpus, big.mem_limit) == (4.0, 2 * 2**30)  # the named profile over __default__
     assert (default.cpus, default.mem_limit, default.labels) == (0.5, 2 * 2**30, {"team": "ds"})

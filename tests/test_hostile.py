@@ -27,7 +27,7 @@ def round_trip(tmp_path, value: str) -> list[str]:
     git = GitInfo("0123456789abcdef0123456789abcdef01234567", value)
     config = make_config(tmp_path, RUN_CONFIG, git_info=git)
     plan = build_plan(make_graph([("a", ["raw"], ["x"], []), ("b", ["x"], [], [])], pipeline=value), config, git)
-    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     problems = []
     if dag.description != value:
         problems.append("description")

@@ -56,7 +56,7 @@ def compile_mlflow(tmp_path, run_config=None, mlflow=MlflowInfo("http://mlflow.e
     graph = dataclasses.replace(graph, mlflow=mlflow)
     plan = build_plan(graph, config, GIT)
     rendered = render_dag(plan)
-    return plan, rendered, load_dag(rendered.source, plan.dag_id, tmp_path)
+    return plan, rendered, load_dag(rendered.source, plan.dag.dag_id, tmp_path)
 
 
 def env_of(pod):

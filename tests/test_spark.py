@@ -364,7 +364,7 @@ def test_a_crafted_factory_never_writes_code_into_the_dag(tmp_path, class_path):
     plan = apply_factory(build_plan(graph, config, GIT), tmp_path)
     source = render_dag(plan).source
     assert "import os" not in source and f"factory '{module}.Crafted';" in source
-    load_dag(source, plan.dag_id, tmp_path)
+    load_dag(source, plan.dag.dag_id, tmp_path)
     assert not marker.exists()
 
 

@@ -9,17 +9,9 @@ datasets, parameters and paths with no fixed location (relative, templated) are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..asset_uris import asset_uri
 from ..graph.model import PipelineGraph, strip_transcoding
-from .model import PlannedTask
-
-
-@dataclass(frozen=True)
-class AssetPlan:
-    by_task: dict[str, dict[str, tuple[str, ...]]]  # task id -> {"inlets": …, "outlets": …}
-    skipped: tuple[str, ...]  # persistent datasets with no Asset, and why
+from .model import AssetPlan, PlannedTask
 
 
 def plan_assets(graph: PipelineGraph, tasks: list[PlannedTask], outlet_prefixes: tuple[str, ...] | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from .. import __version__
@@ -29,10 +30,16 @@ from .model import (
     DEFAULT_START_DATE,
     EXPERIMENT_TAG,
     TAG_PREFIX,
+    AssetPlan,
     ContainerLimits,
+    ContainerSettings,
     DagPlan,
+    DagSettings,
+    DockerPlan,
+    KedroRun,
     PlannedTask,
     SensorPlan,
+    TaskGroups,
     TemplatePlan,
     VolumePlan,
     airflow_env,
@@ -107,33 +114,33 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
                                        mlflow is not None, warnings)
     else:
         spark = spark_plan(config, git, dag_id, tasks, spark_task_ids, params)
+    cron = rc.cron_expression if schedule is True else schedule or None
     return DagPlan(
-        **_dag_settings(rc, graph, git, run_name, dag_id, rc.cron_expression if schedule is True else schedule or None),
-        kedro_env=kedro_env, kedro_args=kedro_args, params=params, profiles=profiles, tasks=tuple(tasks),
-        volume=volume, sensors=sensors, pod_templates=templates.pods, template_images=templates.images,
-        templates_with_volume=templates.with_volume, mlflow=mlflow, spark=spark,
-        container_limits={name: _container_limits(p) for name, p in profiles.items()}
-        if rc.execution == "docker" else {},
-        task_settings=task_settings(rc, profiles),
-        **_task_groups(graph, tasks, rc, grouping or rc.grouping),
-        **_assets(graph, tasks, rc, () if run_once else outlet_prefixes, schedule is True),
+        dag=dag_settings(rc, git, run_name, dag_id, cron),
+        run=KedroRun(project_path=rc.project_path, project_name=graph.project.project_name, pipeline=graph.pipeline,
+                     kedro_env=kedro_env, kedro_args=kedro_args, params=params, commit_id=git.commit_id,
+                     branch_name=git.branch_name),
+        execution=rc.execution, container=container_settings(rc), tasks=tuple(tasks), profiles=profiles,
+        task_settings=task_settings(rc, profiles), templates=templates, docker=docker_plan(rc, profiles),
+        volume=volume, sensors=sensors, failure_handlers=tuple(rc.failure_handlers), mlflow=mlflow, spark=spark,
+        task_groups=_task_groups(graph, tasks, rc, grouping or rc.grouping),
+        assets=_assets(graph, tasks, rc, () if run_once else outlet_prefixes, schedule is True),
         warnings=tuple(warnings),
     )
 
 
 def _assets(graph: PipelineGraph, tasks: list, rc: RunConfig, outlet_prefixes: tuple[str, ...] | None,
-            scheduled: bool) -> dict[str, Any]:
+            scheduled: bool) -> AssetPlan:
     assets = plan_assets(graph, tasks, outlet_prefixes)
-    return {"task_assets": assets.by_task, "assets_skipped": assets.skipped,
-            "schedule_assets": tuple(rc.schedule_on_assets) if scheduled else ()}
+    return replace(assets, schedule=tuple(rc.schedule_on_assets) if scheduled else ())
 
 
-def _task_groups(graph: PipelineGraph, tasks: list, rc: RunConfig, grouping: str) -> dict[str, Any]:
+def _task_groups(graph: PipelineGraph, tasks: list, rc: RunConfig, grouping: str) -> TaskGroups:
     """Namespaces as task groups, unless turned off or the tasks are the namespaces themselves."""
     if rc.task_groups == "none" or grouping == "namespace":
-        return {}
+        return TaskGroups()
     groups, group_of = plan_task_groups(graph, tasks)
-    return {"task_groups": tuple((g.group_id, g.label, g.parent) for g in groups), "task_group_of": group_of}
+    return TaskGroups(tuple((g.group_id, g.label, g.parent) for g in groups), group_of)
 
 
 def task_settings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> dict[str | None, dict[str, Any]]:
@@ -145,28 +152,33 @@ def task_settings(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> dict[st
     return {name: settings for name, settings in found.items() if settings}
 
 
-def _dag_settings(rc: RunConfig, graph: PipelineGraph, git: GitInfo, run_name: str, dag_id: str,
-                  cron: str | None) -> dict[str, Any]:
-    """The plan's fields that come straight from the config and the git checkout."""
+def dag_settings(rc: RunConfig, git: GitInfo, run_name: str, dag_id: str, cron: str | None) -> DagSettings:
+    """The DAG's own arguments, from the config and the git checkout (its tags say whose it is)."""
     tags = [f"{TAG_PREFIX}:{__version__}", f"{COMMIT_TAG}{git.commit_id}"[:100],
             *owner_tags(git.branch_name, git.repository)]
     if rc.experiment_name:
         tags.append(f"{EXPERIMENT_TAG}{rc.experiment_name}"[:100])
-    return {
-        "dag_id": dag_id, "display_name": run_name, "description": rc.description, "schedule": cron,
-        "start_date": rc.start_date or DEFAULT_START_DATE, "catchup": rc.catchup,
-        "max_active_runs": rc.max_active_runs, "retries": rc.retries,
-        "tags": tuple(dict.fromkeys([*tags, *rc.tags])), "max_active_tasks": rc.max_active_tasks,
-        "dagrun_timeout": rc.dagrun_timeout, "owner": rc.owner,
-        "deferrable": rc.deferrable and rc.execution == "kubernetes",
-        "execution": rc.execution, "image": rc.image, "namespace": rc.namespace,
-        "image_pull_policy": rc.image_pull_policy, "startup_timeout": rc.startup_time,
-        "service_account_name": rc.service_account_name, "image_pull_secrets": tuple(rc.image_pull_secrets),
-        "secrets": tuple(rc.secrets), "env_vars": airflow_env(rc.env_vars),
-        "failure_handlers": tuple(rc.failure_handlers), "docker": rc.docker if rc.execution == "docker" else None,
-        "project_path": rc.project_path, "project_name": graph.project.project_name, "pipeline": graph.pipeline,
-        "commit_id": git.commit_id, "branch_name": git.branch_name,
-    }
+    return DagSettings(
+        dag_id=dag_id, display_name=run_name, description=rc.description, schedule=cron,
+        start_date=rc.start_date or DEFAULT_START_DATE, catchup=rc.catchup, max_active_runs=rc.max_active_runs,
+        retries=rc.retries, tags=tuple(dict.fromkeys([*tags, *rc.tags])), max_active_tasks=rc.max_active_tasks,
+        dagrun_timeout=rc.dagrun_timeout, owner=rc.owner,
+    )
+
+
+def container_settings(rc: RunConfig) -> ContainerSettings:
+    return ContainerSettings(
+        image=rc.image, image_pull_policy=rc.image_pull_policy, env_vars=airflow_env(rc.env_vars),
+        namespace=rc.namespace, startup_timeout=rc.startup_time, service_account_name=rc.service_account_name,
+        image_pull_secrets=tuple(rc.image_pull_secrets), secrets=tuple(rc.secrets),
+        deferrable=rc.deferrable and rc.execution == "kubernetes",
+    )
+
+
+def docker_plan(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> DockerPlan | None:
+    if rc.execution != "docker":
+        return None
+    return DockerPlan(rc.docker, {name: _container_limits(p) for name, p in profiles.items()})
 
 
 def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: list[PlanWarning]) -> None:

@@ -144,7 +144,9 @@ class SparkPlan:
 
 
 @dataclass(frozen=True)
-class DagPlan:
+class DagSettings:
+    """The DAG object's own arguments: its id, name, schedule and run limits."""
+
     dag_id: str
     display_name: str
     description: str | None
@@ -154,62 +156,101 @@ class DagPlan:
     max_active_runs: int | None
     retries: int
     tags: tuple[str, ...]
-    execution: Execution
-    image: str
-    namespace: str
-    image_pull_policy: str
-    startup_timeout: int
-    service_account_name: str | None
-    image_pull_secrets: tuple[str, ...]
-    secrets: tuple[SecretConfig, ...]
-    env_vars: dict[str, str]
-    kedro_args: tuple[str, ...]  # `kedro run` arguments shared by every node task
-    params: str | None  # value of --params, a Jinja template built only from validated names
-    profiles: dict[str, ResourceConfig]
-    tasks: tuple[PlannedTask, ...]
-    volume: VolumePlan | None
-    sensors: tuple[SensorPlan, ...]
-    pod_templates: dict[str, dict]  # name -> pod dict for pod_template_dict
-    template_images: dict[str, str]  # name -> image override
-    templates_with_volume: tuple[str, ...]  # templates that define the data volume themselves
-    failure_handlers: tuple[SlackFailureHandler, ...]
-    mlflow: MlflowPlan | None
-    spark: SparkPlan | None
-    docker: DockerConfig | None  # execution: docker
-    container_limits: dict[str, ContainerLimits]  # execution: docker, per profile
+    max_active_tasks: int | None = None
+    dagrun_timeout: timedelta | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class KedroRun:
+    """What every task runs, and the checkout it comes from (the DAG's docstring and artifacts name it)."""
+
     project_path: str
     project_name: str
     pipeline: str
     kedro_env: str | None
+    kedro_args: tuple[str, ...]  # `kedro run` arguments shared by every node task
+    params: str | None  # value of --params, a Jinja template built only from validated names
     commit_id: str
     branch_name: str
-    # Airflow task settings (retries, pool, timeouts…) by resource profile key (None: tasks without one)
-    task_settings: dict[str | None, dict[str, Any]] = field(default_factory=dict)
-    # Kedro namespaces as task groups: (group id, label, parent id) parents first; task id -> group id
-    task_groups: tuple[tuple[str, str, str | None], ...] = ()
-    task_group_of: dict[str, str] = field(default_factory=dict)
-    # catalog datasets as Assets: task id -> {"inlets": URIs, "outlets": URIs}; what the DAG is
-    # scheduled on (instead of a cron); persistent datasets left out, and why (compile -v lists them)
-    task_assets: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
-    schedule_assets: tuple[str, ...] = ()
-    assets_skipped: tuple[str, ...] = ()
-    max_active_tasks: int | None = None
-    deferrable: bool = False  # execution kubernetes: the pod tasks wait in the triggerer
-    dagrun_timeout: timedelta | None = None
-    owner: str | None = None
     version: str = __version__
-    warnings: tuple[PlanWarning, ...] = field(default=())  # plan/warnings.py: code, key and text
 
-    @property
-    def edges(self) -> list[tuple[str, str]]:
-        return [(up, task.task_id) for task in self.tasks for up in task.upstream]
+
+@dataclass(frozen=True)
+class ContainerSettings:
+    """The container every node task starts: image, environment, and (Kubernetes) where and as whom."""
+
+    image: str | None  # None: execution local runs in the worker's own environment
+    image_pull_policy: str
+    env_vars: dict[str, str]
+    namespace: str
+    startup_timeout: int
+    service_account_name: str | None
+    image_pull_secrets: tuple[str, ...]
+    secrets: tuple[SecretConfig, ...]
+    deferrable: bool = False  # execution kubernetes: the pod tasks wait in the triggerer
+
+
+@dataclass(frozen=True)
+class DockerPlan:
+    """execution: docker: the worker's engine settings and each resource profile as Docker limits."""
+
+    settings: DockerConfig
+    limits: dict[str, ContainerLimits]
 
 
 @dataclass(frozen=True)
 class TemplatePlan:
+    """The config's pod templates, parsed and checked (plan/pod_templates.py)."""
+
     pods: dict[str, dict]  # name -> pod dict for pod_template_dict
     images: dict[str, str]  # name -> image override
     with_volume: tuple[str, ...]  # templates that define the data volume themselves
+
+
+@dataclass(frozen=True)
+class TaskGroups:
+    """Kedro namespaces as task groups: (group id, label, parent id), parents first; task id -> group id."""
+
+    groups: tuple[tuple[str, str, str | None], ...] = ()
+    group_of: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssetPlan:
+    """Catalog datasets as Assets (plan/assets.py): persistent datasets left out are listed, and why."""
+
+    by_task: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # id -> inlets, outlets
+    skipped: tuple[str, ...] = ()
+    schedule: tuple[str, ...] = ()  # what the DAG is scheduled on, instead of a cron
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    """Every decision about the DAG, in sections a stage reads whole (docs/architecture.md, "Plan")."""
+
+    dag: DagSettings
+    run: KedroRun
+    execution: Execution
+    container: ContainerSettings
+    tasks: tuple[PlannedTask, ...]
+    profiles: dict[str, ResourceConfig]
+    # Airflow task settings (retries, pool, timeouts…) by resource profile key (None: tasks without one)
+    task_settings: dict[str | None, dict[str, Any]] = field(default_factory=dict)
+    templates: TemplatePlan = field(default_factory=lambda: TemplatePlan({}, {}, ()))
+    docker: DockerPlan | None = None
+    volume: VolumePlan | None = None
+    sensors: tuple[SensorPlan, ...] = ()
+    failure_handlers: tuple[SlackFailureHandler, ...] = ()
+    mlflow: MlflowPlan | None = None
+    spark: SparkPlan | None = None
+    task_groups: TaskGroups = field(default_factory=TaskGroups)
+    assets: AssetPlan = field(default_factory=AssetPlan)
+    warnings: tuple[PlanWarning, ...] = ()  # plan/warnings.py: code, key and text
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(up, task.task_id) for task in self.tasks for up in task.upstream]
 
 
 def content_tag(source_without_hash: str) -> str:

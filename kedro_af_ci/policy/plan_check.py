@@ -38,7 +38,7 @@ def check_plan(plan: DagPlan, policy: DeploymentPolicy, *, before_factory: DagPl
     before = before_factory.spark if before_factory is not None else None
     if before is not None and before.settings is not None and plan.spark is not None:
         problems += _factory_problems(plan.spark, before, policy)
-    for name, pod in plan.pod_templates.items():
+    for name, pod in plan.templates.pods.items():
         problems += [(f"{TEMPLATES_KEY}.{name}.template", p) for p in _pod_problems(pod, policy)]
     if problems:
         lines = "\n".join(f"  {key}: {message}" for key, message in problems)
@@ -70,8 +70,8 @@ def _config_templates(plan: DagPlan) -> Iterator[tuple[str, str]]:
 
 def _config_key(plan_path: str) -> str:
     """A plan location as the config key the user knows."""
-    if plan_path.startswith("pod_templates."):
-        return f"{TEMPLATES_KEY}.{plan_path.split('.')[1]}.template"
+    if plan_path.startswith("templates.pods."):
+        return f"{TEMPLATES_KEY}.{plan_path.split('.')[2]}.template"
     name = plan_path.rsplit(".", 1)[-1]
     return f"run_config.env_vars.{name.removeprefix('spark.executorEnv.')}"
 

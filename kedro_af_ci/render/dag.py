@@ -69,7 +69,7 @@ def render_source(model: DagModel) -> RenderedDag:
     after = _block(template, "after_tags", variables)
     tag = content_tag(before + _block(template, "tags", {**variables, "dag_hash": ZEROED_TAG}) + after)
     source = before + _block(template, "tags", {**variables, "dag_hash": tag}) + after
-    return RenderedDag(dag_id=model.plan.dag_id, source=source, content_tag=tag, warnings=model.plan.warnings)
+    return RenderedDag(dag_id=model.plan.dag.dag_id, source=source, content_tag=tag, warnings=model.plan.warnings)
 
 
 def check_syntax(model: DagModel, filename: str) -> None:
@@ -89,5 +89,5 @@ def render_dag(plan: DagPlan, *, preflight: bool = True) -> RenderedDag:
     loaded in a DagBag before it leaves, which its docstring then says."""
     model = dag_model(plan, preflight)
     rendered = render_source(model)
-    check_syntax(model, f"{plan.dag_id}.py")
+    check_syntax(model, f"{plan.dag.dag_id}.py")
     return rendered

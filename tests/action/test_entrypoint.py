@@ -452,8 +452,8 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
         tmp_path / "cfg", {"image": "a:1", "run_name": "sf-${branch_name}"}, git_info=info), info, schedule=None)
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / f"{plan.dag_id}.py").write_text(render_dag(plan).source)
-    served = {"dag_id": plan.dag_id, "tags": [{"name": t} for t in plan.tags], "timetable_summary": None}
+    (dags / f"{plan.dag.dag_id}.py").write_text(render_dag(plan).source)
+    served = {"dag_id": plan.dag.dag_id, "tags": [{"name": t} for t in plan.dag.tags], "timetable_summary": None}
 
     def answer(method, path):
         body = {"version": "3.3.2"} if path == "/api/v2/version" else served
@@ -466,9 +466,9 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
     try:
         ws = Workspace(tmp_path)
         inputs = {"delete": "true", "output": str(dags), "airflow-host": airflow.url, "run-name": "sf-${branch_name}"}
-        refused = ws.run({**inputs, "branch": "feature/y", "dag-id": plan.dag_id}, env={"AIRFLOW_API_TOKEN": "tok"})
+        refused = ws.run({**inputs, "branch": "feature/y", "dag-id": plan.dag.dag_id}, env={"AIRFLOW_API_TOKEN": "tok"})
         assert refused.returncode == 3 and "a branch deletes only its own DAG" in refused.stdout
-        assert (dags / f"{plan.dag_id}.py").exists() and not [s for s in airflow.seen if s[0] == "DELETE"]
+        assert (dags / f"{plan.dag.dag_id}.py").exists() and not [s for s in airflow.seen if s[0] == "DELETE"]
 
         # the branch's layer-cache tag goes from the (real) registry too; the default branch's stays
         registry.push("acme/spaceflights", "x", branch_tag("feature/x"), "1" * 40)
@@ -477,9 +477,9 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
                  "registry-password": registry.password}
         result = ws.run({**inputs, **login, "branch": "feature/x"}, env={"AIRFLOW_API_TOKEN": "tok"})
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert not (dags / f"{plan.dag_id}.py").exists()
-        assert ("DELETE", f"/api/v2/dags/{plan.dag_id}") in [(m, p) for m, p, _, _ in airflow.seen]
-        assert result.outputs["dag-id"] == plan.dag_id and "removed from Airflow" in result.summary
+        assert not (dags / f"{plan.dag.dag_id}.py").exists()
+        assert ("DELETE", f"/api/v2/dags/{plan.dag.dag_id}") in [(m, p) for m, p, _, _ in airflow.seen]
+        assert result.outputs["dag-id"] == plan.dag.dag_id and "removed from Airflow" in result.summary
         assert f"removed image tag(s) {branch_tag('feature/x')}, {'1' * 40}" in result.summary
         assert registry.tags("acme/spaceflights") == ["kaf-branch-main"]
         said = [line for line in result.stdout.splitlines() if registry.password in line]

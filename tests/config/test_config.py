@@ -328,8 +328,8 @@ def test_the_predecessors_sample_config_loads_unchanged(tmp_path, caplog):
     assert config.run_config.startup_time == 900
     assert "run_config.startup_timeout is the former name of run_config.startup_time" in caplog.text
     plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GIT)
-    assert plan.dag_id == "spaceflights-experiment"  # run_name defaults to experiment_name, as in the seed
-    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    assert plan.dag.dag_id == "spaceflights-experiment"  # run_name defaults to experiment_name, as in the seed
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     assert "experiment:spaceflights-experiment" in dag.tags
     assert dag.get_task("a").startup_timeout_seconds == 900 and build_pod(dag.get_task("a")).spec is not None
     both = dict(yaml.safe_load(PREDECESSOR_SAMPLE))

@@ -27,8 +27,8 @@ def deployed(tmp_path, folder, branch: str, run_name: str = "sf-${branch_name}",
                          git_info=info)
     plan = build_plan(GRAPH, config, info, schedule=schedule)
     folder.mkdir(exist_ok=True)
-    (folder / f"{plan.dag_id}.py").write_text(render_dag(plan).source)
-    return plan.dag_id
+    (folder / f"{plan.dag.dag_id}.py").write_text(render_dag(plan).source)
+    return plan.dag.dag_id
 
 
 def request(folder, dag_id: str, branch: str, **options) -> DeleteRequest:

@@ -49,7 +49,7 @@ def compiled(tmp_path, run_config=None, run_once=False, outlet_prefixes=None):
     graph = make_graph(NODES, datasets=DATASETS)
     plan = build_plan(graph, config, GIT, run_once=run_once, outlet_prefixes=outlet_prefixes,
                       schedule=not run_once, grouping="none")
-    return plan, load_dag(render_dag(plan, preflight=False).source, plan.dag_id, tmp_path)
+    return plan, load_dag(render_dag(plan, preflight=False).source, plan.dag.dag_id, tmp_path)
 
 
 def uris(assets):
@@ -64,7 +64,7 @@ def test_writers_emit_and_readers_consume_the_assets(tmp_path, execution):
     assert (uris(train.inlets), uris(train.outlets)) == (["s3://lake/features"], [])
     assert uris(score.outlets) == ["abfs://c@acct.dfs.core.windows.net/scores.csv"]  # transcoded: one dataset
     assert uris(score.inlets) == []  # the model has no fixed location; scratch is in memory
-    assert plan.assets_skipped == ("model: no fixed location (data/06_models/model.pkl)",)
+    assert plan.assets.skipped == ("model: no fixed location (data/06_models/model.pkl)",)
 
 
 def test_a_preview_or_a_branch_the_deployment_does_not_allow_emits_no_events(tmp_path):
@@ -84,7 +84,7 @@ def test_a_preview_or_a_branch_the_deployment_does_not_allow_emits_no_events(tmp
 def test_a_dag_scheduled_on_another_projects_assets(tmp_path):
     plan, dag = compiled(tmp_path, {"schedule_on_assets": ["s3://lake/features", "gs://landing/raw.csv"],
                                     "cron_expression": None})
-    assert plan.schedule_assets == ("s3://lake/features", "gs://landing/raw.csv")
+    assert plan.assets.schedule == ("s3://lake/features", "gs://landing/raw.csv")
     assert "s3://lake/features" in str(dag.timetable.asset_condition) or \
         "s3://lake/features" in repr(dag.timetable)
 

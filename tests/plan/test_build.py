@@ -75,7 +75,7 @@ def test_params_template_and_airflow3_removed_macros(tmp_path):
     config = make_config(tmp_path, {"image": "a:1", "macro_params": ["ds", "prev_ds"],
                                     "variables_params": ["env"]})
     plan = build_plan(make_graph([("a", [], [], [])]), config, GIT)
-    assert plan.params == "ds={{ ds }},prev_ds={{ prev_ds }},env={{ var.value.get('env') }}"
+    assert plan.run.params == "ds={{ ds }},prev_ds={{ prev_ds }},env={{ var.value.get('env') }}"
     assert any("prev_ds no longer exist in Airflow 3; tasks using them fail to render there (prev_ds: use "
                "prev_data_interval_start_success)" in w for w in plan.warnings)
     with pytest.raises(ConfigError, match=r"prev_ds no longer exist in Airflow 3 \(prev_ds: use "
@@ -87,9 +87,9 @@ def test_params_template_and_airflow3_removed_macros(tmp_path):
 def test_schedule_override_and_none(tmp_path):
     config = make_config(tmp_path, {"image": "a:1", "cron_expression": "@daily"})
     graph = make_graph([("a", [], [], [])])
-    assert build_plan(graph, config, GIT).schedule == "@daily"
-    assert build_plan(graph, config, GIT, schedule=None).schedule is None
-    assert build_plan(graph, config, GIT, schedule="0 1 * * *").schedule == "0 1 * * *"
+    assert build_plan(graph, config, GIT).dag.schedule == "@daily"
+    assert build_plan(graph, config, GIT, schedule=None).dag.schedule is None
+    assert build_plan(graph, config, GIT, schedule="0 1 * * *").dag.schedule == "0 1 * * *"
 
 
 def test_edges_follow_datasets(tmp_path):
@@ -120,7 +120,7 @@ def test_settings_that_would_do_nothing_are_said(tmp_path):
     assert any(w.startswith("run_config.authentication GoogleOAuth2 applies to the MLflow tasks, and MLflow is off")
                for w in plan.warnings)
     assert any("`type: Pod` (the seed's samples) is read as `kind: Pod`" in w for w in plan.warnings)
-    assert plan.pod_templates["__default__"]["kind"] == "Pod"
+    assert plan.templates.pods["__default__"]["kind"] == "Pod"
 
 
 def test_every_plan_warning_has_a_code_and_the_key_it_concerns():

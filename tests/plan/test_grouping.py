@@ -93,7 +93,7 @@ def test_grouped_dag_loads_with_collapsed_edges_and_node_lists(example_graph, tm
                                                   "huge_machines": {"requests": {"cpu": "8"}}}})
     plan = build_plan(example_graph, config, GIT, grouping="namespace")
     assert is_acyclic(plan)
-    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     task = dag.task_dict["candidate_modelling_pipeline"]
     assert task.upstream_task_ids == {"create_model_input_table_node"}
     assert dag.task_dict["compare_models_node"].upstream_task_ids == {"active_modelling_pipeline",

@@ -51,7 +51,7 @@ def compile_with(tmp_path, templates, nodes, **run_config):
                                                                   "requests": {"cpu": "1"}}},
                                     **run_config})
     plan = build_plan(make_graph(nodes), config, GIT)
-    return plan, load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    return plan, load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
 
 
 def test_tag_then_default_then_builtin(tmp_path):
@@ -173,9 +173,9 @@ def test_branch_names_in_pod_templates_stay_inert_in_airflows_jinja(tmp_path):
             "__default__": {"template": BRANCH_TEMPLATE}}}, git_info=GitInfo("a" * 40, branch))
         plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GitInfo("a" * 40, branch))
         if renderer is None:  # the real operator's renderer (Airflow's own Jinja environment)
-            renderer = load_dag(render_dag(plan).source, plan.dag_id, folder).get_task("a")
+            renderer = load_dag(render_dag(plan).source, plan.dag.dag_id, folder).get_task("a")
             context["dag"], context["task"] = renderer.dag, renderer
-        pod = renderer.render_template(plan.pod_templates["__default__"], context)
+        pod = renderer.render_template(plan.templates.pods["__default__"], context)
         assert pod["metadata"]["annotations"] == {"branch": branch, "task": "spark_node"}, branch
         assert pod["spec"]["containers"][0]["env"] == [{"name": "BRANCH", "value": branch}], branch
     assert reads == []
@@ -187,7 +187,7 @@ def test_a_hostile_branch_reaches_the_built_pod_as_text(tmp_path, branch):
     config = make_config(tmp_path, {"image": "repo/main:1", "kubernetes_pod_templates": {
         "__default__": {"template": BRANCH_TEMPLATE}}}, git_info=GitInfo("a" * 40, branch))
     plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GitInfo("a" * 40, branch))
-    task = load_dag(render_dag(plan).source, plan.dag_id, tmp_path).get_task("a")
+    task = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path).get_task("a")
     reads: list[str] = []
     pod = build_pod(task, task_instance=TI(), conn=Spy(reads), var=Spy(reads))
     assert pod.metadata.annotations["branch"] == branch

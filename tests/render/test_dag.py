@@ -33,7 +33,7 @@ def compile_tiny(tmp_path, run_config, nodes=None, git=GIT, **kw):
                        pipeline=kw.pop("pipeline", "__default__"))
     plan = build_plan(graph, config, git, **kw)
     rendered = render_dag(plan)
-    dag = load_dag(rendered.source, plan.dag_id, tmp_path)
+    dag = load_dag(rendered.source, plan.dag.dag_id, tmp_path)
     return plan, rendered, dag
 
 
@@ -400,7 +400,7 @@ def test_env_vars_from_airflow_variables_as_in_the_seed(tmp_path):
     config = make_config(tmp_path, {"image": "a:1", "env_vars": ["DB_HOST", "API_URL"]})
     assert config.run_config.env_vars == {"DB_HOST": "{{ var.value.DB_HOST }}", "API_URL": "{{ var.value.API_URL }}"}
     plan = build_plan(make_graph([("a", [], [], [])]), config, GitInfo("a" * 40, "{{ var.value.DB_HOST }}"))
-    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path)
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     variables = FakeVariables({"DB_HOST": "db.internal", "API_URL": "https://api"})
     pod = build_pod(dag.get_task("a"), var=variables)
     assert {e.name: e.value for e in pod.spec.containers[0].env} == {"DB_HOST": "db.internal", "API_URL": "https://api"}
@@ -409,7 +409,7 @@ def test_env_vars_from_airflow_variables_as_in_the_seed(tmp_path):
         "RUN_DATE": "{{ ds }}", "BRANCH": "${branch_name}", "LOGGING": "conf/logging.yml"}},
         git_info=GitInfo("a" * 40, "{{ var.value.DB_HOST }}"))
     plan = build_plan(make_graph([("a", [], [], [])]), mixed, GitInfo("a" * 40, "{{ var.value.DB_HOST }}"))
-    dag = load_dag(render_dag(plan).source, plan.dag_id, tmp_path / "m")
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path / "m")
     env = {e.name: e.value for e in build_pod(dag.get_task("a"), var=variables).spec.containers[0].env}
     assert env == {"RUN_DATE": "2026-11-22", "BRANCH": "{{ var.value.DB_HOST }}", "LOGGING": "conf/logging.yml"}
     with pytest.raises(ConfigError, match="is not an Airflow Variable name"):
@@ -424,7 +424,7 @@ def test_docs_name_every_tag_a_dag_carries(tmp_path):
 
     git = GitInfo("a" * 40, "feature/x", repository="acme/spaceflights")
     config = make_config(tmp_path, {"image": "a:1", "experiment_name": "Spaceflights"}, git_info=git)
-    tags = build_plan(make_graph([("a", [], ["x"], [])]), config, git).tags
+    tags = build_plan(make_graph([("a", [], ["x"], [])]), config, git).dag.tags
     prefixes = {tag.split(":", 1)[0] + ":" for tag in tags} | {"dag_hash:"}
     assert prefixes == {f"{TAG_PREFIX}:", "commit:", BRANCH_TAG, REPOSITORY_TAG, EXPERIMENT_TAGS[0], "dag_hash:"}
     docs = (ROOT / "docs" / "configuration.md").read_text()

@@ -74,7 +74,7 @@ def dags(tmp_path_factory, example_repo):
     folder = tmp_path_factory.mktemp("valid")
     config = make_config(folder / "every-key", EVERY_KEY, git_info=GIT)
     plan = build_plan(make_graph(NODES), config, GIT, grouping="none")
-    yield "every key", load_dag(render_dag(plan).source, plan.dag_id, folder)
+    yield "every key", load_dag(render_dag(plan).source, plan.dag.dag_id, folder)
     for env in ("base", "demo", "docker", "local"):  # the example's environments (demo and docker: no pods)
         result = compile_dag(CompileRequest(project_path=example_repo[0], env=env, verify=False))
         yield f"example {env}", load_dag(result.dag.source, result.dag.dag_id, folder)

@@ -31,7 +31,7 @@ def graph(datasets=None):
 def compiled(tmp_path, grouping="none", execution="kubernetes", datasets=None, **run_config):
     config = make_config(tmp_path, {"image": "a:1", "execution": execution, **run_config}, git_info=GIT)
     plan = build_plan(graph(datasets), config, GIT, grouping=grouping)
-    return plan, load_dag(render_dag(plan, preflight=False).source, plan.dag_id, tmp_path)
+    return plan, load_dag(render_dag(plan, preflight=False).source, plan.dag.dag_id, tmp_path)
 
 
 def group_of(dag, task_id):
@@ -67,6 +67,6 @@ def test_a_task_of_merged_nodes_sits_in_the_deepest_namespace_they_share(tmp_pat
 
 def test_off_and_with_namespace_grouping_the_dag_is_flat(tmp_path):
     plan, dag = compiled(tmp_path / "off", task_groups="none")
-    assert not plan.task_groups and "TaskGroup" not in render_dag(plan, preflight=False).source
+    assert not plan.task_groups.groups and "TaskGroup" not in render_dag(plan, preflight=False).source
     plan, dag = compiled(tmp_path / "ns", grouping="namespace")
-    assert not plan.task_groups and all(t.task_group.is_root for t in dag.tasks)
+    assert not plan.task_groups.groups and all(t.task_group.is_root for t in dag.tasks)

@@ -30,7 +30,7 @@ EXECUTIONS = [{"execution": "kubernetes"}, {"execution": "docker"}, {"execution"
 def dag_of(tmp_path, run_config):
     config = make_config(tmp_path, {"image": "a:1", **run_config}, git_info=GIT)
     plan = build_plan(make_graph(NODES), config, GIT, schedule=None)
-    return load_dag(render_dag(plan, preflight=False).source, plan.dag_id, tmp_path)
+    return load_dag(render_dag(plan, preflight=False).source, plan.dag.dag_id, tmp_path)
 
 
 @pytest.mark.parametrize("mode", EXECUTIONS, ids=lambda m: m["execution"])
@@ -93,7 +93,7 @@ def test_deferrable_pods_wait_in_the_triggerer(tmp_path):
                                     "mlflow": {"enabled": True, "tracking_uri": "http://mlflow:5000"}}, git_info=GIT)
     plan = build_plan(make_graph(NODES), config, GIT, schedule=None)
     rendered = render_dag(plan)  # the pre-flight: loaded in Airflow's DagBag
-    dag = load_dag(rendered.source, plan.dag_id, tmp_path)
+    dag = load_dag(rendered.source, plan.dag.dag_id, tmp_path)
     pods = [t for t in dag.tasks if type(t).__name__ == "KubernetesPodOperator"]
     assert {"train", "start_mlflow_run"} <= {t.task_id for t in pods}
     assert all(t.deferrable for t in pods)
