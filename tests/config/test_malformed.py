@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import run_cli
 
@@ -60,26 +61,33 @@ CASES = [
 ]
 
 
+def check_case(tmp_path, graph, i: int, content: str, key: str, fragment: str) -> tuple | None:
+    """None when the CLI refused the config as expected, else what it did instead."""
+    project = tmp_path / f"p{i}"
+    config = project / "conf" / "base" / "airflow-k8s.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(content)
+    out = project / "dag.py"
+    result = run_cli("--project-path", str(project), "--graph", str(graph), "compile", "--no-verify", "-o", str(out))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    ok = (result.returncode == 3 and len(errors) == 1 and str(config) in errors[0]
+          and (not key or f": {key}: " in errors[0]) and fragment in errors[0]
+          and "Traceback" not in result.stderr and not out.exists())
+    return None if ok else (content, result.returncode, result.stderr[-500:])
+
+
 def test_malformed_configs(tmp_path, capsys):
     graph = tmp_path / "graph.json"
     graph.write_text(json.dumps({"schema": 1, "project": {"package_name": "p", "project_name": "P"},
                                  "pipeline": "__default__", "nodes": [{"name": "a", "inputs": [], "outputs": []}]}))
-    failures = []
-    for i, (content, key, fragment) in enumerate(CASES):
-        project = tmp_path / f"p{i}"
-        config = project / "conf" / "base" / "airflow-k8s.yaml"
-        config.parent.mkdir(parents=True)
-        config.write_text(content)
-        out = project / "dag.py"
-        result = run_cli("--project-path", str(project), "--graph", str(graph), "compile", "--no-verify",
-                         "-o", str(out))
-        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-        ok = (result.returncode == 3 and len(errors) == 1 and str(config) in errors[0]
-              and (not key or f": {key}: " in errors[0]) and fragment in errors[0]
-              and "Traceback" not in result.stderr and not out.exists())
-        if not ok:
-            failures.append((content, result.returncode, result.stderr[-500:]))
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one CLI process per case; they wait on each other's I/O
+        results = list(pool.map(lambda case: check_case(tmp_path, graph, *case), enumerate_cases()))
+    failures = [r for r in results if r is not None]
     with capsys.disabled():
         print(f"\nmalformed: {len(CASES) - len(failures)}/{len(CASES)} ok")
     assert len(CASES) >= 30
     assert failures == []
+
+
+def enumerate_cases() -> list[tuple[int, str, str, str]]:
+    return [(i, *case) for i, case in enumerate(CASES)]
