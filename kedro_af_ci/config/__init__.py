@@ -26,7 +26,7 @@ from .run import (
 )
 from .schedule import check_cron
 from .secrets import SecretConfig
-from .spark import SparkConfig, SparkType
+from .spark import AnySpark, ClusterSpark, CustomSpark, DataprocSpark, KubernetesSpark, SparkConfig, SparkType
 from .substitution import ENV_PREFIX, Substitution, jinja_literal
 from .volume import VolumeConfig
 
@@ -35,13 +35,18 @@ __all__ = [
     "CREDENTIALS_IN_URL",
     "ENV_PREFIX",
     "RENAMED",
+    "AnySpark",
     "AuthenticationConfig",
     "Choice",
+    "ClusterSpark",
+    "CustomSpark",
+    "DataprocSpark",
     "DockerConfig",
     "Execution",
     "ExternalDependency",
     "FailureHandler",
     "Grouping",
+    "KubernetesSpark",
     "MlflowConfig",
     "PluginConfig",
     "PodTemplateConfig",
