@@ -26,7 +26,16 @@ from .run import (
 )
 from .schedule import check_cron
 from .secrets import SecretConfig
-from .spark import AnySpark, ClusterSpark, CustomSpark, DataprocSpark, KubernetesSpark, SparkConfig, SparkType
+from .spark import (
+    AnySpark,
+    ClusterSpark,
+    CustomSpark,
+    DataprocSpark,
+    KubernetesSpark,
+    SparkConfig,
+    SparkType,
+    spark_config,
+)
 from .substitution import ENV_PREFIX, Substitution, jinja_literal
 from .volume import VolumeConfig
 
@@ -65,4 +74,5 @@ __all__ = [
     "config_files",
     "jinja_literal",
     "load_config",
+    "spark_config",
 ]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, model_validator
 
 from .common import AirflowKey, Choice, ImageRef, Quantity, StrictModel
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 log = logging.getLogger(__name__)
 CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?\Z")
@@ -55,28 +53,14 @@ def _any_spark() -> TypeAdapter[KubernetesSpark | DataprocSpark | CustomSpark]:
 
 class SparkConfig(StrictModel):
     """Spark nodes, grouped, each group one submit task (seed 3.6): what every type's section has.
-
-    ``SparkConfig(**keys)`` and ``SparkConfig.model_validate(data)`` give the section of the type the
-    keys name (a :class:`KubernetesSpark`, :class:`DataprocSpark` or :class:`CustomSpark`), as
-    ``run_config.spark`` does.
-    """
+    ``spark_config(data)`` reads a section as ``run_config.spark`` does, into the model of its type."""
 
     type: SparkType = Field(description=_TYPE)
 
-    def __new__(cls, /, **data: Any) -> SparkConfig:
-        if cls is SparkConfig:
-            return _any_spark().validate_python(data)
-        return super().__new__(cls)
 
-    def __init__(self, /, **data: Any) -> None:
-        if not hasattr(self, "__pydantic_fields_set__"):  # else SparkConfig(...) made and validated it already
-            super().__init__(**data)
-
-    @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
-        if cls is SparkConfig:
-            return _any_spark().validate_python(obj, **kwargs)  # type: ignore[return-value]
-        return super().model_validate(obj, **kwargs)
+def spark_config(data: Mapping[str, Any]) -> KubernetesSpark | DataprocSpark | CustomSpark:
+    """The section of the type ``data`` names, validated as ``run_config.spark`` is."""
+    return _any_spark().validate_python(dict(data))
 
 
 def _cluster_name(value: str | None) -> str | None:

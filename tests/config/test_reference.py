@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from kedro_af_ci.config import CustomSpark, DataprocSpark, KubernetesSpark, PluginConfig, RunConfig, SparkConfig
+from kedro_af_ci.config import (
+    CustomSpark,
+    DataprocSpark,
+    KubernetesSpark,
+    PluginConfig,
+    RunConfig,
+    spark_config,
+)
 from kedro_af_ci.config.reference import (
     COMMAND,
     DEPLOYMENT_END,
@@ -102,7 +109,7 @@ def test_modes_stay_enums_that_print_as_their_values():
 
     rc = RunConfig.model_validate({"image": "a:1", "execution": "docker", "grouping": "tag"})
     default = RunConfig.model_validate({"image": "a:1"})
-    spark = SparkConfig.model_validate({"type": "k8s"})
+    spark = spark_config({"type": "k8s"})
     for value, kind, text in ((rc.execution, Execution, "docker"), (rc.grouping, Grouping, "tag"),
                               (default.execution, Execution, "kubernetes"), (default.grouping, Grouping, "auto"),
                               (spark.type, SparkType, "kubernetes")):

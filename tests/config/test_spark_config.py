@@ -18,6 +18,7 @@ from kedro_af_ci.config import (
     SparkConfig,
     SparkType,
     load_config,
+    spark_config,
 )
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
@@ -71,19 +72,20 @@ def test_k8s_is_kubernetes(tmp_path):
     section = spark_of(tmp_path, {**KUBERNETES, "type": "k8s"})
     assert type(section) is KubernetesSpark and section.type is SparkType.KUBERNETES
     assert section == spark_of(tmp_path / "again", KUBERNETES)
-    assert SparkConfig(type="k8s") == KubernetesSpark(type="k8s") == SparkConfig.model_validate({"type": "k8s"})
+    assert spark_config({**KUBERNETES, "type": "k8s"}) == spark_config(KUBERNETES)
+    assert spark_config({"type": "k8s"}) == KubernetesSpark(type="k8s") == KubernetesSpark(type="kubernetes")
     with pytest.raises(ConfigError, match="applies to spark types dataproc and custom, not kubernetes"):
         spark_of(tmp_path / "region", {"type": "k8s", "region": "r"})
 
 
-def test_the_base_gives_the_section_of_the_type_named():
-    """SparkConfig(**keys) / SparkConfig.model_validate: the model of the keys' type, validated once."""
-    assert type(SparkConfig(type="custom", operator_factory="a.B", artifacts_path="gs://b")) is CustomSpark
-    assert type(SparkConfig.model_validate({**DATAPROC})) is DataprocSpark
+def test_spark_config_gives_the_section_of_the_type_named():
+    """spark_config(keys): the model of the keys' type, as run_config.spark reads it."""
+    assert type(spark_config({"type": "custom", "operator_factory": "a.B", "artifacts_path": "gs://b"})) is CustomSpark
+    assert type(spark_config(DATAPROC)) is DataprocSpark
     assert issubclass(DataprocSpark, ClusterSpark) and issubclass(CustomSpark, ClusterSpark)
     assert not issubclass(KubernetesSpark, ClusterSpark)
     with pytest.raises(ValueError, match=r"kubernetes\.region"):
-        SparkConfig(type="kubernetes", region="r")
+        spark_config({"type": "kubernetes", "region": "r"})
 
 
 @pytest.mark.parametrize(("spark", "key", "message"), [
