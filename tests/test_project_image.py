@@ -97,11 +97,11 @@ def test_project_image_holds_the_project_and_nothing_secret(docker_stack, tmp_pa
 def _spark_driver_contract(image: str) -> None:
     """spark.type kubernetes: the driver runs ``python <application> <application_args>`` in the image's
     workdir with the driver environment the submit sets; that command must run the nodes."""
-    from kedro_af_ci.config import SparkConfig
+    from kedro_af_ci.config import KubernetesSpark
     from kedro_af_ci.plan.spark_kubernetes import KubernetesSubmit, default_application, submit_spec
     from kedro_af_ci.spark import SparkJob
 
-    submit = KubernetesSubmit(spark=SparkConfig(type="kubernetes"), image=image, image_pull_policy="Never",
+    submit = KubernetesSubmit(spark=KubernetesSpark(type="kubernetes"), image=image, image_pull_policy="Never",
                               namespace="ml", service_account_name=None,
                               application=default_application("/home/kedro", "spaceflights"),
                               source_path="/home/kedro/src", dag_id="spaceflights")

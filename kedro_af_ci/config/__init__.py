@@ -26,7 +26,16 @@ from .run import (
 )
 from .schedule import check_cron
 from .secrets import SecretConfig
-from .spark import SparkConfig, SparkType
+from .spark import (
+    AnySpark,
+    ClusterSpark,
+    CustomSpark,
+    DataprocSpark,
+    KubernetesSpark,
+    SparkConfig,
+    SparkType,
+    spark_config,
+)
 from .substitution import ENV_PREFIX, Substitution, jinja_literal
 from .volume import VolumeConfig
 
@@ -35,13 +44,18 @@ __all__ = [
     "CREDENTIALS_IN_URL",
     "ENV_PREFIX",
     "RENAMED",
+    "AnySpark",
     "AuthenticationConfig",
     "Choice",
+    "ClusterSpark",
+    "CustomSpark",
+    "DataprocSpark",
     "DockerConfig",
     "Execution",
     "ExternalDependency",
     "FailureHandler",
     "Grouping",
+    "KubernetesSpark",
     "MlflowConfig",
     "PluginConfig",
     "PodTemplateConfig",
@@ -60,4 +74,5 @@ __all__ = [
     "config_files",
     "jinja_literal",
     "load_config",
+    "spark_config",
 ]

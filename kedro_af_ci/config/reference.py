@@ -11,18 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .run import PluginConfig
+from .tagged import Tagged, is_union, tagged_union
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
@@ -50,10 +50,6 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _is_union(annotation: Any) -> bool:
-    return get_origin(annotation) in (Union, types.UnionType)
-
-
 def _alternatives(names: list[str]) -> str:
     """``a``, ``a or b``, ``a, b or c``."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
@@ -67,8 +63,8 @@ def type_name(annotation: Any) -> str:
     """A reader's name for a field type: ``list of string``, ```a` or `b```, ``mapping``…"""
     annotation = _unwrap(annotation)
     origin, args = get_origin(annotation), get_args(annotation)
-    if _is_union(annotation):
-        return _alternatives([type_name(arg) for arg in args if arg is not type(None)])
+    if is_union(annotation):
+        return _alternatives(list(dict.fromkeys(type_name(arg) for arg in args if arg is not type(None))))
     if origin is Literal:
         return _choices(list(args))
     if origin is list:
@@ -86,7 +82,7 @@ def _nested(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     """The section model a field holds and the key part between the field and its keys
     (``[]`` for a list item, ``.<name>`` for a mapping value)."""
     annotation = _unwrap(annotation)
-    if _is_union(annotation):
+    if is_union(annotation):
         models = [found for arg in get_args(annotation) if (found := _nested(arg))[0] is not None]
         return models[0] if models else (None, "")
     if get_origin(annotation) in (list, dict):
@@ -126,9 +122,39 @@ def rows(model: type[BaseModel] = PluginConfig, prefix: str = "") -> list[Row]:
     for name, field in model.model_fields.items():
         key = prefix + name
         found.append(Row(key, type_name(field.annotation), default_text(field), field.description or ""))
+        tagged = tagged_union(field.annotation)
+        if tagged is not None and len(tagged.members) > 1:
+            found += tagged_rows(tagged, f"{key}.")
+            continue
         child, suffix = _nested(field.annotation)
         if child is not None:
             found += rows(child, f"{key}{suffix}.")
+    return found
+
+
+def tagged_rows(tagged: Tagged, prefix: str) -> list[Row]:
+    """The keys of a section whose models differ by a key (``type``): each key once, in the order the
+    models have them, saying the types it applies to and those that require it."""
+    tags = list(tagged.members)
+    names = list(dict.fromkeys(name for model in tagged.members.values() for name in model.model_fields))
+    found = []
+    for name in names:
+        having = tagged.tags_of(name)
+        fields = [tagged.members[tag].model_fields[name] for tag in having]
+        if name == tagged.key:
+            found.append(Row(prefix + name, _choices(tags), "required", fields[0].description or ""))
+            continue
+        required = [tag for tag, field in zip(having, fields, strict=True) if field.is_required()]
+        optional = next((field for field in fields if not field.is_required()), None)
+        if optional is None:
+            default = "required"
+        else:
+            default = default_text(optional)
+            if required:
+                default = f"required by {_choices(required)}, else {default}"
+        applies = "" if len(having) == len(tags) else f"(type {_alternatives(having)}) "
+        found.append(Row(prefix + name, type_name(fields[0].annotation), default,
+                         applies + next((field.description for field in fields if field.description), "")))
     return found
 
 

@@ -32,7 +32,7 @@ from .notifications import FailureHandler
 from .resources import PodTemplateConfig, ResourceConfig
 from .schedule import CronExpression, StartDate
 from .secrets import SecretConfig
-from .spark import SparkConfig
+from .spark import AnySpark
 from .volume import VolumeConfig
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class RunConfig(StrictModel):
     kubernetes_pod_templates: dict[str, PodTemplateConfig] = Field(
         default_factory=dict, description="Pod templates by name: a node tagged `k8s_template.<name>` gets that "
                                           "one, other nodes `__default__`, else the built-in pod.")
-    spark: SparkConfig | None = Field(
+    spark: AnySpark | None = Field(
         default=None, description="Where Spark nodes run; empty: they run as any other node.")
     mlflow: MlflowConfig = Field(
         default_factory=MlflowConfig, description="MLflow run tracking: one MLflow run per DAG run.")

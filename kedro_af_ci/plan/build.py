@@ -14,6 +14,7 @@ from typing import Any
 from .. import __version__
 from ..config import (
     ExternalDependency,
+    KubernetesSpark,
     PluginConfig,
     ResourceConfig,
     RunConfig,
@@ -109,7 +110,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     params = _params_template(config)
     kedro_args = kedro_args_of(kedro_env, graph.pipeline)
     spark_task_ids = tuple(t.task_id for t in tasks if t.group in set(spark_of.values()))
-    if rc.spark is not None and rc.spark.type == "kubernetes":
+    if isinstance(rc.spark, KubernetesSpark):
         spark = kubernetes_spark_plan(config, dag_id, graph, tasks, spark_task_ids, params, kedro_args, profiles,
                                        mlflow is not None, warnings)
     else:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from ..airflow_template import AirflowTemplate
 from ..config import (
+    ClusterSpark,
+    DataprocSpark,
+    KubernetesSpark,
     PluginConfig,
     ResourceConfig,
 )
@@ -28,7 +31,7 @@ def spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, tasks: list[Plan
     """Dataproc or a custom factory: a cluster per run, jobs reading uploaded artifacts. The built-in
     Dataproc factory runs here (pure); a custom one's operators come later (they run project code)."""
     sc = config.run_config.spark
-    if sc is None or not spark_task_ids or not sc.artifacts_path:  # the config requires it but on kubernetes
+    if not isinstance(sc, ClusterSpark) or not spark_task_ids:
         return None
     artifacts_uri = f"{sc.artifacts_path.rstrip('/')}/{dag_id}/{git.commit_id[:12]}"
     base_name = sc.cluster_name or dns_name("spark-" + dag_id, max_len=30)
@@ -42,7 +45,7 @@ def spark_plan(config: PluginConfig, git: GitInfo, dag_id: str, tasks: list[Plan
     nodes_of = {t.task_id: t.nodes for t in tasks}
     jobs = tuple(SparkJob(task_id=task_id, nodes=nodes_of[task_id], main_uri=f"{artifacts_uri}/run_{task_id}.py",
                           args=("--params", AirflowTemplate(params)) if params else ()) for task_id in spark_task_ids)
-    built_in = sc.type == "dataproc" and not sc.operator_factory
+    built_in = isinstance(sc, DataprocSpark) and not sc.operator_factory
     output = run_factory(DataprocOperatorFactory(), settings, list(jobs)) if built_in else FactoryOutput(None, None, {})
     return SparkPlan(
         artifacts_uri=artifacts_uri, project_home=PROJECT_HOME, user_init_path=sc.user_init_path,
@@ -62,7 +65,7 @@ def kubernetes_spark_plan(config: PluginConfig, dag_id: str, graph: PipelineGrap
     no cluster to create and nothing to upload (the project image is the Spark image)."""
     rc = config.run_config
     sc = rc.spark
-    if sc is None or not spark_task_ids:
+    if not isinstance(sc, KubernetesSpark) or not spark_task_ids:
         return None
     assert rc.image is not None  # required for execution kubernetes; a check names the key otherwise
     env = airflow_env(rc.env_vars)

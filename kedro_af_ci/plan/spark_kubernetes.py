@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..config import ResourceConfig, SecretConfig, SparkConfig
+from ..config import KubernetesSpark, ResourceConfig, SecretConfig
 from ..spark import OperatorSpec, SparkJob
 
 SUBMIT_OPERATOR = "airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator"
@@ -28,7 +28,7 @@ _DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
 class KubernetesSubmit:
     """What every submit of one DAG shares; ``env`` values may be :class:`AirflowTemplate`."""
 
-    spark: SparkConfig
+    spark: KubernetesSpark
     image: str
     image_pull_policy: str
     namespace: str
@@ -75,7 +75,7 @@ def _base_conf(submit: KubernetesSubmit) -> dict[str, str]:
     return conf
 
 
-def _storage_conf(sc: SparkConfig) -> dict[str, str]:
+def _storage_conf(sc: KubernetesSpark) -> dict[str, str]:
     """An on-demand claim per pod for Spark's local directory (spills, shuffles)."""
     if not (sc.local_storage_class_name and sc.local_storage_size):
         return {}

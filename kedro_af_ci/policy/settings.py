@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Execution, PluginConfig, RunConfig, SparkType
+from ..config import Execution, KubernetesSpark, PluginConfig, RunConfig, SparkConfig
 from ..errors import ConfigError
 from .jinja import RUN_VALUES
 from .model import DeploymentPolicy
@@ -76,7 +76,7 @@ def narrow(config: PluginConfig, policy: DeploymentPolicy) -> tuple[PluginConfig
     rc = config.run_config
     updates: dict[str, Any] = {}
     run.pick("run_config.execution", rc.execution, [str(e) for e in policy.executions], "deployment.executions")
-    if rc.execution == Execution.KUBERNETES or (rc.spark and rc.spark.type == SparkType.KUBERNETES):
+    if rc.execution == Execution.KUBERNETES or isinstance(rc.spark, KubernetesSpark):
         updates |= _kubernetes(run, rc)
     if rc.execution == Execution.DOCKER:
         updates["docker"] = _docker(run, rc)
@@ -138,12 +138,12 @@ def _docker(run: _Narrowing, rc: RunConfig):
     return docker.model_copy(update={"url": url, "conn_id": conn_id})
 
 
-def _spark(run: _Narrowing, rc: RunConfig):
+def _spark(run: _Narrowing, rc: RunConfig) -> SparkConfig:
     """The master spark-submit reaches, and what it runs and uploads from the worker."""
     policy, spark = run.policy, rc.spark
     assert spark is not None
     updates: dict[str, Any] = {}
-    if spark.type == SparkType.KUBERNETES:
+    if isinstance(spark, KubernetesSpark):
         explicit = spark.conn_id if "conn_id" in spark.model_fields_set else None
         updates["conn_id"] = run.single("run_config.spark.conn_id", explicit, policy.spark_conn_id,
                                         "deployment.spark_conn_id")

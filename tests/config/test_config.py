@@ -147,9 +147,9 @@ def test_substituted_value_cannot_change_yaml_structure(tmp_path):
         ({"run_config": {"image": "a:1", "resources": {"d": {"labels": {"team": "a b"}}}}},
          "run_config.resources.d.labels.team", "label value"),
         ({"run_config": {"image": "a:1", "failure_handlers": [{"type": "pagerduty"}]}},
-         "run_config.failure_handlers.0", "slack"),
-        ({"run_config": {"image": "a:1", "spark": {"type": "custom"}}}, "run_config.spark",
-         "operator_factory"),
+         "run_config.failure_handlers.0.type", "Input should be 'slack', got 'pagerduty'"),
+        ({"run_config": {"image": "a:1", "spark": {"type": "custom"}}}, "run_config.spark.operator_factory",
+         "required key is missing: spark type custom needs operator_factory"),
         ({"run_config": {"image": "a:1", "authentication": {"type": "Vars"}}}, "run_config.authentication",
          "params"),
         ({"hots": "x", "run_config": {"image": "a:1"}}, "hots", "did you mean 'host'"),
@@ -352,6 +352,8 @@ def test_a_cluster_name_with_spark_on_kubernetes_is_ignored_with_a_warning(tmp_p
     """The predecessor's configs name a cluster for k8s too; spark-submit creates none there."""
     from conftest import make_config
 
+    from kedro_af_ci.config import KubernetesSpark
+
     config = make_config(tmp_path, {"image": "a:1", "spark": {"type": "k8s", "cluster_name": "Not_A_Name"}})
-    assert config.run_config.spark.cluster_name is None
+    assert isinstance(config.run_config.spark, KubernetesSpark) and not hasattr(config.run_config.spark, "cluster_name")
     assert "cluster_name is ignored with type kubernetes" in caplog.text

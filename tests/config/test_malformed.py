@@ -45,7 +45,7 @@ CASES = [
     (GOOD + "  volume: {owner: -3}\n", "run_config.volume.owner", "greater than or equal to 0"),
     (GOOD + "  secrets: [{deploy_type: file, secret: s}]\n", "run_config.secrets.0.deploy_type", "'env' or 'volume'"),
     (GOOD + "  secrets: [{secret: s, key: k}]\n", "run_config.secrets.0", "deploy_target"),
-    (GOOD + "  failure_handlers: [{type: email}]\n", "run_config.failure_handlers.0", "'slack'"),
+    (GOOD + "  failure_handlers: [{type: email}]\n", "run_config.failure_handlers.0.type", "'slack', got 'email'"),
     (GOOD + "  failure_handlers: [{type: slack, message_template: '{who}'}]\n",
      "run_config.failure_handlers.0.message_template", "unknown placeholder"),
     (GOOD + "  external_dependencies: [{task_id: t}]\n", "run_config.external_dependencies.0.dag_id",

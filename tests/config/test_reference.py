@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from kedro_af_ci.config import PluginConfig, RunConfig, SparkConfig
+from kedro_af_ci.config import (
+    CustomSpark,
+    DataprocSpark,
+    KubernetesSpark,
+    PluginConfig,
+    RunConfig,
+    spark_config,
+)
 from kedro_af_ci.config.reference import (
     COMMAND,
     DEPLOYMENT_END,
@@ -52,8 +59,25 @@ def test_reference_walks_nested_sections_with_dotted_keys():
     # every model field, and nothing else
     assert len([k for k in by_key if k.count(".") == 1 and k.startswith("run_config.")]) == len(RunConfig.model_fields)
     assert {k.removeprefix("run_config.spark.") for k in by_key if k.startswith("run_config.spark.")} == set(
-        SparkConfig.model_fields)
+        KubernetesSpark.model_fields) | set(DataprocSpark.model_fields) | set(CustomSpark.model_fields)
     assert [k for k in by_key if "." not in k] == list(PluginConfig.model_fields)
+
+
+def test_the_spark_keys_say_the_types_they_apply_to_and_those_requiring_them():
+    """The spark section is one model per type: each key is listed once, with its types and defaults."""
+    by_key = {row.key: row for row in rows()}
+    spark = {key.removeprefix("run_config.spark."): row for key, row in by_key.items()
+             if key.startswith("run_config.spark.")}
+    assert (spark["type"].type, spark["type"].default) == ("`kubernetes`, `dataproc` or `custom`", "required")
+    assert "(or `k8s`)" in spark["type"].description
+    assert spark["conn_id"].description.startswith("(type kubernetes) Airflow connection")
+    assert spark["conn_id"].default == "`spark_default`"
+    assert spark["region"].description.startswith("(type dataproc or custom) Cloud region")
+    assert spark["region"].default == "required by `dataproc`, else `null`"
+    assert spark["operator_factory"].default == "required by `custom`, else `null`"
+    assert spark["artifacts_path"].default == "required"  # by both types that have it
+    assert spark["archive_exclude"].default == "`[]`"
+    assert by_key["run_config.spark"].type == "mapping"
 
 
 def test_a_pipe_in_a_description_cannot_break_the_table():
@@ -85,7 +109,7 @@ def test_modes_stay_enums_that_print_as_their_values():
 
     rc = RunConfig.model_validate({"image": "a:1", "execution": "docker", "grouping": "tag"})
     default = RunConfig.model_validate({"image": "a:1"})
-    spark = SparkConfig.model_validate({"type": "k8s"})
+    spark = spark_config({"type": "k8s"})
     for value, kind, text in ((rc.execution, Execution, "docker"), (rc.grouping, Grouping, "tag"),
                               (default.execution, Execution, "kubernetes"), (default.grouping, Grouping, "auto"),
                               (spark.type, SparkType, "kubernetes")):

@@ -165,13 +165,13 @@ def test_memory_quantities_as_jvm_sizes(quantity, jvm):
 
 
 def test_kubernetes_needs_no_artifacts_path_and_checks_its_keys(tmp_path):
-    from kedro_af_ci.config import SparkConfig
+    from kedro_af_ci.config import spark_config
 
-    assert SparkConfig(type="k8s").type == "kubernetes"
+    assert spark_config({"type": "k8s"}).type == "kubernetes"
     with pytest.raises(ValueError, match="local_storage_class_name and local_storage_size go together"):
-        SparkConfig(type="kubernetes", local_storage_size="10Gi")
+        spark_config({"type": "kubernetes", "local_storage_size": "10Gi"})
     with pytest.raises(ValueError, match="is not a URI"):
-        SparkConfig(type="kubernetes", application="/home/kedro/run.py")
+        spark_config({"type": "kubernetes", "application": "/home/kedro/run.py"})
 
 
 def test_a_bad_kubernetes_key_is_one_config_error_naming_it(tmp_path):
