@@ -99,13 +99,17 @@ class DagInfo:
 
 
 def _schedule(read: _Fields, api: str) -> str | None:
-    """API v2 says ``timetable_summary``; v1 ``schedule_interval``, a cron expression's ``value`` (a
-    timedelta schedule has none, so reads as unscheduled, as it always has here)."""
+    """API v2 says ``timetable_summary``; v1 ``schedule_interval``: a cron expression's ``value``, or a
+    ``TimeDelta``/``RelativeDelta`` object, said as its type and fields (scheduled all the same)."""
     if api == "v2":
         summary = read.optional_text("timetable_summary")
     else:
         interval = read.mapping("schedule_interval") or {}
         summary = _Fields(interval, "the DAG's schedule_interval", read.where).optional_text("value")
+        if summary is None and interval.get("__type"):
+            fields = ", ".join(f"{key}={value}" for key, value in sorted(interval.items())
+                               if key != "__type" and value)
+            summary = f"{interval['__type']}({fields})"
     return None if summary in (None, "", "None") else summary
 
 

@@ -57,11 +57,20 @@ def test_a_dag_reads_the_same_from_both_apis():
 @pytest.mark.parametrize(("api", "answer"), [
     ("v2", {"timetable_summary": None}), ("v2", {"timetable_summary": "None"}), ("v2", {}),
     ("v1", {"schedule_interval": None}),
-    ("v1", {"schedule_interval": {"__type": "TimeDelta", "days": 1, "seconds": 0, "microseconds": 0}}),
     ("v1", {"timetable_summary": "0 5 * * *"}),  # a v2 key on Airflow 2 is not read as its schedule
 ])
 def test_unscheduled_dags_have_no_schedule(api, answer):
     assert DagInfo.from_api({"dag_id": "d", **answer}, api).schedule is None
+
+
+@pytest.mark.parametrize(("interval", "said"), [
+    ({"__type": "TimeDelta", "days": 1, "seconds": 0, "microseconds": 0}, "TimeDelta(days=1)"),
+    ({"__type": "RelativeDelta", "months": 1, "day": 1}, "RelativeDelta(day=1, months=1)"),
+])
+def test_an_airflow_2_interval_schedule_is_a_schedule(interval, said):
+    """A DAG scheduled every day (a timedelta) is scheduled: delete and run-once then refuse to replace
+    it without --force, as they do a cron-scheduled one."""
+    assert DagInfo.from_api({"dag_id": "d", "schedule_interval": interval}, "v1").schedule == said
 
 
 def test_a_run_reads_the_same_from_both_apis():
