@@ -255,13 +255,13 @@ def bench_run_once(table: Table, work: Path, graph: Path):
             raise SystemExit(proc.stderr[-3000:])
         client = AirflowClient(server.url, Credentials(username=server.username, password=server.password))
         run = client.latest_runs("bench-run-once")[0]
-        end = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00")).timestamp()
+        end = datetime.fromisoformat(str(run.end_date).replace("Z", "+00:00")).timestamp()
         table.add("run-once: run end (Airflow) → command exit", exited - end, target=f"<= {poll + 1:g} s (poll + 1 s)")
         line = next(x for x in proc.stderr.splitlines() if "kaf-requests:" in x)
         stats = json.loads(line.split("kaf-requests:", 1)[1])
         table.add("run-once: API requests per poll", stats["per_poll"], unit="req", target="<= 1")
         uploaded = (server.dags_folder / "bench-run-once.py").stat().st_mtime
-        queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00")).timestamp()
+        queued = datetime.fromisoformat(str(run.queued_at).replace("Z", "+00:00")).timestamp()
         table.add("run-once, new DAG: upload done → run triggered (refresh_interval 300 s)", queued - uploaded,
                   "folder scan", 300.0, target="<= 30 s")
         bench_stale_folder(table, server, project, graph, env, BIN / "kedro-af-ci")

@@ -74,7 +74,7 @@ def bench_stale_folder(table, server, project: Path, graph_file: Path, env: dict
         return sum(name.startswith("stale-") for name in stats)
 
     before = wait_for_stats(log_file, lambda s: stale(s) == STALE, f"{STALE} stale files parsed")
-    listed = sum(dag["dag_id"].startswith("stale-") for dag in client.list_dags())
+    listed = sum(dag.dag_id.startswith("stale-") for dag in client.list_dags())
     branches = project.parent / "branches.txt"
     branches.write_text("main\n")
     started = time.perf_counter()
@@ -84,7 +84,7 @@ def bench_stale_folder(table, server, project: Path, graph_file: Path, env: dict
     pruned = time.perf_counter() - started
     client.reparse(client.known_file_token(prefer_tag_prefix="") or "")
     after = wait_for_stats(log_file, lambda s: bool(s) and stale(s) == 0, "the folder without the stale files")
-    left = sum(dag["dag_id"].startswith("stale-") for dag in client.list_dags())
+    left = sum(dag.dag_id.startswith("stale-") for dag in client.list_dags())
     table.add(f"dag-processor parse work per pass: {len(before)} files ({STALE} stale branches)",
               sum(before.values()), f"after prune ({len(after)} files)", sum(after.values()),
               target="informational")

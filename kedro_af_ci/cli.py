@@ -15,6 +15,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from .errors import ConfigError, KafError
 from .kedro_project import project_identity
 from .logsafe import safe_line, safe_text, setup_logging
 from .modes import GROUPINGS
+
+if TYPE_CHECKING:
+    from .deliver.answers import TaskInstanceInfo
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -261,14 +265,14 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
         raise RunFailed(failure_message(outcome))
 
 
-def _task_table(tasks: list[dict]) -> None:
+def _task_table(tasks: list[TaskInstanceInfo]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table("task", "state", "duration (s)", "try")
-    for ti in sorted(tasks, key=lambda t: (t.get("start_date") or "", t["task_id"])):
-        duration = ti.get("duration")
-        cells = (ti["task_id"], ti.get("state"), f"{duration:.1f}" if duration else "-", ti.get("try_number", ""))
+    for ti in sorted(tasks, key=lambda t: (t.start_date or "", t.task_id)):
+        cells = (ti.task_id, ti.state, f"{ti.duration:.1f}" if ti.duration else "-",
+                 "" if ti.try_number is None else ti.try_number)
         table.add_row(*(safe_line(str(cell)) for cell in cells))
     Console(width=max(100, Console().width)).print(table)
 
@@ -284,21 +288,15 @@ def list_pipelines(opts: Options, host, insecure):
 
     from .plan.model import EXPERIMENT_TAGS, TAG_PREFIX
     client = _client(host, None if host else _config_host(opts), insecure)
-    dags = [d for d in client.list_dags()
-            if any(_tag_name(t).startswith(TAG_PREFIX + ":") for t in d.get("tags", []))]
+    dags = [d for d in client.list_dags() if any(t.startswith(TAG_PREFIX + ":") for t in d.tags)]
     table = Table("Name", "ID", "Experiment", "Paused", "Last run")
-    for dag in sorted(dags, key=lambda d: d["dag_id"]):
-        runs = client.latest_runs(dag["dag_id"])
-        last = f"{runs[0].get('state')} ({runs[0].get('dag_run_id')})" if runs else "-"
-        experiment = next((_tag_name(t).split(":", 1)[1] for t in dag.get("tags", [])
-                           if _tag_name(t).startswith(EXPERIMENT_TAGS)), "-")
-        cells = (dag.get("dag_display_name") or dag["dag_id"], dag["dag_id"], experiment, dag.get("is_paused"), last)
+    for dag in sorted(dags, key=lambda d: d.dag_id):
+        runs = client.latest_runs(dag.dag_id)
+        last = f"{runs[0].state} ({runs[0].run_id})" if runs else "-"
+        experiment = next((t.split(":", 1)[1] for t in dag.tags if t.startswith(EXPERIMENT_TAGS)), "-")
+        cells = (dag.display_name or dag.dag_id, dag.dag_id, experiment, dag.is_paused, last)
         table.add_row(*(safe_line(str(cell)) for cell in cells))
     Console(width=max(120, Console().width)).print(table)
-
-
-def _tag_name(tag) -> str:
-    return tag["name"] if isinstance(tag, dict) else str(tag)
 
 
 def _config_host(opts: Options) -> str | None:

@@ -213,6 +213,26 @@ def test_list_pipelines_shows_the_predecessors_experiment_tags(tmp_path):
     assert "Old Spaceflights" in result.stdout
 
 
+def test_a_malformed_airflow_answer_is_one_line_and_exit_7(tmp_path):
+    """An answer without a key the tool reads (a proxy's page, another API) is named, not a traceback."""
+    import json
+
+    from attacks import RecordingServer
+
+    def answer(method, path):
+        body = {"version": "3.3.2"} if path == "/api/v2/version" else {"dags": [{"dag_display_name": "x"}]}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    airflow = RecordingServer(answer)
+    try:
+        result = run_cli("--project-path", str(tmp_path), "list-pipelines", "--host", airflow.url)
+    finally:
+        airflow.close()
+    assert result.returncode == 7, result.stderr
+    assert "GET /api/v2/dags: the DAG has no 'dag_id' (expected a string)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_readme_command_table_names_every_option_of_every_command():
     """README's command reference is hand-written: this keeps it the CLI's own (a new option, a renamed
     one or a removed command fails here)."""

@@ -598,14 +598,9 @@ def _remove_branch_image(ctx: RunContext, client: AirflowClient) -> str:
     name = repository.removeprefix(f"{host}/")
     if host == "docker.io":  # Docker Hub's API host, and its implicit library/ namespace
         host, name = "registry-1.docker.io", name if "/" in name else f"library/{name}"
-    in_use = {t.removeprefix("commit:") for dag in client.list_dags() for t in _tag_names(dag)
-              if t.startswith("commit:")}
+    in_use = {t.removeprefix("commit:") for dag in client.list_dags() for t in dag.tags if t.startswith("commit:")}
     registry = Registry(inputs.registry or host, inputs.registry_username, inputs.registry_password)
     return remove_branch_image(registry, name, tag, in_use).describe(repository, tag)
-
-
-def _tag_names(dag: dict) -> list[str]:
-    return [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
 
 
 def _require_for_delete(location: str | None, host: str) -> str:

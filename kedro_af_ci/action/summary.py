@@ -10,10 +10,14 @@ import html
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from ..templating import environment
+
+if TYPE_CHECKING:
+    from ..deliver.answers import TaskInstanceInfo
 
 MAX_DIAGRAM_TASKS = 150  # GitHub's Mermaid renderer gives up on much larger graphs
 _MERMAID_SAFE = re.compile(r"[A-Za-z0-9 _.,:/()-]")
@@ -57,7 +61,7 @@ class SummaryData:
     exit_code: int = 0
     tasks: list[str] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)
-    task_states: list[dict] = field(default_factory=list)
+    task_states: list[TaskInstanceInfo] = field(default_factory=list)
 
     def mermaid(self) -> str:
         if not self.tasks or len(self.tasks) > MAX_DIAGRAM_TASKS:
@@ -73,7 +77,7 @@ class SummaryData:
 
     def _state_classes(self) -> list[tuple[str, str]]:
         """(task, CSS class) of the tasks whose run state has a colour, in task order."""
-        states = {ti.get("task_id"): ti.get("state") for ti in self.task_states}
+        states = {ti.task_id: ti.state for ti in self.task_states}
         classes = [(task, _STATE_CLASS.get(str(states.get(task)))) for task in self.tasks]
         return [(task, css) for task, css in classes if css]
 

@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 
 from ..errors import AirflowApiError, ConfigError
 from ..redact import forms, redact
+from .answers import DagInfo, DagRunInfo, ImportErrorInfo, TaskInstanceInfo, kind
 
 log = logging.getLogger(__name__)
 # urllib3 logs every retry as a raw "Retrying (RetryPolicy(...))" warning; RetryPolicy.increment says it
@@ -184,7 +185,7 @@ class AirflowClient:
     def _exchange_token(self) -> str:
         body = {"username": self.credentials.username, "password": self.credentials.password or ""}
         response = self._send("POST", "/auth/token", json=body, auth=False, ok=(200, 201))
-        token = response.json().get("access_token")
+        token = json_object(response, "POST /auth/token").get("access_token")
         if not token:
             raise AirflowApiError("POST /auth/token answered without an access_token")
         return token
@@ -276,7 +277,8 @@ class AirflowClient:
         for api in ("v2", "v1"):
             response = self._send("GET", f"/api/{api}/version", auth=False, ok=(200,), allow=(401, 403, 404, 405))
             if response.status_code in (200, 401, 403):
-                version = response.json().get("version", "?") if response.status_code == 200 else "?"
+                version = json_object(response, f"GET /api/{api}/version").get("version", "?") \
+                    if response.status_code == 200 else "?"
                 log.debug("Airflow %s detected (API %s)", version, api)
                 return api
         raise AirflowApiError(f"{self.host} does not look like an Airflow API server (no /api/v2 or /api/v1)")
@@ -284,16 +286,25 @@ class AirflowClient:
     def _path(self, path: str) -> str:
         return f"/api/{self.api}{path}"
 
+    def _json(self, method: str, path: str, **kwargs) -> dict:
+        """The JSON object a call answers (an error naming the call for anything else)."""
+        return json_object(self._send(method, path, **kwargs), f"{method} {path}")
+
     def version(self) -> str:
-        return self._send("GET", self._path("/version")).json().get("version", "?")
+        return str(self._json("GET", self._path("/version")).get("version", "?"))
 
-    def get_dag(self, dag_id: str) -> dict | None:
-        response = self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}"), allow=(404,))
-        return None if response.status_code == 404 else response.json()
+    def get_dag(self, dag_id: str) -> DagInfo | None:
+        return self._dag(self._path(f"/dags/{quote(dag_id, safe='')}"))
 
-    def dag_details(self, dag_id: str) -> dict | None:
-        response = self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}/details"), allow=(404,))
-        return None if response.status_code == 404 else response.json()
+    def dag_details(self, dag_id: str) -> DagInfo | None:
+        return self._dag(self._path(f"/dags/{quote(dag_id, safe='')}/details"))
+
+    def _dag(self, path: str) -> DagInfo | None:
+        """The DAG at ``path``; None when Airflow has no such DAG (404)."""
+        response = self._send("GET", path, allow=(404,))
+        if response.status_code == 404:
+            return None
+        return DagInfo.from_api(json_object(response, f"GET {path}"), self.api, f"GET {path}")
 
     def reparse(self, file_token: str) -> bool:
         """Airflow 3: queue a priority parse of a file it already knows."""
@@ -310,14 +321,15 @@ class AirflowClient:
         so a brand-new file beside it is found in seconds instead of at the next folder scan."""
         if self.api != "v2":
             return None
-        dags = self._send("GET", "/api/v2/dags", params={"limit": 100}).json().get("dags", [])
+        where = "GET /api/v2/dags"
+        dags = list_in(self._json("GET", "/api/v2/dags", params={"limit": 100}), "dags", where)
 
-        def rank(dag: dict) -> tuple[bool, bool]:
-            tags = [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
-            return (not any(tag.startswith(prefer_tag_prefix) for tag in tags), dag.get("bundle_name") != "dags-folder")
+        def rank(dag: DagInfo) -> tuple[bool, bool]:
+            return (not any(tag.startswith(prefer_tag_prefix) for tag in dag.tags), dag.bundle_name != "dags-folder")
 
-        known = sorted((d for d in dags if d.get("file_token") and not d.get("is_stale")), key=rank)
-        return known[0]["file_token"] if known else None
+        known = sorted((dag for dag in (DagInfo.from_api(d, "v2", where) for d in dags)
+                        if dag.file_token and not dag.is_stale), key=rank)
+        return known[0].file_token if known else None
 
     def delete_dag(self, dag_id: str) -> bool | None:
         """Remove the DAG and its runs from Airflow's database; False when Airflow has no such DAG, None
@@ -330,33 +342,36 @@ class AirflowClient:
         """Ids of the DAG's runs that are queued or running."""
         path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns")
         runs = self._paginate(path, "dag_runs", {"state": ["queued", "running"]})
-        return [run["dag_run_id"] for run in runs if run.get("state") in ("queued", "running")]
+        return [run.run_id for run in (DagRunInfo.from_api(r, self.api, f"GET {path}") for r in runs)
+                if run.state in ("queued", "running")]
 
     def fail_run(self, dag_id: str, run_id: str) -> None:
         """Mark a run failed: Airflow stops its unfinished tasks."""
         self._send("PATCH", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"),
                    json={"state": "failed"})
 
-    def set_paused(self, dag_id: str, paused: bool) -> dict:
-        return self._send("PATCH", self._path(f"/dags/{quote(dag_id, safe='')}"), json={"is_paused": paused},
-                          params={"update_mask": "is_paused"}).json()
+    def set_paused(self, dag_id: str, paused: bool) -> DagInfo:
+        path = self._path(f"/dags/{quote(dag_id, safe='')}")
+        answer = self._json("PATCH", path, json={"is_paused": paused}, params={"update_mask": "is_paused"})
+        return DagInfo.from_api(answer, self.api, f"PATCH {path}")
 
-    def trigger(self, dag_id: str, run_id: str, logical_date: str | None, conf: dict | None = None) -> dict:
+    def trigger(self, dag_id: str, run_id: str, logical_date: str | None, conf: dict | None = None) -> DagRunInfo:
         """Start a run with a fixed id; a 409 (already triggered by an earlier attempt) returns that run."""
         body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf or {}, "logical_date": logical_date}
-        response = self._send("POST", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns"), json=body,
-                              ok=(200,), allow=(409,))
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns")
+        response = self._send("POST", path, json=body, ok=(200,), allow=(409,))
         if response.status_code == 409:
             log.info("run %s already exists (an earlier attempt went through); following it", run_id)
             return self.get_run(dag_id, run_id)
-        return response.json()
+        return DagRunInfo.from_api(json_object(response, f"POST {path}"), self.api, f"POST {path}")
 
-    def get_run(self, dag_id: str, run_id: str) -> dict:
-        return self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")).json()
+    def get_run(self, dag_id: str, run_id: str) -> DagRunInfo:
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")
+        return DagRunInfo.from_api(self._json("GET", path), self.api, f"GET {path}")
 
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+    def task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceInfo]:
         path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances")
-        return list(self._paginate(path, "task_instances"))
+        return [TaskInstanceInfo.from_api(ti, self.api, f"GET {path}") for ti in self._paginate(path, "task_instances")]
 
     def task_log_tail(self, dag_id: str, run_id: str, task_id: str, try_number: int, lines: int = 20) -> list[str]:
         """The last lines of a task try's log (Airflow 3: structured entries; Airflow 2: text)."""
@@ -366,33 +381,34 @@ class AirflowClient:
         if response.status_code == 404:
             return []
         try:
-            content = response.json().get("content")
-        except ValueError:
-            content = response.text
-        return log_lines(content)[-lines:]
+            data = response.json()
+        except ValueError:  # a plain-text log
+            data = {"content": response.text}
+        return log_lines(data.get("content") if isinstance(data, dict) else None)[-lines:]
 
-    def list_dags(self, tags: list[str] | None = None) -> list[dict]:
+    def list_dags(self, tags: list[str] | None = None) -> list[DagInfo]:
         params = {"tags": tags} if tags else {}
-        return list(self._paginate(self._path("/dags"), "dags", params))
+        path = self._path("/dags")
+        return [DagInfo.from_api(dag, self.api, f"GET {path}") for dag in self._paginate(path, "dags", params)]
 
-    def latest_runs(self, dag_id: str, limit: int = 1) -> list[dict]:
+    def latest_runs(self, dag_id: str, limit: int = 1) -> list[DagRunInfo]:
         order = "-run_after" if self.api == "v2" else "-execution_date"
-        data = self._send("GET", self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns"),
-                          params={"limit": limit, "order_by": order}).json()
-        return data.get("dag_runs", [])
+        path = self._path(f"/dags/{quote(dag_id, safe='')}/dagRuns")
+        runs = list_in(self._json("GET", path, params={"limit": limit, "order_by": order}), "dag_runs", f"GET {path}")
+        return [DagRunInfo.from_api(run, self.api, f"GET {path}") for run in runs]
 
-    def import_errors(self) -> list[dict]:
-        return list(self._paginate(self._path("/importErrors"), "import_errors"))
+    def import_errors(self) -> list[ImportErrorInfo]:
+        path = self._path("/importErrors")
+        return [ImportErrorInfo.from_api(error, self.api, f"GET {path}")
+                for error in self._paginate(path, "import_errors")]
 
-    def _paginate(self, path: str, key: str, params: dict | None = None, page: int = 100) -> Iterator[dict]:
-        """Pages until the server's total, an empty page, or MAX_PAGES: a server that always answers a
-        full page and a growing total cannot keep the command paging."""
+    def _paginate(self, path: str, key: str, params: dict | None = None, page: int = 100) -> Iterator[Any]:
+        """The raw items of every page, until the server's total, an empty page, or MAX_PAGES: a server
+        that always answers a full page and a growing total cannot keep the command paging."""
         offset = 0
         for _ in range(MAX_PAGES):
-            data = self._send("GET", path, params={**(params or {}), "limit": page, "offset": offset}).json()
-            items = data.get(key, []) if isinstance(data, dict) else []
-            if not isinstance(items, list):
-                raise AirflowApiError(f"GET {path}: {key!r} is not a list")
+            data = self._json("GET", path, params={**(params or {}), "limit": page, "offset": offset})
+            items = list_in(data, key, f"GET {path}")
             yield from items
             offset += len(items)
             total = data.get("total_entries", 0)
@@ -436,6 +452,26 @@ def read_bounded(response: requests.Response, limit: int | None = None,
     finally:
         response.close()
     response._content = b"".join(chunks)  # what requests' own .content would hold
+
+
+def json_object(response: requests.Response, where: str) -> dict:
+    """The JSON object an answer holds; AirflowApiError naming the call for anything else (an HTML
+    error page, a list), never a decoding traceback. The body is not quoted: it may echo a secret."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise AirflowApiError(f"{where}: the answer (HTTP {response.status_code}) is not JSON") from None
+    if not isinstance(data, dict):
+        raise AirflowApiError(f"{where}: the answer is {kind(data)}, expected a JSON object")
+    return data
+
+
+def list_in(answer: dict, key: str, where: str) -> list:
+    """The list under ``key`` of a listing's answer; absent or null is empty."""
+    items = answer.get(key) or []
+    if not isinstance(items, list):
+        raise AirflowApiError(f"{where}: {key!r} is {kind(items)}, expected a list")
+    return items
 
 
 def _cause(exc: requests.RequestException) -> str:

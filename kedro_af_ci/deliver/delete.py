@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from ..errors import AirflowApiError, ConfigError
 from ..plan.model import BRANCH_TAG
 from .client import AirflowClient
-from .deploy import schedule_of
 from .ownership import Owner, owner_of, tags_in_source
 from .upload import dag_location, read_existing, remove_file
 
@@ -67,9 +66,8 @@ def delete_pipeline(client: AirflowClient | None, request: DeleteRequest) -> Del
     if existing is None and served is None:
         return DeleteOutcome(request.dag_id, None, False)  # already gone: nothing to do, and that is fine
     source = existing.decode("utf-8", errors="replace") if existing is not None else ""
-    tags = [t["name"] if isinstance(t, dict) else str(t) for t in served.get("tags", [])] if served else \
-        tags_in_source(source) or []
-    schedule = schedule_of(served) if served else schedule_in_source(source)
+    tags = list(served.tags) if served else tags_in_source(source) or []
+    schedule = served.schedule if served else schedule_in_source(source)
     _check_delete(owner_of(tags), schedule, request, location)
     removed = remove_file(location)  # UploadError (exit 6): Airflow untouched
     try:

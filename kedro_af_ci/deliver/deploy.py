@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AirflowApiError, ConfigError, RunFailed
 from ..logsafe import safe_line
 from ..plan.model import TAG_PREFIX
+from .answers import DagInfo, ImportErrorInfo, TaskInstanceInfo
 from .client import TERMINAL_RUN_STATES, AirflowClient
 from .ownership import check_replace, tags_in_source
 
@@ -35,7 +36,7 @@ class RunOutcome:
     run_id: str
     state: str
     run_url: str
-    tasks: list[dict] = field(default_factory=list)
+    tasks: list[TaskInstanceInfo] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (task_id, log url)
     logs: dict[str, list[str]] = field(default_factory=dict)  # failed task -> the last lines of its log
 
@@ -80,13 +81,13 @@ class Progress:
 
 def wait_for_version(client: AirflowClient, dag_id: str, content_tag: str, *, filename: str,
                      uploaded_at: float, timeout: float, poll: float, progress: Progress,
-                     clock: Callable[[], float] = time.monotonic) -> dict:
+                     clock: Callable[[], float] = time.monotonic) -> DagInfo:
     """Poll until Airflow serves the DAG with ``content_tag``; fail fast on its import error."""
     deadline = clock() + timeout
     reparse_asked = False
     while True:
         details = client.dag_details(dag_id)
-        if details and content_tag in _tags(details):
+        if details and content_tag in details.tags:
             return details
         progress.update(_waiting_for(details, dag_id, content_tag, filename))
         reparse_asked = reparse_asked or _ask_reparse(client, details) or _ask_rescan(client, details)
@@ -97,12 +98,7 @@ def wait_for_version(client: AirflowClient, dag_id: str, content_tag: str, *, fi
         time.sleep(poll)
 
 
-def _tags(details: dict) -> set[str]:
-    """Tag names: API v2 gives ``{"name": …}`` objects, v1 plain strings in places."""
-    return {t["name"] if isinstance(t, dict) else t for t in details.get("tags", [])}
-
-
-def _waiting_for(details: dict | None, dag_id: str, content_tag: str, filename: str) -> str:
+def _waiting_for(details: DagInfo | None, dag_id: str, content_tag: str, filename: str) -> str:
     if details is None:
         return (f"waiting for Airflow to discover the new file {filename} (a rescan was asked where Airflow 3 "
                 "allows it; else the dag-processor scans the DAGs folder every [dag_processor] refresh_interval, "
@@ -110,13 +106,13 @@ def _waiting_for(details: dict | None, dag_id: str, content_tag: str, filename: 
     return f"waiting for Airflow to parse the uploaded version ({content_tag}) of {dag_id}"
 
 
-def _ask_reparse(client: AirflowClient, details: dict | None) -> bool:
+def _ask_reparse(client: AirflowClient, details: DagInfo | None) -> bool:
     """A file Airflow already knows can be parsed now instead of at its next scan (Airflow 3)."""
-    token = (details or {}).get("file_token")
-    return isinstance(token, str) and bool(token) and client.reparse(token)
+    token = details.file_token if details else None
+    return client.reparse(token) if token else False
 
 
-def _ask_rescan(client: AirflowClient, details: dict | None) -> bool:
+def _ask_rescan(client: AirflowClient, details: DagInfo | None) -> bool:
     """A new DAG file: ask Airflow 3 to parse a file it knows, which rescans the folder (docs/architecture.md,
     "Run"). Best effort: without a known file or the right to parse it, the folder scan still comes."""
     if details is not None:
@@ -136,16 +132,15 @@ def _raise_import_error(client: AirflowClient, filename: str, uploaded_at: float
     except AirflowApiError:
         return  # listing import errors needs extra permissions on some deployments
     for error in errors:
-        if str(error.get("filename", "")).rsplit("/", 1)[-1] == filename and \
-                _error_time(error, uploaded_at) >= uploaded_at - 1:
-            trace = str(error.get("stack_trace", "")).strip().splitlines()
+        if (error.filename or "").rsplit("/", 1)[-1] == filename and _error_time(error, uploaded_at) >= uploaded_at - 1:
+            trace = (error.stack_trace or "").strip().splitlines()
             raise RunFailed(f"Airflow cannot import {filename}: {trace[-1] if trace else 'unknown error'}")
 
 
-def _error_time(error: dict, default: float) -> float:
+def _error_time(error: ImportErrorInfo, default: float) -> float:
     """When Airflow recorded the import error; ``default`` (counted as new) when it does not say."""
     try:
-        return datetime.fromisoformat(str(error.get("timestamp")).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(error.timestamp).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return default
 
@@ -163,10 +158,10 @@ def trigger_and_wait(client: AirflowClient, dag_id: str, run_id: str, *, wait: b
 
 def _start_run(client: AirflowClient, dag_id: str, run_id: str) -> RunOutcome:
     details = client.get_dag(dag_id)
-    if details and details.get("is_paused"):
+    if details and details.is_paused:
         client.set_paused(dag_id, False)
     run = client.trigger(dag_id, run_id, datetime.now(timezone.utc).isoformat())
-    return RunOutcome(dag_id=dag_id, run_id=run_id, state=run.get("state", "queued"),
+    return RunOutcome(dag_id=dag_id, run_id=run_id, state=run.state or "queued",
                       run_url=client.run_url(dag_id, run_id))
 
 
@@ -183,7 +178,7 @@ def _follow_run(client: AirflowClient, outcome: RunOutcome, *, timeout: float, p
                                 f"(last state: {outcome.state}); see {outcome.run_url}")
             time.sleep(poll)
             polls += 1
-            outcome.state = client.get_run(outcome.dag_id, outcome.run_id).get("state", outcome.state)
+            outcome.state = client.get_run(outcome.dag_id, outcome.run_id).state or outcome.state
     finally:
         progress.done()
     if polls:  # benchmarks/run.py reads this line (with --verbose)
@@ -194,15 +189,14 @@ def _follow_run(client: AirflowClient, outcome: RunOutcome, *, timeout: float, p
 def _collect_tasks(client: AirflowClient, outcome: RunOutcome) -> None:
     """The run's tasks, its failed ones with links, and the log tails of the first MAX_LOGS of them."""
     outcome.tasks = client.task_instances(outcome.dag_id, outcome.run_id)
-    failed = [ti for ti in outcome.tasks if ti.get("state") == "failed"]
-    outcome.failed = [(ti["task_id"], client.task_log_url(outcome.dag_id, outcome.run_id, ti["task_id"]))
-                      for ti in failed]
+    failed = [ti for ti in outcome.tasks if ti.state == "failed"]
+    outcome.failed = [(ti.task_id, client.task_log_url(outcome.dag_id, outcome.run_id, ti.task_id)) for ti in failed]
     for ti in failed[:MAX_LOGS]:
         try:  # the failure is reported whatever happens here: the log is extra
-            outcome.logs[ti["task_id"]] = client.task_log_tail(outcome.dag_id, outcome.run_id, ti["task_id"],
-                                                               ti.get("try_number") or 1)
+            outcome.logs[ti.task_id] = client.task_log_tail(outcome.dag_id, outcome.run_id, ti.task_id,
+                                                            ti.try_number or 1)
         except AirflowApiError as exc:
-            log.debug("no log of %s: %s", ti["task_id"], exc)
+            log.debug("no log of %s: %s", ti.task_id, exc)
 
 
 @dataclass(frozen=True)
@@ -262,14 +256,6 @@ def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag:
     return deploy(client, request, progress=progress, on_uploaded=on_uploaded)
 
 
-def schedule_of(dag: dict) -> str | None:
-    """The schedule Airflow reports for a DAG (API v2 ``timetable_summary``, v1 ``schedule_interval``)."""
-    summary = dag.get("timetable_summary")
-    if summary is None and isinstance(dag.get("schedule_interval"), dict):
-        summary = dag["schedule_interval"].get("value")
-    return None if summary in (None, "", "None") else str(summary)
-
-
 def _refuse_replacing(client: AirflowClient, request: DeployRequest) -> None:
     """The DAG Airflow serves under this id, whatever file it came from, is replaced only by its own
     branch (deliver/ownership.py); and a run-once DAG has no schedule, so uploading it under a
@@ -278,8 +264,8 @@ def _refuse_replacing(client: AirflowClient, request: DeployRequest) -> None:
     dag_id = request.dag_id
     existing = client.get_dag(dag_id)
     if existing:
-        check_replace(_tags(existing), tags_in_source(request.source) or [], f"DAG {dag_id!r} in Airflow")
-    schedule = schedule_of(existing) if existing else None
+        check_replace(existing.tags, tags_in_source(request.source) or [], f"DAG {dag_id!r} in Airflow")
+    schedule = existing.schedule if existing else None
     if schedule:
         raise ConfigError(f"run-once would replace the scheduled DAG {dag_id!r} ({schedule}) with an unscheduled "
                           "one: give run-once its own DAG id (run_config.run_name with ${branch_name}, or the "

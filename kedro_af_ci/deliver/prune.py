@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ..plan.model import BRANCH_TAG, REPOSITORY_TAG, owner_tag
+from .answers import DagRunInfo
 from .client import AirflowClient
 from .ownership import owner_of
 
@@ -18,10 +19,6 @@ class StaleDag:
     reason: str
 
 
-def _tags(dag: dict) -> list[str]:
-    return [t["name"] if isinstance(t, dict) else str(t) for t in dag.get("tags") or []]
-
-
 def stale_dags(client: AirflowClient, existing_branches: set[str], *, repository: str | None,
                older_than_days: int | None = None, now: datetime | None = None) -> list[StaleDag]:
     """This repository's DAGs (by their tags) whose branch is not in ``existing_branches``, and with
@@ -31,10 +28,10 @@ def stale_dags(client: AirflowClient, existing_branches: set[str], *, repository
     ours = owner_tag(REPOSITORY_TAG, repository) if repository else None
     found = []
     for dag in client.list_dags(tags=None):
-        owner = owner_of(_tags(dag))
+        owner = owner_of(dag.tags)
         if not owner.generated or owner.branch is None or owner.repository != ours:
             continue
-        runs = client.latest_runs(dag["dag_id"])
+        runs = client.latest_runs(dag.dag_id)
         when = _run_time(runs[0]) if runs else None
         branch = owner.branch.removeprefix(BRANCH_TAG)
         if owner.branch not in alive:
@@ -43,16 +40,16 @@ def stale_dags(client: AirflowClient, existing_branches: set[str], *, repository
             reason = f"no run for {older_than_days}+ days"
         else:
             continue
-        found.append(StaleDag(dag["dag_id"], branch, when.isoformat(timespec="minutes") if when else "-", reason))
+        found.append(StaleDag(dag.dag_id, branch, when.isoformat(timespec="minutes") if when else "-", reason))
     return sorted(found, key=lambda stale: stale.dag_id)
 
 
-def _run_time(run: dict) -> datetime | None:
-    for key in ("run_after", "logical_date", "execution_date", "start_date"):
-        value = run.get(key)
+def _run_time(run: DagRunInfo) -> datetime | None:
+    """When the run was (to be) run: Airflow 3's run_after, else its logical date, else its start."""
+    for value in (run.run_after, run.logical_date, run.start_date):
         if value:
             try:
-                return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 continue
     return None

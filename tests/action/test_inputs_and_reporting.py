@@ -10,6 +10,7 @@ from test_entrypoint import parse_github_output
 from kedro_af_ci.action.ci import GitHubReporter, GitLabReporter, Reporter, detect
 from kedro_af_ci.action.inputs import ActionInputs
 from kedro_af_ci.action.summary import SummaryData, mermaid_label, render_summary
+from kedro_af_ci.deliver.answers import TaskInstanceInfo
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.image.docker import image_ref, registry_of
 
@@ -104,7 +105,7 @@ def test_summary_renders_hostile_values_as_text():
     hostile = 'x|y <img src=x onerror=alert(1)> `code` [link](http://e) *b* "q"'
     data = SummaryData(ok=False, dag_id="sf", branch_name=hostile, commit_id="c", error=hostile, exit_code=8,
                        tasks=["a", hostile], edges=[("a", hostile)],
-                       task_states=[{"task_id": hostile, "state": "failed", "duration": 1.0, "try_number": 1}])
+                       task_states=[TaskInstanceInfo(hostile, "failed", try_number=1, duration=1.0)])
     text = render_summary(data)
     before, _, after = text.partition("<pre>")
     body, _, rest = after.partition("</pre>")

@@ -64,17 +64,17 @@ def test_a_dag_scheduled_on_another_projects_output_runs_when_it_is_written(airf
     assert [a["uri"] for a in assets["assets"]] == [uri]
 
     client.trigger("kaf-assets-up", "kaf-assets-test", datetime.now(timezone.utc).isoformat())
-    state = wait_for("the upstream run's end", lambda: client.get_run("kaf-assets-up", "kaf-assets-test")["state"]
-                     in ("success", "failed") and client.get_run("kaf-assets-up", "kaf-assets-test")["state"])
+    state = wait_for("the upstream run's end", lambda: client.get_run("kaf-assets-up", "kaf-assets-test").state
+                     in ("success", "failed") and client.get_run("kaf-assets-up", "kaf-assets-test").state)
     if state != "success":
-        logs = [line for ti in client.task_instances("kaf-assets-up", "kaf-assets-test") if ti["state"] == "failed"
-                for line in client.task_log_tail("kaf-assets-up", "kaf-assets-test", ti["task_id"],
-                                                 ti.get("try_number") or 1, 40)]
+        logs = [line for ti in client.task_instances("kaf-assets-up", "kaf-assets-test") if ti.state == "failed"
+                for line in client.task_log_tail("kaf-assets-up", "kaf-assets-test", ti.task_id,
+                                                 ti.try_number or 1, 40)]
         raise AssertionError("\n".join(logs))
     runs = wait_for("a run of the downstream DAG", lambda: client.latest_runs("kaf-assets-down"))
-    assert runs[0]["run_type"] == "asset_triggered"
-    done = wait_for("the downstream run's end", lambda: client.get_run("kaf-assets-down", runs[0]["dag_run_id"])[
-        "state"] in ("success", "failed") and client.get_run("kaf-assets-down", runs[0]["dag_run_id"])["state"])
+    assert runs[0].run_type == "asset_triggered"
+    done = wait_for("the downstream run's end", lambda: client.get_run("kaf-assets-down", runs[0].run_id).state
+                in ("success", "failed") and client.get_run("kaf-assets-down", runs[0].run_id).state)
     assert done == "success"
 
 

@@ -12,6 +12,7 @@ import pytest
 from attacks import RecordingServer as Server
 from conftest import secret
 
+from kedro_af_ci.deliver.answers import DagInfo, DagRunInfo
 from kedro_af_ci.deliver.client import AirflowClient, Credentials, origin
 from kedro_af_ci.errors import AirflowApiError
 
@@ -68,7 +69,7 @@ def test_redirects_within_the_origin_are_followed():
     airflow = Server(answer)
     try:
         client = AirflowClient(airflow.url + "/old", Credentials(token=TOKEN), retries=0)
-        assert client.get_dag("d") == {"dag_id": "d", "version": "3.3.2"}
+        assert client.get_dag("d") == DagInfo("d")
     finally:
         airflow.close()
 
@@ -134,7 +135,7 @@ def test_requests_ca_bundle_overrides_neither_the_ca_file_nor_insecure(tmp_path,
         monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "no-such-bundle.pem"))
         client = AirflowClient(server.url, Credentials(token=TOKEN), retries=0,
                                verify=str(ca_file) if verify == "ca-file" else False)
-        assert client.get_dag("d")["dag_id"] == "d"
+        assert client.get_dag("d") == DagInfo("d")
         strict = AirflowClient(server.url, Credentials(token=TOKEN), retries=0)  # the system CAs: refused
         with pytest.raises(AirflowApiError):
             strict.get_dag("d")
@@ -174,7 +175,7 @@ def test_5xx_and_429_are_retried_with_backoff_and_retry_after(sleeps):
         (200, {"dag_id": "d"})]})
     try:
         client = AirflowClient(airflow.url, Credentials(token=TOKEN), retries=5, backoff=0.5, max_backoff=6)
-        assert client.get_dag("d") == {"dag_id": "d"}
+        assert client.get_dag("d") == DagInfo("d")
         # 1st retry at once, then 2·backoff, Retry-After, 8·backoff, 16·backoff capped (a bad Retry-After ignored)
         assert sleeps == [1.0, 7.0, 4.0, 6.0]
         assert client.requests_made == 1 + 6  # version, then 6 tries of the DAG
@@ -211,7 +212,7 @@ def test_a_trigger_whose_answer_was_lost_is_retried_and_follows_the_run(sleeps):
                         ("GET", "/api/v2/dags/d/dagRuns/r1"): [(200, {"dag_run_id": "r1", "state": "running"})]})
     try:
         client = AirflowClient(airflow.url, Credentials(token=TOKEN), retries=3)
-        assert client.trigger("d", "r1", None) == {"dag_run_id": "r1", "state": "running"}
+        assert client.trigger("d", "r1", None) == DagRunInfo("r1", state="running")
         posts = [json.loads(s[3]) for s in airflow.seen if s[0] == "POST"]
         assert [p["dag_run_id"] for p in posts] == ["r1", "r1"]
     finally:
@@ -236,7 +237,7 @@ def test_a_read_timeout_is_retried(caplog):
     try:
         client = AirflowClient(airflow.url, Credentials(token=TOKEN), retries=1, timeout=0.5)
         with caplog.at_level(logging.INFO):
-            assert client.get_dag("d") == {"dag_id": "d"} and len(calls) == 2
+            assert client.get_dag("d") == DagInfo("d") and len(calls) == 2
         said = [r.getMessage() for r in caplog.records]
         assert any("ReadTimeoutError; retrying (1 so far, 0 left)" in line for line in said)  # our one line
         assert not any(line.startswith("Retrying (RetryPolicy") for line in said)  # not urllib3's raw one
@@ -278,7 +279,7 @@ def test_an_expired_jwt_is_exchanged_again_once():
     airflow = Server(answer)
     try:
         client = AirflowClient(airflow.url, Credentials(username="admin", password=PASSWORD), retries=0)
-        assert client.get_dag("d") == {"dag_id": "d"}
+        assert client.get_dag("d") == DagInfo("d")
         with pytest.raises(AirflowApiError, match=r"HTTP 401: Token expired \(check AIRFLOW_API_TOKEN"):
             client.get_dag("d")
         token, dag = "/auth/token", "/api/v2/dags/d"

@@ -97,7 +97,7 @@ def test_a_deleted_branch_leaves_nothing_in_airflow(airflow_server, tmp_path):
         deploy = run_cli("--project-path", str(project), "-e", "demo", "-p", "data_processing", "run-once", env=env)
         assert deploy.returncode == 0, deploy.stderr[-3000:]
     client = AirflowClient(airflow_server.url, Credentials(token=airflow_token(airflow_server)))
-    ids = {dag["dag_id"] for dag in client.list_dags() if dag["dag_id"].startswith("kaf-del-feature")}
+    ids = {dag.dag_id for dag in client.list_dags() if dag.dag_id.startswith("kaf-del-feature")}
     assert len(ids) == 2, ids
     [gone] = [i for i in ids if "_a__" in i]
 

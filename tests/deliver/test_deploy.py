@@ -118,7 +118,7 @@ def test_run_once_never_replaces_a_scheduled_dag(small_dag, airflow_server):
 def test_faults_never_trigger_twice(small_dag, airflow_server):
     upstream = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
     # count manual runs only: the schedule test above may let the scheduler add a scheduled run meanwhile
-    before = [r for r in upstream.latest_runs("kaf-e2e-small", limit=100) if r.get("run_type") == "manual"]
+    before = [r for r in upstream.latest_runs("kaf-e2e-small", limit=100) if r.run_type == "manual"]
     proxy = FaultProxy(airflow_server.url, rules=[
         Rule("GET", "/api/v2/version", "status:503"),
         Rule("POST", "/auth/token", "reset"),
@@ -137,9 +137,9 @@ def test_faults_never_trigger_twice(small_dag, airflow_server):
     finally:
         proxy.stop()
     assert outcome.state == "success"
-    after = [r for r in upstream.latest_runs("kaf-e2e-small", limit=100) if r.get("run_type") == "manual"]
+    after = [r for r in upstream.latest_runs("kaf-e2e-small", limit=100) if r.run_type == "manual"]
     assert len(after) == len(before) + 1
-    assert sum(r["dag_run_id"] == "kaf_fault_test_run" for r in after) == 1
+    assert sum(r.run_id == "kaf_fault_test_run" for r in after) == 1
     assert ("POST", "/api/v2/dags/kaf-e2e-small/dagRuns", "lose-answer") in proxy.log
     assert all(rule.used == rule.times for rule in proxy.rules)
 
@@ -166,7 +166,7 @@ def test_listing_paginates(small_dag, airflow_server):
     everything = client.list_dags()
     assert len(everything) >= 2
     paged = list(client._paginate("/api/v2/dags", "dags", page=1))
-    assert [d["dag_id"] for d in paged] == [d["dag_id"] for d in everything]
+    assert [d["dag_id"] for d in paged] == [d.dag_id for d in everything]
 
 
 def _last_bundle_refresh(server) -> datetime:
@@ -206,6 +206,6 @@ def test_a_new_branch_runs_before_the_folder_scan_could_find_it(airflow_server, 
     uploaded = datetime.fromtimestamp((airflow_server.dags_folder / "kaf-e2e-new-branch.py").stat().st_mtime,
                                       timezone.utc)
     (run,) = client.latest_runs("kaf-e2e-new-branch", limit=1)
-    triggered = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00"))
+    triggered = datetime.fromisoformat(str(run.queued_at).replace("Z", "+00:00"))
     assert (triggered - uploaded).total_seconds() <= 30, (uploaded, triggered)
     assert (triggered - scanned_before).total_seconds() < int(refresh), "the periodic scan could have found it"

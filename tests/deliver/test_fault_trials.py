@@ -82,7 +82,7 @@ def test_fifty_faulty_run_once_trials(fault_dags, airflow_server, capsys):
         finally:
             proxy.stop()
         faults_injected += sum(rule.used for rule in rules)
-        runs = [r for r in upstream.latest_runs(dag_id, limit=200) if r["dag_run_id"] == run_id]
+        runs = [r for r in upstream.latest_runs(dag_id, limit=200) if r.run_id == run_id]
         double += len(runs) > 1
         if state == expected and len(runs) == 1:
             ok += 1
