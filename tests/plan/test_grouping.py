@@ -16,13 +16,6 @@ MEM = {"type": "kedro.io.MemoryDataset", "memory": True}
 FILE = {"type": "pandas.CSVDataset", "memory": False}
 
 
-def make_config_for_grouping():
-    import tempfile
-    from pathlib import Path
-
-    return make_config(Path(tempfile.mkdtemp(prefix="kaf-grouping-")), {"image": "a:1"})
-
-
 def groups_of(graph, strategy):
     groups, warnings = group_nodes(graph, strategy)
     return {g.name: g.nodes for g in groups}, warnings
@@ -66,7 +59,7 @@ def test_memory_group_that_would_be_cyclic_is_split_deterministically():
     assert groups_of(graph, "memory") == (groups, warnings)
 
 
-def test_cross_group_cycle_is_avoided():
+def test_cross_group_cycle_is_avoided(tmp_path):
     # s1 -> t1 and t2 -> s2 with s*, t* tagged into two groups: merging both would make S <-> T.
     graph = make_graph([("s1", [], ["x"], ["group.S"]), ("t1", ["x"], [], ["group.T"]),
                         ("t2", [], ["y"], ["group.T"]), ("s2", ["y"], [], ["group.S"])])
@@ -74,7 +67,7 @@ def test_cross_group_cycle_is_avoided():
     # T merges first (topological order); S then keeps s1 and splits s2 off into a task of its own
     assert groups == {"S": ("s1",), "T": ("t1", "t2"), "S_2": ("s2",)}
     assert warnings == ["group 'S' split at node 's2': keeping it in one task would make the task graph cyclic"]
-    assert is_acyclic(build_plan(graph, make_config_for_grouping(), GIT, grouping="tag"))
+    assert is_acyclic(build_plan(graph, make_config(tmp_path, {"image": "a:1"}), GIT, grouping="tag"))
 
 
 def test_namespace_grouping_of_the_example(example_graph, tmp_path):
