@@ -8,32 +8,39 @@ STAMP_AF2 := $(VENV_AF2)/.installed
 VENV_MLFLOW ?= .venv-mlflow
 STAMP_MLFLOW := $(VENV_MLFLOW)/.installed
 STAMP_TOOLS := .tools/.installed
+# every package of each environment pinned as it last passed the suite (make lock; docs/contributing.md)
+LOCK := requirements/lock
 
-.PHONY: demo test test-unit bench bench-quick bench-container lint fmt docs clean
+.PHONY: demo test test-unit bench bench-quick bench-container lint fmt docs lock clean
 
 # action-no-deps.txt: providers whose operators import without their dependencies, as in the action
 # image (the Spark provider's pyspark-client would make mlflow look for a Spark installation).
-$(STAMP): pyproject.toml requirements/airflow3.txt requirements/action-no-deps.txt
+$(STAMP): pyproject.toml requirements/airflow3.txt requirements/action-no-deps.txt $(LOCK)/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet -e '.[dev]' -r requirements/airflow3.txt \
-	  || $(BIN)/python -m pip install --quiet -e '.[dev]' -r requirements/airflow3.txt
-	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet --no-deps -r requirements/action-no-deps.txt
+	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet -c $(LOCK)/dev.txt -e '.[dev]' \
+	  -r requirements/airflow3.txt \
+	  || $(BIN)/python -m pip install --quiet -c $(LOCK)/dev.txt -e '.[dev]' -r requirements/airflow3.txt
+	$(BIN)/uv pip install --python $(BIN)/python --native-tls --quiet -c $(LOCK)/dev.txt --no-deps \
+	  -r requirements/action-no-deps.txt
 	touch $(STAMP)
 
 # Airflow 2 side of the compatibility tests: Airflow 2.11 + the same providers, nothing else.
-$(STAMP_AF2): requirements/airflow2.txt requirements/action-no-deps.txt $(STAMP)
+$(STAMP_AF2): requirements/airflow2.txt requirements/action-no-deps.txt $(LOCK)/airflow2.txt $(STAMP)
 	$(PYTHON) -m venv $(VENV_AF2)
-	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet -r requirements/airflow2.txt \
-	  || $(VENV_AF2)/bin/python -m pip install --quiet -r requirements/airflow2.txt
-	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet --no-deps -r requirements/action-no-deps.txt
+	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet -c $(LOCK)/airflow2.txt \
+	  -r requirements/airflow2.txt \
+	  || $(VENV_AF2)/bin/python -m pip install --quiet -c $(LOCK)/airflow2.txt -r requirements/airflow2.txt
+	$(BIN)/uv pip install --python $(VENV_AF2)/bin/python --native-tls --quiet -c $(LOCK)/airflow2.txt --no-deps \
+	  -r requirements/action-no-deps.txt
 	touch $(STAMP_AF2)
 
 # MLflow tracking server for the MLflow tests: the full server, kept out of Airflow's environment.
-$(STAMP_MLFLOW): requirements/mlflow-server.txt $(STAMP)
+$(STAMP_MLFLOW): requirements/mlflow-server.txt $(LOCK)/mlflow-server.txt $(STAMP)
 	$(PYTHON) -m venv $(VENV_MLFLOW)
-	$(BIN)/uv pip install --python $(VENV_MLFLOW)/bin/python --native-tls --quiet -r requirements/mlflow-server.txt \
-	  || $(VENV_MLFLOW)/bin/python -m pip install --quiet -r requirements/mlflow-server.txt
+	$(BIN)/uv pip install --python $(VENV_MLFLOW)/bin/python --native-tls --quiet -c $(LOCK)/mlflow-server.txt \
+	  -r requirements/mlflow-server.txt \
+	  || $(VENV_MLFLOW)/bin/python -m pip install --quiet -c $(LOCK)/mlflow-server.txt -r requirements/mlflow-server.txt
 	touch $(STAMP_MLFLOW)
 
 # Container tests: Docker engine, registry, debootstrap, rsync (apt, as root) and gitlab-ci-local (npm).
@@ -85,6 +92,14 @@ fmt: $(STAMP)
 ## docs: regenerate the key references (docs/configuration.md, README's deployment settings) from the models
 docs: $(STAMP)
 	$(BIN)/python -m kedro_af_ci.config.reference --write README.md docs/configuration.md
+
+## lock: re-resolve the three test environments from their requirements (newest releases) and pin them;
+## run `make test` after it, and commit the lock files only when it is green
+lock:
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) build/unlocked
+	mkdir -p build/unlocked && touch build/unlocked/dev.txt build/unlocked/airflow2.txt build/unlocked/mlflow-server.txt
+	$(MAKE) LOCK=build/unlocked $(STAMP) $(STAMP_AF2) $(STAMP_MLFLOW)
+	scripts/freeze-lock.sh $(BIN)/uv $(VENV):dev $(VENV_AF2):airflow2 $(VENV_MLFLOW):mlflow-server
 
 clean:
 	rm -rf $(VENV) $(VENV_AF2) $(VENV_MLFLOW) .tools build dist *.egg-info
