@@ -4,7 +4,7 @@
 # recipe (the function that makes it), so a machine builds it once and later runs find it.
 #
 #   scripts/local-images.sh python      -> prints kaf-local/python:<hash>      (python:3.x-slim stand-in)
-#   scripts/local-images.sh docker-cli  -> prints kaf-local/docker-cli:<hash>  (docker:cli stand-in)
+#   scripts/local-images.sh docker-cli  -> prints kaf-local/docker-cli:<hash>  (docker:cli stand-in, with buildx)
 #   scripts/local-images.sh gitlab-util -> tags firecow/gitlab-ci-local-util:latest (rsync, for gitlab-ci-local)
 #
 # The Python image: debootstrap minbase of bookworm with python3 (venv, pip), git, rsync and the CA
@@ -49,16 +49,41 @@ python_image() {
   echo "$name"
 }
 
+buildx_plugin() {
+  # docker:cli images carry the buildx plugin (BuildKit builds); Debian packages it from trixie on, a
+  # static binary. Fetched with apt from trixie's signed index (its own state folder: the machine's
+  # sources stay as they are) and cached by the package's file name.
+  local state deb
+  deb="$(ls "$cache"/docker-buildx_*.deb 2>/dev/null | head -n1 || true)"
+  if [[ -z "$deb" ]]; then
+    state="$(mktemp -d "${TMPDIR:-/tmp}/kaf-apt-XXXXXX")"
+    mkdir -p "$state/parts" "$state/lists/partial" "$state/cache" "$state/get"
+    printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" > "$state/parts/trixie.sources"
+    local opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$state/parts" -o Debug::NoLocking=1
+                -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o APT::Sandbox::User=root)
+    { apt-get "${opts[@]}" update && (cd "$state/get" && apt-get "${opts[@]}" download docker-buildx); } >>"$log" 2>&1 \
+      || { tail -n 20 "$log" >&2; rm -rf "$state"; exit 1; }
+    deb="$(ls "$state"/get/docker-buildx_*.deb)"
+    mv "$deb" "$cache/" && deb="$cache/$(basename "$deb")"
+    rm -rf "$state"
+  fi
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/libexec/docker/cli-plugins/docker-buildx > "$1"
+  chmod 755 "$1"
+}
+
 docker_cli_image() {
-  # the python stand-in plus this machine's docker client where docker:cli has it
+  # the python stand-in plus this machine's docker client and Debian's buildx plugin, where docker:cli has them
   local name
-  name="kaf-local/docker-cli:$(recipe_hash python_image docker_cli_image)"
+  name="kaf-local/docker-cli:$(recipe_hash python_image docker_cli_image buildx_plugin)"
   if have_image "$name"; then echo "$name"; return; fi
   local base context
   base="$(python_image)"
   context="$(mktemp -d "${TMPDIR:-/tmp}/kaf-docker-cli-XXXXXX")"
   cp "$(command -v docker)" "$context/docker"
-  printf 'FROM %s\nCOPY docker /usr/local/bin/docker\n' "$base" > "$context/Dockerfile"
+  buildx_plugin "$context/docker-buildx"
+  printf 'FROM %s\nCOPY docker /usr/local/bin/docker\nCOPY docker-buildx /usr/local/libexec/docker/cli-plugins/docker-buildx\n' \
+    "$base" > "$context/Dockerfile"
   docker build --quiet --tag "$name" "$context" >>"$log" 2>&1
   rm -rf "$context"
   echo "$name"

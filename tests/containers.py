@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -42,6 +43,18 @@ def docker(*args: str, check: bool = True, timeout: float = 900, input: str | No
     if check and result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args[:3])} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
+
+
+def buildkit_steps(log: str) -> list[tuple[str, list[str]]]:
+    """BuildKit's plain progress as (instruction, the step's other lines), in order: `#7 [3/9] RUN …`, `#7 CACHED`."""
+    steps: dict[str, tuple[str, list[str]]] = {}
+    for number, text in re.findall(r"^#(\d+) (.*)$", log, flags=re.M):
+        header = re.match(r"\[(?:[\w-]+ )?\s*\d+/\d+\] (.*)", text)
+        if header and number not in steps:
+            steps[number] = (header.group(1), [])
+        elif number in steps:
+            steps[number][1].append(text.strip())
+    return list(steps.values())
 
 
 def engine_up(host: str | None = None) -> bool:

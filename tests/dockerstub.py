@@ -3,7 +3,8 @@ gitlab-ci-local run in test_github_act.py, test_gitlab_ci_local.py and test_dock
 
 It records every call (argv, and the size of stdin, never its content) as JSON lines in
 $DOCKER_STUB_LOG; a ``build`` also records the files of its context and its Dockerfile.
-``build``, ``push`` and ``login`` succeed unless $DOCKER_STUB_FAIL names them.
+``build``, ``push`` and ``login`` succeed unless $DOCKER_STUB_FAIL names them; a ``build`` also records
+whether the action's pre-flight worker (``python -m kedro_af_ci.verify``) runs meanwhile.
 ``build`` prints $DOCKER_STUB_BUILD_OUTPUT (a Dockerfile's RUN output).
 ``run`` stands in for the project image: it runs the command with this machine's Python in
 $DOCKER_STUB_IMAGE_ROOT (the image's working directory), with the ``--env`` values and stdin, so
@@ -20,6 +21,16 @@ from pathlib import Path
 SCRIPT = '''#!{python}
 import json, os, subprocess, sys
 argv = sys.argv[1:]
+
+
+def commands():
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            yield open(f"/proc/{{pid}}/cmdline", "rb").read().replace(b"\\0", b" ").decode(errors="replace")
+        except OSError:  # ended meanwhile
+            pass
+
+
 command = argv[0] if argv else ""
 stdin = sys.stdin.read() if command == "login" or (command == "run" and "-i" in argv) else ""
 entry = {{"argv": argv, "stdin_bytes": len(stdin)}}
@@ -28,6 +39,8 @@ if command == "build":  # what the build would send to the engine: the context's
     entry["context_files"] = sorted(os.path.relpath(os.path.join(folder, name), context)
                                     for folder, _, names in os.walk(context) for name in names)
     entry["dockerfile"] = open(argv[argv.index("--file") + 1]).read()
+    entry["preflight_worker_running"] = any(  # the action's pre-flight worker, importing Airflow meanwhile
+        "-m kedro_af_ci.verify" in cmdline for cmdline in commands())
 with open(os.environ["DOCKER_STUB_LOG"], "a") as log:
     log.write(json.dumps(entry) + "\\n")
 if command == "buildx":  # the classic builder, as on this machine (DOCKER_STUB_BUILDX=1: BuildKit)

@@ -264,9 +264,11 @@ def build_image(ctx: RunContext) -> None:
                          "build: false to use an existing image)")
     inputs = ctx.inputs
     with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
-        cached = _pull_cache(ctx, docker)
+        deploying = inputs.push and not inputs.dry_run  # the layer cache serves the runs that push
+        buildkit = deploying and docker.buildkit()
+        cached = _layer_cache(ctx, docker, buildkit) if deploying else []
         # BuildKit writes the cache metadata into the image, so the next build reads it from the registry
-        inline = ["BUILDKIT_INLINE_CACHE=1"] if inputs.push and not inputs.dry_run and docker.buildkit() else []
+        inline = ["BUILDKIT_INLINE_CACHE=1"] if buildkit else []
         docker.build(ctx.image, context=str(context), dockerfile=str(dockerfile),
                      build_args=[*inline, *inputs.build_args], network=inputs.build_network, cache_from=cached,
                      labels={"org.opencontainers.image.revision": ctx.git.commit_id,
@@ -275,21 +277,20 @@ def build_image(ctx: RunContext) -> None:
     ctx.summary.cache_from = cached
 
 
-def _pull_cache(ctx: RunContext, docker: Docker) -> list[str]:
-    """The branch's latest image and the default branch's, pulled when the registry has them: a runner
-    starts with an empty engine, and the classic builder reuses only layers it holds (BuildKit reads
-    them from the registry by the same --cache-from)."""
+def _layer_cache(ctx: RunContext, docker: Docker, buildkit: bool) -> list[str]:
+    """The branch's latest image and the default branch's, where the registry has them: a runner starts
+    with an empty engine. BuildKit reads their layers from the registry by --cache-from (the inline
+    cache metadata), only those the build reuses; the classic builder reuses only layers it holds, so
+    there they are pulled first, whole."""
     from ..gitinfo import default_branch
 
-    inputs = ctx.inputs
-    if not inputs.push or inputs.dry_run:  # the cache serves the runs that deploy, which push
-        return []
     _login(ctx, docker)
     repository = repository_of(ctx.image)
     wanted = dict.fromkeys(f"{repository}:{branch_tag(b)}" for b in (ctx.git.branch_name, default_branch(ctx.environ)))
-    pulled = [ref for ref in wanted if docker.pull(ref)]
-    ctx.reporter.line(f"Layer cache: {', '.join(pulled) if pulled else 'none yet (a cold build)'}")
-    return pulled
+    found = [ref for ref in wanted if (docker.in_registry(ref) if buildkit else docker.pull(ref))]
+    how = "read from the registry by BuildKit" if buildkit else "pulled for the classic builder"
+    ctx.reporter.line(f"Layer cache: {', '.join(found) + f' ({how})' if found else 'none yet (a cold build)'}")
+    return found
 
 
 def _login(ctx: RunContext, docker: Docker) -> None:
@@ -626,5 +627,9 @@ def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryDa
     """Every step in flow order (the delete steps with delete: true); the first failure stops the run (the
     caller reports it)."""
     ctx = read_inputs(environ, reporter, summary)
+    if ctx.inputs.verify and not ctx.inputs.delete:  # docs/architecture.md, "Verify": Airflow imports meanwhile
+        from ..verify import PreflightWorker
+
+        PreflightWorker.prestart()
     for step in DELETE_STEPS if ctx.inputs.delete else STEPS:
         step(ctx)

@@ -139,6 +139,16 @@ class Docker:
             return False
         return True
 
+    def in_registry(self, ref: str, timeout: float = 60) -> bool:
+        """True when the registry has ``ref`` (its manifest, read by buildx; no layer comes down)."""
+        try:
+            self._run(["buildx", "imagetools", "inspect", "--raw", ref], what=f"docker buildx imagetools inspect "
+                      f"of {ref}", capture=True, timeout=timeout)
+        except BuildError as exc:
+            log.debug("%s", exc)
+            return False
+        return True
+
     def pull(self, ref: str, timeout: float = 600) -> bool:
         """Pull ``ref``; False when the registry has no such image (or cannot be reached)."""
         try:

@@ -112,9 +112,9 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
 
     # the image is pushed only after its graph was read and its DAG passed the pre-flight; the build reuses the
     # layers of the branch's latest image and the default branch's, pulled first (an empty engine has none)
-    assert docker_commands(result) == ["version", "login", "pull", "pull", "buildx", "build", "run", "push", "tag",
-                                       "push"]  # buildx: which builder (BuildKit takes inline cache metadata)
-    login, pull_branch, pull_default, _, build, run, push, tag, push_latest = result.docker[1:]
+    assert docker_commands(result) == ["version", "buildx", "login", "pull", "pull", "build", "run", "push", "tag",
+                                       "push"]  # buildx: which builder (the classic one pulls its cache first)
+    _, login, pull_branch, pull_default, build, run, push, tag, push_latest = result.docker[1:]
     repository = "registry.example.com/acme/spaceflights"
     assert pull_branch["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-feature-price-model-"
                                    f"{pull_branch['argv'][-1].rsplit('-', 1)[-1]}"]
@@ -195,7 +195,7 @@ def test_build_failure_exits_9_and_uploads_nothing(tmp_path):
     assert "::error title=kedro-airflow-k8s%3A BuildError::docker build of ghcr.io/acme/spaceflights" in result.stdout
     assert "failed to solve" in result.summary
     assert not dags.exists()
-    assert docker_commands(result) == ["version", "pull", "buildx", "build"]  # main: one latest image
+    assert docker_commands(result) == ["version", "buildx", "pull", "build"]  # main: one latest image
 
 
 SPY = """
@@ -496,3 +496,10 @@ def test_with_buildkit_the_image_carries_its_cache_metadata(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:]
     [build] = [c for c in result.docker if c["argv"][0] == "build"]
     assert "BUILDKIT_INLINE_CACHE=1" in build["argv"]  # the next build reads the cache from the registry
+    # BuildKit reads the cache from the registry itself: the images are looked up, never pulled whole
+    assert "pull" not in docker_commands(result)
+    [looked_up] = [c["argv"][-1] for c in result.docker if c["argv"][:3] == ["buildx", "imagetools", "inspect"]]
+    assert build["argv"][build["argv"].index("--cache-from") + 1] == looked_up == \
+        "ghcr.io/acme/spaceflights:kaf-branch-main"
+    assert "(read from the registry by BuildKit)" in result.stdout
+    assert build["preflight_worker_running"]  # Airflow imports for the pre-flight while the image builds
