@@ -43,7 +43,7 @@ if command == "build":  # what the build would send to the engine: the context's
         "-m kedro_af_ci.verify" in cmdline for cmdline in commands())
 with open(os.environ["DOCKER_STUB_LOG"], "a") as log:
     log.write(json.dumps(entry) + "\\n")
-if command == "buildx":  # the classic builder, as on this machine (DOCKER_STUB_BUILDX=1: BuildKit)
+if command == "buildx":  # no buildx: the classic builder (DOCKER_STUB_BUILDX=1: BuildKit)
     sys.exit(0 if os.environ.get("DOCKER_STUB_BUILDX") else 1)
 if command == "version" and os.environ.get("DOCKER_STUB_NO_ENGINE"):
     sys.stderr.write("Cannot connect to the Docker daemon at unix:///var/run/docker.sock\\n")

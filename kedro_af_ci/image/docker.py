@@ -99,15 +99,18 @@ class Docker:
             raise BuildError(f"{what} failed (docker exit code {proc.returncode})" + (f":\n{tail}" if tail else ""))
         return proc
 
-    def available(self) -> bool:
-        """True when the CLI reaches an engine (the socket is mounted and answers)."""
+    def _succeeds(self, args: list[str], *, what: str, timeout: float) -> bool:
+        """Whether a query command succeeds; why not goes to the debug log (its answer is the False)."""
         try:
-            self._run(["version", "--format", "{{.Server.Version}}"], what="docker version", capture=True,
-                      timeout=30)
+            self._run(args, what=what, capture=True, timeout=timeout)
         except BuildError as exc:
-            log.debug("no Docker engine: %s", exc)
+            log.debug("%s", exc)
             return False
         return True
+
+    def available(self) -> bool:
+        """True when the CLI reaches an engine (the socket is mounted and answers)."""
+        return self._succeeds(["version", "--format", "{{.Server.Version}}"], what="docker version", timeout=30)
 
     def build(self, ref: str, *, context: str, dockerfile: str, build_args: list[str], labels: dict[str, str],
               network: str = "", cache_from: list[str] | None = None) -> None:
@@ -133,30 +136,16 @@ class Docker:
 
     def buildkit(self) -> bool:
         """True when builds go through BuildKit (buildx, the default builder of Docker 23+ when installed)."""
-        try:
-            self._run(["buildx", "version"], what="docker buildx version", capture=True, timeout=30)
-        except BuildError:
-            return False
-        return True
+        return self._succeeds(["buildx", "version"], what="docker buildx version", timeout=30)
 
     def in_registry(self, ref: str, timeout: float = 60) -> bool:
         """True when the registry has ``ref`` (its manifest, read by buildx; no layer comes down)."""
-        try:
-            self._run(["buildx", "imagetools", "inspect", "--raw", ref], what=f"docker buildx imagetools inspect "
-                      f"of {ref}", capture=True, timeout=timeout)
-        except BuildError as exc:
-            log.debug("%s", exc)
-            return False
-        return True
+        return self._succeeds(["buildx", "imagetools", "inspect", "--raw", ref],
+                              what=f"docker buildx imagetools inspect of {ref}", timeout=timeout)
 
     def pull(self, ref: str, timeout: float = 600) -> bool:
         """Pull ``ref``; False when the registry has no such image (or cannot be reached)."""
-        try:
-            self._run(["pull", "--quiet", ref], what=f"docker pull of {ref}", capture=True, timeout=timeout)
-        except BuildError as exc:
-            log.debug("%s", exc)
-            return False
-        return True
+        return self._succeeds(["pull", "--quiet", ref], what=f"docker pull of {ref}", timeout=timeout)
 
     def run_python(self, ref: str, script: str, args: list[str], *, workdir: str, env: dict[str, str],
                    timeout: float = 900) -> subprocess.CompletedProcess:
