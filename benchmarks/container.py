@@ -205,9 +205,10 @@ def layer_reuse(stack, project: Path, name: str) -> list[tuple[str, str]]:
         "history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}", built).stdout
         .splitlines() if "pip install" in line)
     nodes = next(project.glob("src/*/pipelines/data_processing/nodes.py"))
-    nodes.write_text(nodes.read_text() + "\n# a one-line change\n")
+    nodes.write_text(nodes.read_text().replace('return x == "t"', 'return x.str.lower() == "t"'))  # a node's body
     git(project, "commit", "-qam", "a code change")
     code, log = deploy()
+    (out / f"{name}-code-change.log").write_text(log)
     reused, builder = dependency_layer_reused(log)
     requirements = project / "requirements.txt"
     requirements.write_text(requirements.read_text() + "tomli-w\n")
@@ -223,7 +224,16 @@ def layer_reuse(stack, project: Path, name: str) -> list[tuple[str, str]]:
 
 
 def dependency_layer_reused(log: str) -> tuple[bool, str]:
-    """Whether the `RUN pip install` step came from the cache, and which builder said so."""
+    """Whether the `RUN pip install` step came from the cache, and which builder said so (and when
+    the deploy was not code-only, why not)."""
+    if "Code-only deploy: yes" in log:
+        return True, "code-only deploy: the image made in the registry, nothing built on the dependencies or pulled"
+    why = next((line for line in log.splitlines() if line.startswith("Code-only deploy: ")), "")
+    reused, builder = _builder_reuse(log)
+    return reused, f"{builder}; {why}" if why else builder
+
+
+def _builder_reuse(log: str) -> tuple[bool, str]:
     if "read from the registry by BuildKit" in log:
         install = next((lines for step, lines in buildkit_steps(log) if step.startswith("RUN pip install")), [])
         return "CACHED" in install, "BuildKit, nothing pulled first"
@@ -244,6 +254,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse-only", action="store_true", help="only the layer reuse figures")
     parser.add_argument("--heavy", action="store_true", help="also the project with a dependency layer over 1 GB")
+    parser.add_argument("--heavy-only", action="store_true", help="of the layer reuse figures, only --heavy's")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="kaf-bench-container-"))
     stack = start_stack(folder)
@@ -257,8 +268,9 @@ def main() -> None:
             rows += project_figures(stack, project, commit)
             project, commit = example_repo(folder / "cold-start")
             rows += cold_start(stack, project, commit, args.repeat)
-        rows += layer_reuse(stack, example_repo(folder / "reuse")[0], "example")
-        if args.heavy:
+        if not args.heavy_only:
+            rows += layer_reuse(stack, example_repo(folder / "reuse")[0], "example")
+        if args.heavy or args.heavy_only:
             rows += layer_reuse(stack, heavy_repo(folder / "heavy"), "heavy")
     finally:
         stack.stop()

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import select
 import stat
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def verify_source(source: str, dag_id: str, filename: str | None = None) -> Veri
 # The pre-flight in its own process (docs/architecture.md, "Verify"): Airflow is imported there
 # while the compiling process loads Kedro, so the two costs overlap and neither process holds both.
 
-_WARM_IMPORTS = (  # what every generated DAG imports, so the worker's parse pays nothing for them
+_WARM_IMPORTS = (  # what Kubernetes DAGs import: loaded while the worker waits for one, never after one came
     "airflow.providers.cncf.kubernetes.operators.pod", "kubernetes.client.models",
 )
 
@@ -221,6 +222,8 @@ def _serve() -> None:
     sys.stdout = sys.stderr
     _dagbag_class()
     for module in _WARM_IMPORTS:
+        if select.select([sys.stdin], [], [], 0)[0]:  # a DAG is waiting: it imports what it needs itself
+            break
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     for line in sys.stdin:

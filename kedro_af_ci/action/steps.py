@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..graph.model import PipelineGraph
     from ..image.isolated import Runner
     from ..policy.model import DeploymentPolicy
+    from .code_only import CodeState
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -63,7 +64,9 @@ class RunContext:
     docker: Docker | None = field(init=False)  # build_image
     image_runs: bool = field(init=False)  # the image can host the project's code
     logged_in: bool = False  # to the registry, once
-    runner: Runner = field(init=False)  # extract_graph
+    code: CodeState | None = None  # build_image: this commit's code layer (code-only deploys)
+    trace: object = None  # extract_graph: what the extraction ran and read, for the code-only record
+    runner: Runner | None = field(init=False)  # extract_graph (None: the graph was reused)
     graph: PipelineGraph = field(init=False)
     result: CompileResult = field(init=False)  # compile_and_verify
     client: AirflowClient | None = field(init=False)  # connect_airflow
@@ -265,6 +268,8 @@ def build_image(ctx: RunContext) -> None:
     inputs = ctx.inputs
     with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
         deploying = inputs.push and not inputs.dry_run  # the layer cache serves the runs that push
+        if deploying and _code_only(ctx, docker, context, dockerfile):
+            return
         buildkit = deploying and docker.buildkit()
         cached = _layer_cache(ctx, docker, buildkit) if deploying else []
         # BuildKit writes the cache metadata into the image, so the next build reads it from the registry
@@ -275,6 +280,14 @@ def build_image(ctx: RunContext) -> None:
                              "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]})
     ctx.summary.built = ctx.image_runs = True
     ctx.summary.cache_from = cached
+
+
+def _code_only(ctx: RunContext, docker: Docker, context: Path, dockerfile: Path) -> bool:
+    """True when the image is made in the registry instead (action/code_only.py): nothing to build."""
+    from .code_only import prepare
+
+    ctx.code = prepare(ctx, docker, context, dockerfile)
+    return ctx.code is not None and ctx.code.assembled is not None
 
 
 def _layer_cache(ctx: RunContext, docker: Docker, buildkit: bool) -> list[str]:
@@ -340,13 +353,22 @@ def _inside(checkout: Path, path: Path, key: str) -> str:
 def extract_graph(ctx: RunContext) -> None:
     """Read the pipeline graph where the project's code may run, never in this process (it holds
     the secrets)."""
-    from ..image.graph_in_image import extract_with
+    from ..image.graph_in_image import extract_traced, extract_with
 
+    code = ctx.code
+    if code is not None and code.graph is not None:
+        ctx.runner, ctx.graph = None, code.graph
+        ctx.summary.graph_source = f"reused from {code.previous} (code-only deploy)"
+        ctx.reporter.line(f"Pipeline graph: {ctx.summary.graph_source}")
+        return
     with ctx.reporter.section("Pipeline graph"):
-        ctx.runner = _runner(ctx)
-        ctx.reporter.line(f"Extracting the pipeline graph in {ctx.runner.where}")
-        ctx.graph = extract_with(ctx.runner, ctx.inputs.pipeline, ctx.inputs.env)
-        ctx.summary.graph_source = f"extracted in {ctx.runner.where}"
+        ctx.runner = runner = _runner(ctx)
+        ctx.reporter.line(f"Extracting the pipeline graph in {runner.where}")
+        if code is not None:  # what it runs and reads is recorded for the next code-only deploy
+            ctx.graph, ctx.trace = extract_traced(runner, ctx.inputs.pipeline, ctx.inputs.env)
+        else:
+            ctx.graph = extract_with(runner, ctx.inputs.pipeline, ctx.inputs.env)
+        ctx.summary.graph_source = f"extracted in {runner.where}"
 
 
 def _runner(ctx: RunContext) -> Runner:
@@ -391,12 +413,15 @@ def compile_and_verify(ctx: RunContext) -> None:
                           f"pre-flight: {checked}")
 
 
-def _factory_in(runner: Runner):
-    """A custom Spark operator factory is project code: it runs where the graph was read."""
+def _factory_in(runner: Runner | None):
+    """A custom Spark operator factory is project code: it runs where the graph was read (never on a
+    code-only deploy, action/code_only.py)."""
     from ..image.isolated import run_job
     from ..spark_wire import factory_output, factory_request
 
     def run(class_path, settings, jobs):
+        if runner is None:
+            raise BuildError("the Spark operator factory needs the project image, which this run did not build")
         def error(message: str) -> ConfigError:
             return ConfigError(f"the Spark operator factory {class_path!r} failed {message}",
                                key="run_config.spark.operator_factory")
@@ -411,13 +436,42 @@ def push_image(ctx: RunContext) -> None:
     inputs, docker = ctx.inputs, ctx.docker
     if not (inputs.build and inputs.push and not inputs.dry_run) or docker is None:
         return
+    code = ctx.code
     with ctx.reporter.section(f"Push {ctx.image}"):
-        _login(ctx, docker)
-        docker.push(ctx.image)
-        latest = f"{repository_of(ctx.image)}:{branch_tag(ctx.git.branch_name)}"  # the branch's next build reuses it
-        docker.tag(ctx.image, latest)
-        docker.push(latest)
+        if code is not None and code.assembled is not None:
+            _push_code_only(ctx, code)
+        else:
+            _login(ctx, docker)
+            docker.push(ctx.image)
+            latest = f"{repository_of(ctx.image)}:{branch_tag(ctx.git.branch_name)}"  # the branch's next build
+            docker.tag(ctx.image, latest)
+            docker.push(latest)
+            if code is not None and ctx.trace is not None:
+                _record_build(ctx, code)
     ctx.summary.pushed = True
+
+
+def _push_code_only(ctx: RunContext, code: CodeState) -> None:
+    from ..deliver.registry import RegistryRefused
+    from .code_only import push
+
+    try:
+        push(ctx, code)
+    except RegistryRefused as exc:
+        raise BuildError(f"pushing the code-only image to the registry failed: {exc}") from None
+    ctx.reporter.line(f"Pushed {ctx.image}: the layers of {code.previous} and a new code layer "
+                      f"({len(code.layer.gzipped) / 1e3:,.0f} kB)")
+
+
+def _record_build(ctx: RunContext, code: CodeState) -> None:
+    """The record the branch's next code-only deploy starts from; without it that deploy builds."""
+    from ..deliver.registry import RegistryRefused
+    from .code_only import record_build
+
+    try:
+        record_build(ctx, code, ctx.trace)
+    except RegistryRefused as exc:
+        ctx.reporter.warning(f"no code-only record for the next deploy (the registry: {exc}): it will build")
 
 
 def connect_airflow(ctx: RunContext) -> None:
@@ -589,19 +643,19 @@ def delete_branch_dag(ctx: RunContext) -> None:
 def _remove_branch_image(ctx: RunContext, client: AirflowClient) -> str:
     """The branch's layer-cache tag, from the registry, when no DAG left in Airflow needs its image
     (deliver/registry.py); what happened, for the summary."""
-    from ..deliver.registry import Registry, remove_branch_image
+    from ..deliver.registry import remove_branch_image
+    from .code_only import graph_tag, registry_for
 
     inputs = ctx.inputs
     if not inputs.image:
         return "not checked: no image input (the branch's image tags are left in the registry)"
     repository, tag = repository_of(image_ref(inputs.image, "latest")), branch_tag(ctx.git.branch_name)
-    host = registry_of(repository)
-    name = repository.removeprefix(f"{host}/")
-    if host == "docker.io":  # Docker Hub's API host, and its implicit library/ namespace
-        host, name = "registry-1.docker.io", name if "/" in name else f"library/{name}"
     in_use = {t.removeprefix("commit:") for dag in client.list_dags() for t in dag.tags if t.startswith("commit:")}
-    registry = Registry(inputs.registry or host, inputs.registry_username, inputs.registry_password)
-    return remove_branch_image(registry, name, tag, in_use).describe(repository, tag)
+    registry, name = registry_for(inputs, repository, "pull,delete")
+    said = remove_branch_image(registry, name, tag, in_use).describe(repository, tag)
+    record = graph_tag(ctx.git.branch_name)  # the code-only record (action/code_only.py)
+    cleanup = remove_branch_image(registry, name, record, in_use)
+    return f"{said}; {cleanup.describe(repository, record)}" if cleanup.removed or cleanup.left else said
 
 
 def _require_for_delete(location: str | None, host: str) -> str:

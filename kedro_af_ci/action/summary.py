@@ -51,6 +51,7 @@ class SummaryData:
     run_state: str = ""
     run_url: str = ""
     graph_source: str = ""
+    code_only: str = ""  # whether the image was made in the registry from the previous one, or why not
     preflight: str = ""  # what the pre-flight did: loaded in Airflow's DagBag, or skipped and why
     deleted: str = ""  # delete: what was removed
     image_cleanup: str = ""  # delete: the branch's image tag removed, or left behind and why

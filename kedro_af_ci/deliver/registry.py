@@ -1,4 +1,5 @@
-"""A deleted branch's image in the registry (Docker Registry HTTP API v2, docs/action.md "Delete").
+"""The registry over its HTTP API v2: a deleted branch's image (docs/action.md "Delete"), and the
+reads and writes of a code-only deploy (docs/action.md "Code-only deploys").
 
 The registry deletes images, not tags: ``DELETE /v2/<name>/manifests/<digest>`` removes the image and
 every tag on it. So the branch's tag (``kaf-branch-<branch>``, the layer cache) goes only when no tag
@@ -29,7 +30,7 @@ MANIFEST_TYPES = ", ".join((
 COMMIT_TAG = re.compile(r"[0-9a-f]{7,64}\Z")  # what image_ref tags a commit's image with
 BRANCH_TAG_PREFIX = "kaf-branch-"
 TIMEOUT = (5, 20)  # connect, read: per request
-DEADLINE = 120.0  # seconds for the whole cleanup
+DEADLINE = 120.0  # seconds for one use: a cleanup, a code-only lookup, its push
 MAX_BODY = 4 * 2**20  # a manifest or a page of tags
 MAX_PAGES = 50
 
@@ -84,7 +85,9 @@ class Registry:
     """Docker Registry HTTP API v2 client: Basic or Bearer (token service) auth from the same login the
     push uses; https except for a loopback host, as Docker itself treats them."""
 
-    def __init__(self, host: str, username: str = "", password: str = "", *, deadline: float | None = None):
+    def __init__(self, host: str, username: str = "", password: str = "", *, deadline: float | None = None,
+                 actions: str = "pull,delete"):
+        self.actions = actions  # what a Bearer token is asked for
         self.base = f"{'http' if _loopback(host) else 'https'}://{host}"
         self._login = (username, password) if username and password else None
         self._auth: dict[str, str] = {}
@@ -126,19 +129,68 @@ class Registry:
                                   "Docker Hub and ECR never do, a registry needs storage.delete.enabled)")
         _expect(answer, 202, "deleting the image")
 
-    def _send(self, method: str, path: str, repository: str, headers: dict[str, str] | None = None,
+    def restart_clock(self) -> None:
+        """A new deadline, for a client kept across a long step (a build between lookup and push)."""
+        self._deadline = time.monotonic() + DEADLINE
+
+    def manifest(self, repository: str, reference: str) -> tuple[bytes, str, str] | None:
+        """The manifest under a tag or digest: its bytes, media type and digest; None when absent."""
+        answer = self._send("GET", f"/v2/{repository}/manifests/{reference}", repository,
+                            headers={"Accept": MANIFEST_TYPES})
+        if answer.status_code == 404:
+            return None
+        _expect(answer, 200, "reading a manifest")
+        digest = "sha256:" + hashlib.sha256(answer.content).hexdigest()
+        if reference.startswith("sha256:") and reference != digest:
+            raise RegistryRefused(f"the registry answered another manifest than {reference}")
+        return answer.content, answer.headers.get("Content-Type", "").split(";")[0], digest
+
+    def blob(self, repository: str, digest: str) -> bytes:
+        """A small blob (an image config), checked against its digest."""
+        answer = self._send("GET", f"/v2/{repository}/blobs/{digest}", repository, follow=True)
+        _expect(answer, 200, f"reading blob {digest[:19]}")
+        if "sha256:" + hashlib.sha256(answer.content).hexdigest() != digest:
+            raise RegistryRefused(f"blob {digest[:19]} does not match its digest")
+        return answer.content
+
+    def put_blob(self, repository: str, digest: str, data: bytes) -> None:
+        """Upload a blob in one request, unless the repository already has it."""
+        if self._send("HEAD", f"/v2/{repository}/blobs/{digest}", repository, follow=True).status_code == 200:
+            return
+        start = self._send("POST", f"/v2/{repository}/blobs/uploads/", repository)
+        _expect(start, 202, "starting a blob upload")
+        location = start.headers.get("Location", "")
+        url = location if location.startswith(("http://", "https://")) else self.base + location
+        if origin(url) != origin(self.base):
+            raise RegistryRefused("the registry sent the upload to another host")
+        answer = self._send("PUT", url.removeprefix(self.base), repository, params={"digest": digest}, data=data,
+                            headers={"Content-Type": "application/octet-stream"})
+        _expect(answer, 201, f"uploading blob {digest[:19]}")
+
+    def put_manifest(self, repository: str, reference: str, media_type: str, data: bytes) -> None:
+        answer = self._send("PUT", f"/v2/{repository}/manifests/{reference}", repository, data=data,
+                            headers={"Content-Type": media_type})
+        _expect(answer, 201, f"writing the manifest of {reference}")
+
+    def _send(self, method: str, path: str, repository: str, headers: dict[str, str] | None = None, *,
+              follow: bool = False, params: dict[str, str] | None = None, data: bytes | None = None,
               ) -> requests.Response:
-        answer = self._request(method, self.base + path, {**(headers or {}), **self._auth})
+        url = requests.Request(method, self.base + path, params=params).prepare().url or self.base + path
+        answer = self._request(method, url, {**(headers or {}), **self._auth}, data=data)
         if answer.status_code == 401 and self._authenticate(answer.headers.get("WWW-Authenticate", ""), repository):
-            answer = self._request(method, self.base + path, {**(headers or {}), **self._auth})
+            answer = self._request(method, url, {**(headers or {}), **self._auth}, data=data)
+        if follow and answer.status_code in (301, 302, 307) and answer.headers.get("Location"):
+            # blobs may live in a storage service the registry redirects to (S3, GCS): no login goes there
+            answer = self._request(method, answer.headers["Location"], {}, data=data)
         return answer
 
-    def _request(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+    def _request(self, method: str, url: str, headers: dict[str, str], data: bytes | None = None,
+                 ) -> requests.Response:
         if time.monotonic() > self._deadline:
-            raise RegistryRefused(f"no answer within the cleanup's {DEADLINE:.0f} s")
+            raise RegistryRefused(f"no answer within {DEADLINE:.0f} s")
         try:
             answer = self._session.request(method, url, headers=headers, timeout=TIMEOUT, allow_redirects=False,
-                                           stream=True)
+                                           stream=True, data=data)
         except requests.RequestException as exc:
             raise RegistryRefused(f"the registry did not answer ({type(exc).__name__})") from None
         read_bounded(answer, MAX_BODY, RegistryRefused)
@@ -160,7 +212,7 @@ class Registry:
         if not realm.startswith("https://") and origin(realm) != origin(self.base):
             raise RegistryRefused("the registry's token service is not https: the login is not sent there")
         answer = self._request("GET", requests.Request("GET", realm, params={
-            "service": fields.get("service") or "", "scope": f"repository:{repository}:pull,delete"}).prepare().url
+            "service": fields.get("service") or "", "scope": f"repository:{repository}:{self.actions}"}).prepare().url
             or realm, {"Authorization": _basic_auth_str(*self._login)})
         _expect(answer, 200, "getting a token from the registry's token service")
         token = answer.json().get("token") or answer.json().get("access_token")

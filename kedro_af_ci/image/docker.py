@@ -36,6 +36,12 @@ def image_ref(image: str, commit_id: str) -> str:
     return f"{image}:{commit_id}"
 
 
+def tag_of(ref: str) -> str | None:
+    """The tag of ``repo:tag`` (None for a digest or no tag)."""
+    match = _REFERENCE.match(ref.strip())
+    return match["tag"] if match and not match["digest"] else None
+
+
 def repository_of(ref: str) -> str:
     """``registry/name`` of a reference, without its tag or digest."""
     name = ref.split("@", 1)[0]
@@ -146,6 +152,19 @@ class Docker:
     def pull(self, ref: str, timeout: float = 600) -> bool:
         """Pull ``ref``; False when the registry has no such image (or cannot be reached)."""
         return self._succeeds(["pull", "--quiet", ref], what=f"docker pull of {ref}", timeout=timeout)
+
+    def save(self, ref: str, timeout: float = 300) -> bytes:
+        """``docker save`` of a small image (a code layer), as the tar stream."""
+        try:
+            proc = subprocess.run([self.executable, "save", ref], capture_output=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BuildError(f"docker save of {ref} failed: {exc}") from None
+        if proc.returncode != 0:
+            raise BuildError(f"docker save of {ref} failed: {_without_notices(proc.stderr.decode(errors='replace'))}")
+        return proc.stdout
+
+    def remove(self, ref: str) -> None:
+        self._succeeds(["image", "rm", "--force", ref], what=f"docker image rm of {ref}", timeout=60)
 
     def run_python(self, ref: str, script: str, args: list[str], *, workdir: str, env: dict[str, str],
                    timeout: float = 900) -> subprocess.CompletedProcess:

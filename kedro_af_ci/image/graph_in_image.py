@@ -20,6 +20,15 @@ def extract_with(runner: Runner, pipeline: str, env: str | None) -> PipelineGrap
         raise GraphError(f"graph extraction in {runner.where} printed no valid graph: {exc}") from None
 
 
+def extract_traced(runner: Runner, pipeline: str, env: str | None) -> tuple[PipelineGraph, object]:
+    """The graph and the extraction's trace (graph/trace.py), an untrusted value the caller checks."""
+    data = run_job(runner, "graph", {"pipeline": pipeline, "env": env, "trace": True}, GraphError)
+    try:
+        return PipelineGraph.from_dict(data["graph"]), data.get("trace")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GraphError(f"graph extraction in {runner.where} printed no valid graph: {exc}") from None
+
+
 def extract_in_image(docker, image: str, *, project_path: str, pipeline: str, env: str | None) -> PipelineGraph:
     return extract_with(ImageRunner(docker, image, project_path), pipeline, env)
 

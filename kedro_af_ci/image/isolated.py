@@ -26,7 +26,7 @@ from ..errors import BuildError
 RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
 _PACKAGE = Path(__file__).resolve().parent.parent
-_MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py",
+_MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py", "graph/trace.py",
             "airflow_template.py", "spark.py", "spark_wire.py", "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
@@ -55,7 +55,13 @@ def main(argv):
         if job == "graph":
             from pathlib import Path
             from kedro_af_ci.graph.extract import extract_graph
-            answer = json.loads(extract_graph(Path.cwd(), request["pipeline"], request["env"]).to_json())
+            if request.get("trace"):
+                from kedro_af_ci.graph.trace import recording
+                with recording(Path.cwd()) as trace:
+                    graph = extract_graph(Path.cwd(), request["pipeline"], request["env"])
+                answer = {"graph": json.loads(graph.to_json()), "trace": trace.to_dict()}
+            else:
+                answer = json.loads(extract_graph(Path.cwd(), request["pipeline"], request["env"]).to_json())
         else:
             from kedro_af_ci.spark_wire import run_factory_request
             answer = run_factory_request(request)

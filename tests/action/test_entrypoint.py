@@ -114,6 +114,8 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     # layers of the branch's latest image and the default branch's, pulled first (an empty engine has none)
     assert docker_commands(result) == ["version", "buildx", "login", "pull", "pull", "build", "run", "push", "tag",
                                        "push"]  # buildx: which builder (the classic one pulls its cache first)
+    # the project runs from the workspace here (KEDRO_CONFIG_PROJECT_PATH), not where the Dockerfile copies it
+    assert "Code-only deploy: no (the code goes to /home/kedro, not run_config.project_path" in result.stdout
     _, login, pull_branch, pull_default, build, run, push, tag, push_latest = result.docker[1:]
     repository = "registry.example.com/acme/spaceflights"
     assert pull_branch["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-feature-price-model-"
@@ -195,7 +197,7 @@ def test_build_failure_exits_9_and_uploads_nothing(tmp_path):
     assert "::error title=kedro-airflow-k8s%3A BuildError::docker build of ghcr.io/acme/spaceflights" in result.stdout
     assert "failed to solve" in result.summary
     assert not dags.exists()
-    assert docker_commands(result) == ["version", "buildx", "pull", "build"]  # main: one latest image
+    assert docker_commands(result) == ["version", "build", "buildx", "pull", "build"]  # main: one latest image
 
 
 SPY = """
@@ -494,7 +496,7 @@ def test_with_buildkit_the_image_carries_its_cache_metadata(tmp_path):
     ws = Workspace(tmp_path)
     result = ws.run({"image": "ghcr.io/acme/spaceflights"}, env={"DOCKER_STUB_BUILDX": "1"})
     assert result.returncode == 0, result.stdout[-2000:]
-    [build] = [c for c in result.docker if c["argv"][0] == "build"]
+    *_, build = [c for c in result.docker if c["argv"][0] == "build"]  # the project's (after the code layer's)
     assert "BUILDKIT_INLINE_CACHE=1" in build["argv"]  # the next build reads the cache from the registry
     # BuildKit reads the cache from the registry itself: the images are looked up, never pulled whole
     assert "pull" not in docker_commands(result)

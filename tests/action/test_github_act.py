@@ -112,11 +112,13 @@ def test_push_workflow_builds_pushes_runs_once_in_the_built_image(docker_stack, 
 def assert_the_delete_event_removes_the_branchs_dag_and_image(repo: UserRepo, token: str) -> None:
     """The branch is deleted: GitHub runs the cleanup workflow (the default branch's) on `delete`; the
     branch's DAG file, its DAG in Airflow and its image go; the default branch's image and other DAGs stay."""
+    from kedro_af_ci.action.code_only import graph_tag
     from kedro_af_ci.deliver.client import AirflowClient, Credentials
     from kedro_af_ci.image.docker import branch_tag
 
     registry, name = repo.stack.registry, repo.image_repo.split("/", 1)[1]
     registry.push(name, "the default branch's", branch_tag("main"))
+    assert graph_tag(BRANCH) in registry.tags(name)  # the push left its code-only record
     others = sorted(p.name for p in repo.airflow.dags_folder.glob("*.py") if p != repo.dag_file)
     client = AirflowClient(repo.airflow.url, Credentials(token=token))
     assert client.get_dag(repo.dag_id) is not None
@@ -126,7 +128,7 @@ def assert_the_delete_event_removes_the_branchs_dag_and_image(repo: UserRepo, to
     log = result.stdout + result.stderr
     assert result.returncode == 0 and "Job succeeded" in log, log[-6000:]
     assert not repo.dag_file.exists() and client.get_dag(repo.dag_id) is None  # Airflow answers 404
-    assert registry.tags(name) == [branch_tag("main")]  # the branch's and its commit's tags are gone
+    assert registry.tags(name) == [branch_tag("main")]  # the branch's, its commit's and its record's tags are gone
     assert sorted(p.name for p in repo.airflow.dags_folder.glob("*.py")) == others
     text = summary(log)
     assert "removed from Airflow" in text and f"removed image tag(s) {branch_tag(BRANCH)}, {repo.commit}" in text

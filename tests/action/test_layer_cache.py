@@ -18,6 +18,8 @@ from containers import buildkit_steps, docker
 from test_docker_run import action_env, run_readme
 
 pytestmark = pytest.mark.slow
+NODES = "src/spaceflights/pipelines/data_processing/nodes.py"
+PIPELINE = "src/spaceflights/pipelines/data_processing/pipeline.py"
 
 
 def test_a_code_change_reuses_the_dependency_layers_pushed_before(docker_stack, airflow_server, tmp_path):
@@ -43,12 +45,13 @@ def test_a_code_change_reuses_the_dependency_layers_pushed_before(docker_stack, 
     docker("builder", "prune", "-af")
     assert marker not in docker("history", "--no-trunc", "--format", "{{.CreatedBy}}",
                                 docker_stack.base["BASE_IMAGE"]).stdout
-    nodes = repo.project / "src" / "spaceflights" / "pipelines" / "data_processing" / "nodes.py"
-    nodes.write_text(nodes.read_text() + "\n# a one-line change\n")
+    pipeline = repo.project / PIPELINE  # code the graph is read from: built, not a code-only deploy
+    pipeline.write_text(pipeline.read_text().replace('tags=["preprocessing"]', 'tags=["preprocessing", "w"]', 1))
     repo.commit_all("a code change")
     second = run_readme("docker-run-action", repo, env)
     log = second.stdout + second.stderr
     assert second.returncode == 0, log[-4000:]
+    assert "Code-only deploy: no (the change can alter the pipeline graph" in second.stdout
     assert f"Layer cache: {repo.image_repo}:{latest}" in second.stdout
     assert "docker pull" not in log and "Pulling from" not in log  # BuildKit read the layers it reuses itself
     steps = buildkit_steps(log)
@@ -65,3 +68,66 @@ def image_config(repo: UserRepo, repository: str, tag: str) -> dict:
                           auth=(registry.username, registry.password), timeout=10)
     answer.raise_for_status()
     return json.loads(answer.content)
+
+
+
+def test_a_code_only_change_is_deployed_without_building_or_pulling(docker_stack, airflow_server, tmp_path):
+    """The second deploy, on a runner whose engine has none of the project's layers, changes a node's
+    body only: the image is made in the registry (the previous image's layers and a new code layer),
+    the graph is the previous one, and the DAG runs that image in Airflow (docker execution). The
+    third changes the pipeline itself: the graph could change, so the image is built and the graph
+    read again."""
+    repo = UserRepo(tmp_path, docker_stack, airflow_server, "codeonly-spaceflights")
+    env = action_env(repo, docker_stack.registry.password)
+    first = run_readme("docker-run-action", repo, {**env, "INPUT_RUN_ONCE": "false"})
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    assert "Code-only deploy: no (no record yet" in first.stdout
+    repository = repo.image_repo.split("/", 1)[1]
+    record = "kaf-graph-feature-price-model-" + re.search(r"kaf-branch-feature-price-model-(\w+)",
+                                                          first.stdout).group(1)
+    assert record in repo.stack.registry.tags(repository)
+    forget_project_images(repo)
+
+    nodes = repo.project / NODES
+    nodes.write_text(nodes.read_text().replace('return x == "t"', 'return x.str.lower() == "t"'))
+    repo.commit_all("a node's body")
+    docker_stack.login()  # the run's tasks pull the image (it was made in the registry), as a cluster would
+    try:
+        second = run_readme("docker-run-action", repo, env)
+    finally:
+        docker("logout", docker_stack.registry.host)
+    log = second.stdout + second.stderr
+    assert second.returncode == 0, log[-6000:]
+    assert "Code-only deploy: yes" in second.stdout
+    assert "RUN pip install" not in log and "Pulling from" not in log  # nothing built on the dependencies
+    assert "reused from" in second.stdout and "Extracting the pipeline graph" not in second.stdout
+    repo.assert_image_pushed()
+    repo.assert_pipeline_ran_in_volume()  # Airflow ran the DAG in the made image
+    config = image_config(repo, repository, repo.commit)
+    assert config["config"]["Labels"]["org.opencontainers.image.revision"] == repo.commit
+    assert "moby.buildkit.cache.v0" not in config["config"]["Labels"]  # it would map the old code to this layer
+    image = f"{repo.image_repo}:{repo.commit}"
+    checks = ("import sys; sys.path.insert(0, 'src'); import pandas as pd, os; "
+              "from spaceflights.pipelines.data_processing.nodes import _is_true; "
+              "print(_is_true(pd.Series(['T'])).tolist(), os.getuid(), os.stat('src').st_uid, "
+              "os.path.isdir('conf/local'), sorted(os.listdir('.')))")
+    ran = docker("run", "--rm", "--entrypoint", "python", image, "-c", checks).stdout
+    assert ran.startswith("[True] 999 999 True")  # the new code, as the Dockerfile's user and owner
+    assert "'.git'" not in ran  # .dockerignore applied, by Docker
+
+    pipeline = repo.project / PIPELINE
+    pipeline.write_text(pipeline.read_text().replace('name="preprocess_companies_node", tags=["preprocessing"]',
+                                                     'name="preprocess_companies_node", tags=["preprocessing", "w"]'))
+    repo.commit_all("the pipeline itself")
+    third = run_readme("docker-run-action", repo, {**env, "INPUT_RUN_ONCE": "false"})
+    assert third.returncode == 0, (third.stdout + third.stderr)[-4000:]
+    assert "Code-only deploy: no (the change can alter the pipeline graph" in third.stdout
+    assert "Extracting the pipeline graph" in third.stdout
+
+
+def forget_project_images(repo: UserRepo) -> None:
+    """A new runner: none of the project's images or build cache on the engine."""
+    for ref in docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo.image_repo).stdout.split():
+        docker("image", "rm", "-f", ref)
+    docker("image", "prune", "-f")
+    docker("builder", "prune", "-af")

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from kedro_af_ci.deliver.registry import ImageCleanup, Registry, remove_branch_image
+from kedro_af_ci.deliver.registry import ImageCleanup, Registry, RegistryRefused, remove_branch_image
 
 pytestmark = pytest.mark.skipif(not shutil.which("docker-registry"), reason="needs Debian's docker-registry")
 REPO = "acme/spaceflights"
@@ -121,3 +121,40 @@ def test_a_token_service_gets_the_login_only_over_https_or_on_the_registry_itsel
     finally:
         registry.close()
         elsewhere.close()
+
+
+def test_blobs_and_manifests_written_and_read_back(registry):
+    """What a code-only deploy writes (a layer, a config, a manifest under two tags) and reads (a record)."""
+    import hashlib
+
+    repo = f"{REPO}-{uuid.uuid4().hex[:8]}"
+    writer = Registry(registry.host, registry.username, registry.password, actions="pull,push")
+    blob = b'{"graph": "a record"}'
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    writer.put_blob(repo, digest, blob)
+    writer.put_blob(repo, digest, blob)  # already there: not sent again
+    assert writer.blob(repo, digest) == blob
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.kedro-af-ci.graph-record.v1+json",
+                                      "digest": digest, "size": len(blob)}, "layers": []}).encode()
+    for tag in ("kaf-graph-main", "v1"):
+        writer.put_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", manifest)
+    read, media_type, manifest_digest = writer.manifest(repo, "kaf-graph-main")
+    assert (read, media_type) == (manifest, "application/vnd.oci.image.manifest.v1+json")
+    assert writer.manifest(repo, manifest_digest)[0] == manifest
+    assert writer.manifest(repo, "kaf-graph-gone") is None
+    assert sorted(registry.tags(repo)) == ["kaf-graph-main", "v1"]
+    with pytest.raises(RegistryRefused, match="HTTP 401: check registry-username"):
+        Registry(registry.host, registry.username, "wrong", actions="pull,push").put_blob(repo, "sha256:" + "0" * 64,
+                                                                                          b"x")
+
+
+def test_a_client_kept_across_a_long_step_gets_a_new_deadline(registry):
+    """A code-only deploy looks up before the build and writes its record after it (minutes later)."""
+    import time
+
+    client = Registry(registry.host, registry.username, registry.password, deadline=time.monotonic() - 1)
+    with pytest.raises(RegistryRefused, match="no answer within 120 s"):
+        client.tags(REPO)
+    client.restart_clock()
+    assert client.tags(f"{REPO}-none") == []

@@ -1,0 +1,69 @@
+"""What the graph extraction ran and read inside the project folder (docs/action.md, "Code-only
+deploys"): the functions it called, the files it opened and the modules it imported. A later commit
+whose changes touch none of these (a function body that never ran, a file never opened) gives the
+same graph, so the action can reuse it without running the image.
+
+It runs where the extraction runs (the project image) and records only paths inside the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Trace:
+    called: set[tuple[str, int]] = field(default_factory=set)  # (path, first line of the code object)
+    opened: set[str] = field(default_factory=set)
+    imported: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict:
+        return {"called": sorted([path, line] for path, line in self.called), "opened": sorted(self.opened),
+                "imported": sorted(self.imported)}
+
+
+@contextlib.contextmanager
+def recording(root: Path) -> Iterator[Trace]:
+    """Record calls (a profile hook), opens (an audit hook) and imports under ``root``, relative to it."""
+    trace, prefix, active = Trace(), str(root.resolve()) + os.sep, [True]
+
+    def inside(path: object) -> str | None:
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str):
+            return None
+        full = os.path.abspath(path)
+        return full[len(prefix):].replace(os.sep, "/") if full.startswith(prefix) else None
+
+    def profile(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            if code.co_filename.startswith(prefix):
+                trace.called.add((inside(code.co_filename) or "", code.co_firstlineno))
+
+    def audit(event, args):
+        if event == "open" and active[0] and args:
+            relative = inside(args[0])
+            if relative is not None:
+                trace.opened.add(relative)
+
+    sys.addaudithook(audit)  # cannot be removed: it goes quiet when the recording ends
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        yield trace
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+        active[0] = False
+        for module in list(sys.modules.values()):
+            relative = inside(getattr(module, "__file__", None))
+            if relative is not None and os.path.isfile(prefix + relative):
+                trace.imported.add(relative)
+        trace.opened = {path for path in trace.opened if os.path.isfile(prefix + path)}  # not a path hook's name
