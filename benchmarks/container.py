@@ -9,9 +9,10 @@ starts them when none runs): `make bench-container`.
   compile, pre-flight, upload to a folder) minus the same compile + upload run directly with the CLI
   in this machine's environment (the graph read in-process, best of --repeat runs);
 - layer reuse across fresh runners (issue "Day two in CI"): the whole action (build, push, compile,
-  upload) from container start, each time on a new empty engine: a cold deploy, then a one-line code
-  change, then a change of requirements.txt; for the example and for a project whose dependency layer
-  is over 1 GB (--heavy). The action image and the base image come from the registry, not timed.
+  upload) from container start, each time on a new empty engine: a cold deploy, then a one-line change
+  in a node's body (a code-only deploy when nothing the graph depends on changed), then a change of
+  requirements.txt; for the example and for a project whose dependency layer is over 1 GB (--heavy).
+  The action image and the base image come from the registry, not timed.
 """
 
 from __future__ import annotations

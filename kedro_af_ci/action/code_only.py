@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 RECORD_TYPE = "application/vnd.kedro-af-ci.graph-record.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+# OCI 1.1's empty descriptor: an artifact without layers names it, for registries that want one
+EMPTY = b"{}"
+EMPTY_DIGEST = "sha256:" + hashlib.sha256(EMPTY).hexdigest()
+EMPTY_LAYER = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY_DIGEST, "size": len(EMPTY)}
 RECORD_VERSION = 1
 
 
@@ -220,8 +224,9 @@ def _upload_early(ctx: RunContext, state: CodeState) -> Future:
     assert assembled is not None and state.graph is not None and state.inputs is not None
     image = "sha256:" + hashlib.sha256(assembled.manifest).hexdigest()
     state.record = _record(ctx, state, image, state.graph, state.inputs)
-    blobs = [(state.layer.digest, state.layer.gzipped), (json.loads(assembled.manifest)["config"]["digest"],
-                                                         assembled.config), state.record[:2]]
+    config = json.loads(assembled.manifest)["config"]["digest"]
+    blobs = [(state.layer.digest, state.layer.gzipped), (config, assembled.config), state.record[:2],
+             (EMPTY_DIGEST, EMPTY)]
 
     def upload() -> None:
         for digest, data in blobs:
@@ -258,7 +263,8 @@ def record_build(ctx: RunContext, state: CodeState, trace: object) -> None:
         ctx.reporter.line("Code-only deploys: no record (the pushed image is not in the registry)")
         return
     digest, data, manifest = _record(ctx, state, found[2], ctx.graph, inputs)
-    state.registry.put_blob(state.repository, digest, data)
+    for blob_digest, blob in ((digest, data), (EMPTY_DIGEST, EMPTY)):
+        state.registry.put_blob(state.repository, blob_digest, blob)
     _tag_record(ctx, state, manifest)
 
 
@@ -272,7 +278,7 @@ def _record(ctx: RunContext, state: CodeState, image: str, graph: PipelineGraph,
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                            "config": {"mediaType": RECORD_TYPE, "digest": digest, "size": len(data)},
-                           "layers": []}, separators=(",", ":")).encode()
+                           "layers": [EMPTY_LAYER]}, separators=(",", ":")).encode()
     return digest, data, manifest
 
 

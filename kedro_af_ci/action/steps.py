@@ -269,6 +269,7 @@ def build_image(ctx: RunContext) -> None:
     with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
         deploying = inputs.push and not inputs.dry_run  # the layer cache serves the runs that push
         if deploying and _code_only(ctx, docker, context, dockerfile):
+            ctx.image_runs = False  # made in the registry at push: never on this engine
             return
         buildkit = deploying and docker.buildkit()
         cached = _layer_cache(ctx, docker, buildkit) if deploying else []
