@@ -112,15 +112,21 @@ def sanitize_id(name: str, *, max_len: int = 250, lower: bool = False) -> str:
 _HASHED_ID = re.compile(r"__[0-9a-f]{20}\Z")
 
 
-def dag_id_of(name: str, max_len: int = 250) -> str:
-    """The DAG id of a run name, one-to-one (up to an 80-bit hash): a name already in Airflow's id
-    charset is kept, any other gets ``__`` + its hash, and a kept name never ends like a hashed one,
-    so no branch can be named to land on another branch's DAG (docs/architecture.md, "Trust")."""
+def one_to_one(name: str, max_len: int) -> str:
+    """``name`` in the charset ``[A-Za-z0-9_.-]`` of Airflow ids and registry tags, one-to-one (up to an
+    80-bit hash): a name already in it is kept, any other gets ``__`` + its hash, and a kept name never
+    ends like a hashed one, so nobody can name a branch to land on another branch's DAG or image tag
+    (docs/architecture.md, "Trust")."""
     if AIRFLOW_KEY.match(name) and len(name) <= max_len and not _HASHED_ID.search(name):
         return name
     suffix = "__" + short_hash(name, 20)
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
     return clean[: max_len - len(suffix)] + suffix
+
+
+def dag_id_of(name: str, max_len: int = 250) -> str:
+    """The DAG id of a run name, one-to-one (:func:`one_to_one`)."""
+    return one_to_one(name, max_len)
 
 
 def dns_name(name: str, *, max_len: int = 63, hash_lossy: bool = True) -> str:

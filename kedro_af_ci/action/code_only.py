@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..image.docker import branch_tag, registry_of, repository_of, tag_of
+from ..image.docker import RECORD_PREFIX, branch_tag, registry_of, repository_of, tag_of
 
 if TYPE_CHECKING:
     from ..deliver.registry import Registry
@@ -63,7 +63,7 @@ class CodeState:
 
 
 def graph_tag(branch: str) -> str:
-    return "kaf-graph-" + branch_tag(branch).removeprefix("kaf-branch-")
+    return branch_tag(branch, RECORD_PREFIX)
 
 
 def registry_for(inputs: ActionInputs, repository: str, actions: str) -> tuple[Registry, str]:

@@ -48,15 +48,17 @@ def repository_of(ref: str) -> str:
     return name[:name.rfind(":")] if ":" in name.rsplit("/", 1)[-1] else name
 
 
-def branch_tag(branch: str) -> str:
-    """The moving tag of a branch's latest image (the tool's own convention, which the next build of the
-    branch, or of a new branch from the default one, reuses layers from): one tag per branch name."""
-    from ..k8s_names import short_hash
+TAG_LIMIT = 128  # the registry's limit on a tag's length
+BRANCH_PREFIX, RECORD_PREFIX = "kaf-branch-", "kaf-graph-"
 
-    clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", branch).strip("-.")
-    if clean != branch or len(clean) > 96:
-        clean = f"{clean[:96]}-{short_hash(branch, 12)}"
-    return f"kaf-branch-{clean}"
+
+def branch_tag(branch: str, prefix: str = BRANCH_PREFIX) -> str:
+    """The moving tag of a branch's latest image (``kaf-branch-``) or of its code-only record (``kaf-graph-``):
+    one-to-one with the branch name (k8s_names.one_to_one), so no branch can be named to read, overwrite or
+    delete another branch's tags."""
+    from ..k8s_names import one_to_one
+
+    return prefix + one_to_one(branch, TAG_LIMIT - len(prefix))
 
 
 def registry_of(ref: str) -> str:

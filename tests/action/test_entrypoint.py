@@ -19,6 +19,8 @@ from attacks import plant_bare_repository, plant_shadow_modules
 from conftest import ROOT, copy_example, git, log_outputs, make_repo, secret
 from dockerstub import calls, install
 
+from kedro_af_ci.image.docker import branch_tag
+
 ENTRYPOINT = ROOT / "entrypoint" / "entrypoint.sh"
 REGISTRY_PASSWORD = secret("regpass-Zx81-never-printed")
 # what the example's config uses that the safe defaults do not allow: the workflow of its users says so
@@ -118,8 +120,7 @@ def test_push_builds_extracts_in_image_runs_once_and_reports(airflow_server, tmp
     assert "Code-only deploy: no (the code goes to /home/kedro, not run_config.project_path" in result.stdout
     _, login, pull_branch, pull_default, build, run, push, tag, push_latest = result.docker[1:]
     repository = "registry.example.com/acme/spaceflights"
-    assert pull_branch["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-feature-price-model-"
-                                   f"{pull_branch['argv'][-1].rsplit('-', 1)[-1]}"]
+    assert pull_branch["argv"] == ["pull", "--quiet", f"{repository}:{branch_tag('feature/price-model')}"]
     assert pull_default["argv"] == ["pull", "--quiet", f"{repository}:kaf-branch-main"]
     assert build["argv"][:2] == ["build", "--file"] and build["argv"][3:5] == ["--tag", image]
     assert build["argv"][5:9] == ["--cache-from", pull_branch["argv"][-1], "--cache-from", pull_default["argv"][-1]]
@@ -445,7 +446,6 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
     from servers import stop
 
     from kedro_af_ci.gitinfo import GitInfo
-    from kedro_af_ci.image.docker import branch_tag
     from kedro_af_ci.plan.build import build_plan
     from kedro_af_ci.render.dag import render_dag
 

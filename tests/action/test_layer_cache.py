@@ -8,14 +8,16 @@ and the build cache are removed before the second run, so any reuse comes from t
 from __future__ import annotations
 
 import json
-import re
 import uuid
 
 import pytest
 import requests
-from container_scenario import UserRepo
+from container_scenario import BRANCH, UserRepo
 from containers import buildkit_steps, docker
 from test_docker_run import action_env, run_readme
+
+from kedro_af_ci.action.code_only import graph_tag
+from kedro_af_ci.image.docker import branch_tag
 
 pytestmark = pytest.mark.slow
 NODES = "src/spaceflights/pipelines/data_processing/nodes.py"
@@ -34,8 +36,7 @@ def test_a_code_change_reuses_the_dependency_layers_pushed_before(docker_stack, 
     assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
     assert "Layer cache: none yet (a cold build)" in first.stdout
     repository = repo.image_repo.split("/", 1)[1]
-    latest = "kaf-branch-feature-price-model-" + re.search(r"kaf-branch-feature-price-model-(\w+)",
-                                                           first.stdout).group(1)
+    latest = branch_tag(BRANCH)
     assert {repo.commit, latest} <= set(repo.stack.registry.tags(repository))
     assert "moby.buildkit.cache.v0" in image_config(repo, repository, latest)  # BuildKit's inline cache metadata
 
@@ -83,8 +84,7 @@ def test_a_code_only_change_is_deployed_without_building_or_pulling(docker_stack
     assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
     assert "Code-only deploy: no (no record yet" in first.stdout
     repository = repo.image_repo.split("/", 1)[1]
-    record = "kaf-graph-feature-price-model-" + re.search(r"kaf-branch-feature-price-model-(\w+)",
-                                                          first.stdout).group(1)
+    record = graph_tag(BRANCH)
     assert record in repo.stack.registry.tags(repository)
     forget_project_images(repo)
 
