@@ -490,7 +490,10 @@ def export_graph(opts: Options, output):
 @click.argument("host")
 @click.option("--output", "dag_output", default="${output|dags}", show_default=True,
               help="Location Airflow reads DAGs from (folder, gs://, s3://).")
-@click.option("--image", help="Image repository for the nodes (default: the package name).")
+@click.option("--image", help="Image repository for the nodes (default: the package name); production's in CI.")
+@click.option("--preview-image", help="The branches' image repository in CI, one production never pulls from "
+                                      "(default: the preview environment's KAF_IMAGE; GitLab: "
+                                      "$CI_REGISTRY_IMAGE/preview).")
 @click.option("--with-github-actions", "github", is_flag=True,
               help="Also write .github/workflows: run-once on branch pushes, schedule on the default branch.")
 @click.option("--with-gitlab-ci", "gitlab", is_flag=True, help="Also write the GitLab CI template (.gitlab/).")
@@ -502,10 +505,12 @@ def export_graph(opts: Options, output):
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_obj
 @handle_errors
-def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_branch, action_sha, force):
+def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, cloud, default_branch, action_sha,
+         force):
     """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import check_host
     from .scaffold import (
+        Targets,
         action_commit,
         left_to_configure,
         plan_config,
@@ -530,13 +535,14 @@ def init(opts: Options, host, dag_output, image, github, gitlab, cloud, default_
     if github or gitlab:
         extra += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
                                 pipeline=opts.pipeline, image=image, cloud=cloud, default_branch=default_branch,
-                                project=project, action_sha=action_sha)
+                                project=project, action_sha=action_sha, preview_image=preview_image)
     written, kept = write_all([config, *extra], force=force)
     for path in written:
         echo(f"Wrote {path}")
     for path in kept:
         echo(f"Kept {path} (it exists; --force replaces it)")
-    steps = left_to_configure(github=github, gitlab=gitlab, cloud=cloud, image=image)
+    steps = left_to_configure(github=github, gitlab=gitlab, cloud=cloud, image=image, preview_image=preview_image,
+                              production=Targets(host, dag_output, image))
     if steps:
         echo("Left to configure before the first push:\n" + "\n".join(f"  - {step}" for step in steps))
 

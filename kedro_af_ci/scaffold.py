@@ -87,9 +87,16 @@ def action_commit(timeout: float = 10) -> str | None:
     return shas.get(tag + "^{}") or shas.get(tag)
 
 
+# GitHub: each workflow, the environment it runs in, and whether that is production's
+GITHUB_WORKFLOWS = (("kedro-airflow-k8s-push.yml", "preview"), ("kedro-airflow-k8s-default-branch.yml", "production"),
+                    ("kedro-airflow-k8s-cleanup.yml", "preview"))
+
+
 def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str | None, pipeline: str,
                    image: str | None, cloud: str, default_branch: str, project: dict[str, str],
-                   action_sha: str | None = None) -> list[PlannedFile]:
+                   action_sha: str | None = None, preview_image: str | None = None) -> list[PlannedFile]:
+    """The CI files of the isolated-previews topology (README, "Security model"): the default branch deploys
+    to production's targets in a protected environment, every other branch to the preview's."""
     root = git_root(project_path)
     relative = project_path.resolve().relative_to(root).as_posix() if project_path.resolve() != root else "."
     values = {
@@ -99,19 +106,21 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
         "action_ref": f"{ACTION}@{action_sha}  # v{__version__}" if action_sha else f"{ACTION}@v{__version__}",
         "action_image": f"{ACTION_IMAGE}:{__version__}",
     }
-    for key, value in values.items():
+    for key, value in {**values, "image": image, "preview-image": preview_image}.items():
         if _EXPRESSION.search(str(value)):
             raise ConfigError(f"{value!r} would be evaluated by the CI; expressions are not allowed here", key=key)
     templates = environment("templates/workflows", ci_syntax=True, filters=_FILTERS)
     planned = []
     if github:
-        github_values = {**values, "image": image}  # None: the repository variable KAF_IMAGE
-        for name in ("kedro-airflow-k8s-push.yml", "kedro-airflow-k8s-default-branch.yml",
-                     "kedro-airflow-k8s-cleanup.yml"):
-            text = templates.get_template(f"github/{name}.j2").render(**github_values)
+        for name, where in GITHUB_WORKFLOWS:
+            production = where == "production"
+            text = templates.get_template(f"github/{name}.j2").render(
+                **values, environment=where, production=production,
+                image=image if production else preview_image)  # None: the environment's variable KAF_IMAGE
             planned.append(PlannedFile(root / ".github" / "workflows" / name, text))
     if gitlab:
-        gitlab_values = {**values, "image": image or "$CI_REGISTRY_IMAGE"}
+        gitlab_values = {**values, "image": image or "$KAF_IMAGE",
+                         "preview_image": preview_image or "$CI_REGISTRY_IMAGE/preview"}
         text = templates.get_template("gitlab/kedro-airflow-k8s.gitlab-ci.yml.j2").render(**gitlab_values)
         planned.append(PlannedFile(root / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml", text))
         main = root / ".gitlab-ci.yml"
@@ -123,21 +132,52 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     return planned
 
 
-def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | None) -> list[str]:
-    """What the generated CI still needs from the repository's settings, said once ``init`` is done."""
+@dataclass(frozen=True)
+class Targets:
+    """Production's targets as init was told them, for the preview's KAF_DEPLOYMENT."""
+
+    host: str
+    output: str
+    image: str | None
+
+
+def _preview_deployment(production: Targets) -> str:
+    found = {"outputs": [production.output] if "${" not in production.output else [],
+             "airflow_hosts": [production.host], "images": [production.image] if production.image else []}
+    return _to_yaml({"production": {key: value for key, value in found.items() if value}})
+
+
+def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | None, preview_image: str | None = None,
+                      production: Targets | None = None) -> list[str]:
+    """What the generated CI still needs from the repository's settings, said once ``init`` is done: each
+    environment's own values, never the repository's (README, "Security model")."""
     steps = []
+    deployment = f" (at least {_preview_deployment(production)})" if production else ""
     if github:
-        variables = ["AIRFLOW_HOST (your Airflow's URL)", "KAF_DAGS_OUTPUT (Airflow's DAGs folder or bucket)"]
-        if not image:
-            variables.append("KAF_IMAGE (the image repository to push, e.g. europe-docker.pkg.dev/acme/ml/app)")
-        secrets = ["AIRFLOW_API_TOKEN"] + (["REGISTRY_PASSWORD (and the variable REGISTRY_USERNAME)"]
-                                           if cloud == "none" else [])
-        steps.append(f"GitHub: in the environments production and preview (Settings > Environments), the "
-                     f"variables {', '.join(variables)} and the secret(s) {', '.join(secrets)}; "
-                     "optionally KAF_DEPLOYMENT (README, \"Security model\")")
+        cloud_vars = {"gcp": ["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"],
+                      "aws": ["AWS_ROLE_ARN", "AWS_REGION"], "none": ["REGISTRY_USERNAME"]}[cloud]
+        secrets = ["AIRFLOW_API_TOKEN"] + (["REGISTRY_PASSWORD"] if cloud == "none" else [])
+        for where, own_image in (("production", image), ("preview", preview_image)):
+            production_side = where == "production"
+            variables = ["AIRFLOW_HOST", "KAF_DAGS_OUTPUT",
+                         "KAF_DEPLOYMENT" + ("" if production_side else deployment), *cloud_vars]
+            variables += [] if own_image else ["KAF_IMAGE"]
+            extra = ["KAF_RECORD_KEY (openssl rand -hex 32)"] if production_side else []
+            rule = ("with a deployment branch rule allowing the default branch only" if production_side
+                    else "with its own values, none of production's")
+            steps.append(f"GitHub environment {where} ({rule}): the variables {', '.join(variables)}; the secrets "
+                         f"{', '.join(secrets + extra)}")
+        if image and preview_image == image:
+            steps.append(f"Warning: previews push to {image}, production's image repository: a branch's job could "
+                         "overwrite the images production pulls; give previews a repository of their own "
+                         "(--preview-image)")
     if gitlab:
-        steps.append("GitLab: the CI/CD variables AIRFLOW_HOST, KAF_DAGS_OUTPUT and AIRFLOW_API_TOKEN (masked), "
-                     "scoped to the environments production (protected) and review/*; optionally KAF_DEPLOYMENT")
+        image_vars = "" if image else "KAF_IMAGE, "
+        steps.append("GitLab CI/CD variables scoped to the environment production and protected (only protected "
+                     "branches see them): AIRFLOW_HOST, KAF_DAGS_OUTPUT, KAF_DEPLOYMENT, AIRFLOW_API_TOKEN and "
+                     f"KAF_RECORD_KEY (masked), {image_vars}KAF_REGISTRY, KAF_REGISTRY_USER and KAF_REGISTRY_PASSWORD "
+                     "(a registry the job token cannot write); scoped to review/*: AIRFLOW_HOST, KAF_DAGS_OUTPUT, "
+                     f"AIRFLOW_API_TOKEN (the preview Airflow's) and KAF_DEPLOYMENT{deployment}")
     return steps
 
 

@@ -107,11 +107,17 @@ def test_generated_github_workflows_pass_actionlint_and_the_schema(generated, cl
     assert step["with"]["project-path"] == "spaceflights" and step["with"]["env"] == "prod"
     assert step["uses"] == f"getindata/kedro-airflow-k8s-action@{ACTION_SHA}"  # pinned like third-party actions
     assert f"@{ACTION_SHA}  # v" in workflows[2].read_text()
-    for workflow in (push, default, cleanup):
-        permissions = workflow["permissions"]
-        assert permissions["contents"] == "read"
-        assert set(permissions) == ({"contents"} if cloud == "none" else {"contents", "id-token"})
+    for workflow, where in ((push, "preview"), (default, "production"), (cleanup, "preview")):
+        assert workflow["permissions"] == {}  # none but what each job asks for
         for job in workflow["jobs"].values():
+            assert job["environment"] == where  # every setting, secret and identity is the environment's
+            permissions = job["permissions"]
+            assert permissions["contents"] == "read"
+            assert set(permissions) == ({"contents"} if cloud == "none" else {"contents", "id-token"})
+            step = next(s for s in job["steps"] if s.get("id") == "kedro-airflow-k8s")
+            assert ("record-key" in step["with"]) == (where == "production")  # the key never reaches a branch
+            assert step["with"]["image"] == ("europe-docker.pkg.dev/acme/ml/spaceflights" if where == "production"
+                                             else "${{ vars.KAF_IMAGE }}")  # the preview's own repository
             for s in job["steps"]:
                 if "uses" in s:
                     assert re.search(r"@[0-9a-f]{40}$", s["uses"]), s["uses"]  # every action pinned by SHA
@@ -138,6 +144,13 @@ def test_generated_gitlab_template_passes_the_gitlab_schema(generated, tmp_path)
     assert stop["environment"] == {"name": "review/$CI_COMMIT_REF_SLUG", "action": "stop"}
     assert stop["variables"] == {"GIT_STRATEGY": "none", "INPUT_DELETE": "true", "INPUT_DAG_ID": "$KAF_DAG_ID"}
     assert jobs["kedro-airflow-k8s-schedule"]["environment"] == {"name": "production"}
+    # previews push with the job token to their own repository; production with a protected login to its own
+    assert jobs[".kedro-airflow-k8s"]["variables"]["INPUT_IMAGE"] == "$[[ inputs.preview-image ]]"
+    assert spec["preview-image"]["default"] == "$CI_REGISTRY_IMAGE/preview"
+    schedule = jobs["kedro-airflow-k8s-schedule"]["variables"]
+    assert schedule["INPUT_IMAGE"] == "$[[ inputs.image ]]" and schedule["INPUT_RECORD_KEY"] == "$KAF_RECORD_KEY"
+    assert schedule["INPUT_REGISTRY_PASSWORD"] == "$KAF_REGISTRY_PASSWORD"
+    assert "INPUT_RECORD_KEY" not in jobs["kedro-airflow-k8s-run-once"]["variables"]
 
 
 def test_init_keeps_every_existing_file_unless_forced(generated):
@@ -205,3 +218,20 @@ def test_readme_stays_a_guide_under_350_lines():
     assert len(lines) < 350, f"README.md has {len(lines)} lines: move reference material to docs/"
     for linked in re.findall(r"\]\((docs/[^)#]+)", "\n".join(lines)):
         assert (ROOT / linked).is_file(), linked
+
+
+def test_init_says_what_each_environment_holds_and_names_productions_targets_for_the_preview():
+    from kedro_af_ci.scaffold import Targets, left_to_configure
+
+    steps = left_to_configure(github=True, gitlab=True, cloud="aws", image="ecr.example/acme/app",
+                              production=Targets("https://airflow.example.com", "s3://prod/dags",
+                                                 "ecr.example/acme/app"))
+    production, preview, gitlab = steps
+    assert "KAF_RECORD_KEY" in production and "KAF_RECORD_KEY" not in preview  # the key never reaches a branch
+    assert "AWS_ROLE_ARN" in production and "AWS_ROLE_ARN" in preview  # an identity of each environment's own
+    assert "KAF_IMAGE" in preview and "KAF_IMAGE" not in production  # init named production's repository only
+    targets = "{production: {airflow_hosts: ['https://airflow.example.com'], images: [ecr.example/acme/app], " \
+              "outputs: ['s3://prod/dags']}}"
+    assert f"KAF_DEPLOYMENT (at least {targets})" in preview and targets in gitlab
+    shared = left_to_configure(github=True, gitlab=False, cloud="none", image="r/app", preview_image="r/app")
+    assert shared[-1].startswith("Warning: previews push to r/app, production's image repository")

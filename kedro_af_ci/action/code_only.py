@@ -4,10 +4,11 @@ branch's previous one with its top layer replaced, and the graph is the previous
 built on top of the dependencies and nothing is pulled, so a runner with an empty engine deploys in
 seconds whatever the size of the dependency layer.
 
-Each deploy that can serve a later one leaves a record beside its image: the tag
+Each deploy that can serve a later one leaves a record beside its image (action/records.py): the tag
 ``kaf-graph-<branch>`` holds the image's digest, the graph, what the graph depends on
-(image/graph_inputs.py) and the hash of what the layers under the code were built from
-(image/dockerfile.py). Any doubt means the usual build, with the reason in the log and summary.
+(image/graph_inputs.py), the hash of what the layers under the code were built from
+(image/dockerfile.py) and who owns the project folder. The default branch reads back only a record
+authenticated with its record key. Any doubt means the usual build, with the reason in the log and summary.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..image.docker import RECORD_PREFIX, branch_tag, registry_of, repository_of, tag_of
+from ..image.docker import branch_tag, registry_of, repository_of, tag_of
+from .records import EMPTY, EMPTY_DIGEST, Readers, encode_record, read_record, tag_record, upload_record
 
 if TYPE_CHECKING:
     from ..deliver.registry import Registry
@@ -31,15 +33,10 @@ if TYPE_CHECKING:
     from ..image.dockerfile import CodeCopy
     from ..image.graph_inputs import GraphInputs
     from .inputs import ActionInputs
+    from .records import EncodedRecord
     from .steps import RunContext
 
-RECORD_TYPE = "application/vnd.kedro-af-ci.graph-record.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-# OCI 1.1's empty descriptor: an artifact without layers names it, for registries that want one
-EMPTY = b"{}"
-EMPTY_DIGEST = "sha256:" + hashlib.sha256(EMPTY).hexdigest()
-EMPTY_LAYER = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY_DIGEST, "size": len(EMPTY)}
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: the record says who owns the project folder, and the image a build takes its cache from
 
 
 class NoCodeOnly(Exception):
@@ -58,12 +55,10 @@ class CodeState:
     graph: PipelineGraph | None = None  # code-only: the previous graph
     inputs: GraphInputs | None = None  # what the graph depends on (from the record, or recorded now)
     previous: str = ""  # code-only: the image whose layers are reused
-    record: tuple[str, bytes, bytes] | None = None  # code-only: this deploy's record (digest, blob, manifest)
+    record: EncodedRecord | None = None  # code-only: this deploy's record
     uploads: Future | None = None  # code-only: the blobs, going up while the pre-flight runs
-
-
-def graph_tag(branch: str) -> str:
-    return branch_tag(branch, RECORD_PREFIX)
+    cache: str | None = None  # the default branch: the layer cache its own authenticated record names
+    folders: list | None = None  # code-only: the project folder and those above it, from the record
 
 
 def registry_for(inputs: ActionInputs, repository: str, actions: str) -> tuple[Registry, str]:
@@ -117,6 +112,7 @@ def _reuse(ctx: RunContext, state: CodeState) -> None:
     """Find a record this commit matches, and make the image from it (NoCodeOnly says why not)."""
     from ..deliver.registry import RegistryRefused
     from ..graph.model import PipelineGraph
+    from ..image.code_layer import folders_of, with_folders
     from ..image.graph_inputs import GraphInputs
 
     if _custom_factory(ctx):
@@ -128,6 +124,9 @@ def _reuse(ctx: RunContext, state: CodeState) -> None:
             raise NoCodeOnly(f"the change can alter the pipeline graph (it touches code the graph extraction ran, "
                              f"a file it read, or the list of files) since {previous}")
         state.graph, state.inputs = PipelineGraph.from_dict(record["graph"]), inputs
+        state.folders = record["folders"]
+        state.layer = with_folders(state.layer, folders_of(record["folders"], state.copy.dest),
+                                   _newest(state.layer))
         state.assembled, state.previous = _assemble(ctx, state, record["image"]), previous
         state.uploads = _upload_early(ctx, state)
     except RegistryRefused as exc:
@@ -144,20 +143,40 @@ def _custom_factory(ctx: RunContext) -> bool:
     return isinstance(spark, ClusterSpark) and spark.operator_factory is not None
 
 
-def _matching_record(ctx: RunContext, state: CodeState) -> tuple[str, dict]:
-    """The branch's record, else the default branch's, when it was made the way this run would make one."""
+def readers_of(ctx: RunContext) -> Readers:
     from ..gitinfo import default_branch
 
+    return Readers(ctx.git.branch_name, default_branch(ctx.environ), ctx.inputs.record_key)
+
+
+def _matching_record(ctx: RunContext, state: CodeState) -> tuple[str, dict]:
+    """The branch's record, else the default branch's, when it was made the way this run would make one; the
+    default branch's deploy takes only its own record, authenticated by its key (action/records.py)."""
+    readers = readers_of(ctx)
+    if readers.production and not readers.key:
+        raise NoCodeOnly("the default branch reads back no record without record-key (a branch's job could have "
+                         "written it): set the record-key input from a secret of the production environment")
     why = "no record yet (the first deploy of this branch and its default branch)"
-    for branch in dict.fromkeys((ctx.git.branch_name, default_branch(ctx.environ))):
-        record = read_record(state.registry, state.repository, graph_tag(branch))
+    for branch in readers.branches:
+        record = read_record(state.registry, state.repository, branch, readers.key)
         if record is None:
             continue
-        mismatch = _mismatch(ctx, state, record)
+        refused = readers.refusal(record)
+        if refused:
+            why = refused
+            continue
+        if readers.production:
+            state.cache = _digest(record.data.get("cache"))
+        mismatch = _mismatch(ctx, state, record.data)
         if not mismatch:
-            return f"{repository_of(ctx.image)}:{branch_tag(branch)}", record
+            state.cache = _digest(record.data.get("cache"))
+            return f"{repository_of(ctx.image)}:{branch_tag(branch)}", record.data
         why = mismatch
     raise NoCodeOnly(why)
+
+
+def _digest(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) == 71 and value.startswith("sha256:") else None
 
 
 def _mismatch(ctx: RunContext, state: CodeState, record: dict) -> str:
@@ -173,17 +192,6 @@ def _identity(ctx: RunContext, copy: CodeCopy) -> dict[str, Any]:
     """What a record must share with this run to be reused."""
     return {"version": RECORD_VERSION, "tool": __version__, "python": list(sys.version_info[:2]),
             "inputs": copy.inputs, "dest": copy.dest, "pipeline": ctx.inputs.pipeline, "env": ctx.inputs.env}
-
-
-def read_record(registry: Registry, repository: str, tag: str) -> dict | None:
-    found = registry.manifest(repository, tag)
-    if found is None:
-        return None
-    manifest = json.loads(found[0])
-    if manifest.get("config", {}).get("mediaType") != RECORD_TYPE:
-        return None
-    record = json.loads(registry.blob(repository, manifest["config"]["digest"]))
-    return record if isinstance(record, dict) else None
 
 
 def _assemble(ctx: RunContext, state: CodeState, image_digest: str) -> Assembled:
@@ -208,12 +216,15 @@ def _labels(ctx: RunContext) -> dict[str, str]:
             "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]}
 
 
+def _newest(layer: CodeLayer) -> int:
+    """The newest file time of the code (the commit's), so the same commit gives the same layer and config."""
+    return max((0, *(f.mtime for f in layer.files.values())))
+
+
 def _created(layer: CodeLayer) -> str:
-    """The newest file time of the code (the commit's), so the same commit gives the same config."""
     import datetime
 
-    newest = max((0, *(f.mtime for f in layer.files.values())))
-    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(_newest(layer), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _upload_early(ctx: RunContext, state: CodeState) -> Future:
@@ -223,10 +234,11 @@ def _upload_early(ctx: RunContext, state: CodeState) -> Future:
     assembled = state.assembled
     assert assembled is not None and state.graph is not None and state.inputs is not None
     image = "sha256:" + hashlib.sha256(assembled.manifest).hexdigest()
-    state.record = _record(ctx, state, image, state.graph, state.inputs)
+    # a code-only image holds no build cache (assemble.py): its record names the cache of the image it was made from
+    state.record = _record(ctx, state, image, state.graph, state.inputs, state.folders, cache=state.cache)
     config = json.loads(assembled.manifest)["config"]["digest"]
-    blobs = [(state.layer.digest, state.layer.gzipped), (config, assembled.config), state.record[:2],
-             (EMPTY_DIGEST, EMPTY)]
+    blobs = [(state.layer.digest, state.layer.gzipped), (config, assembled.config),
+             (state.record.digest, state.record.blob), (EMPTY_DIGEST, EMPTY)]
 
     def upload() -> None:
         for digest, data in blobs:
@@ -246,41 +258,40 @@ def push(ctx: RunContext, state: CodeState) -> None:
     state.registry.restart_clock()  # the pre-flight ran since the lookup
     for tag in (tag_of(ctx.image) or "", branch_tag(ctx.git.branch_name)):
         state.registry.put_manifest(state.repository, tag, assembled.media_type, assembled.manifest)
-    _tag_record(ctx, state, state.record[2])
+    tag_record(state.registry, state.repository, ctx.git.branch_name, state.record)
 
 
 def record_build(ctx: RunContext, state: CodeState, trace: object) -> None:
-    """After a usual build and push: the record a later code-only deploy starts from."""
+    """After a usual build and push: the record a later code-only deploy starts from; without it that deploy
+    builds."""
+    from ..image.code_layer import folders_of
     from ..image.graph_inputs import record
 
     inputs = record(trace, state.layer.files)
-    if inputs is None:
-        ctx.reporter.line("Code-only deploys: no record (the extraction's trace was not usable)")
+    if inputs is None or not inputs.modules:
+        ctx.reporter.line("Code-only deploys: no record (the extraction's trace was not usable, or it saw no "
+                          "module of the project imported)")
+        return
+    folders = trace.get("folders") if isinstance(trace, dict) else None
+    try:
+        folders_of(folders, state.copy.dest)
+    except ValueError as exc:
+        ctx.reporter.line(f"Code-only deploys: no record (the extraction did not say who owns the project: {exc})")
         return
     state.registry.restart_clock()  # the build ran since the lookup
     found = state.registry.manifest(state.repository, tag_of(ctx.image) or "")
     if found is None:
         ctx.reporter.line("Code-only deploys: no record (the pushed image is not in the registry)")
         return
-    digest, data, manifest = _record(ctx, state, found[2], ctx.graph, inputs)
-    for blob_digest, blob in ((digest, data), (EMPTY_DIGEST, EMPTY)):
-        state.registry.put_blob(state.repository, blob_digest, blob)
-    _tag_record(ctx, state, manifest)
+    encoded = _record(ctx, state, found[2], ctx.graph, inputs, folders, cache=found[2])
+    upload_record(state.registry, state.repository, encoded)
+    tag_record(state.registry, state.repository, ctx.git.branch_name, encoded)
 
 
-def _record(ctx: RunContext, state: CodeState, image: str, graph: PipelineGraph,
-            inputs: GraphInputs) -> tuple[str, bytes, bytes]:
-    """The record of this deploy: its blob's digest and bytes, and the manifest that the tag names."""
+def _record(ctx: RunContext, state: CodeState, image: str, graph: PipelineGraph, inputs: GraphInputs,
+            folders: list | None, *, cache: str | None) -> EncodedRecord:
+    """The record of this deploy, authenticated when this run holds the record key."""
     record = {**_identity(ctx, state.copy), "branch": ctx.git.branch_name, "commit": ctx.git.commit_id,
-              "image": image, "graph": json.loads(graph.to_json()), "graph_inputs": inputs.to_dict(),
-              "graph_digest": inputs.digest(state.layer.files)}
-    data = json.dumps(record, sort_keys=True).encode()
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                           "config": {"mediaType": RECORD_TYPE, "digest": digest, "size": len(data)},
-                           "layers": [EMPTY_LAYER]}, separators=(",", ":")).encode()
-    return digest, data, manifest
-
-
-def _tag_record(ctx: RunContext, state: CodeState, manifest: bytes) -> None:
-    state.registry.put_manifest(state.repository, graph_tag(ctx.git.branch_name), OCI_MANIFEST, manifest)
+              "image": image, "cache": cache, "folders": folders, "graph": json.loads(graph.to_json()),
+              "graph_inputs": inputs.to_dict(), "graph_digest": inputs.digest(state.layer.files)}
+    return encode_record(record, state.repository, ctx.git.branch_name, ctx.inputs.record_key)

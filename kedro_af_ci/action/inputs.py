@@ -87,6 +87,14 @@ def _group_by(value: str) -> str | None:
     return value or None
 
 
+def _record_key(value: str) -> str:
+    """A key an attacker cannot guess: at least 32 characters (a random 256-bit key, hex or base64)."""
+    if value and len(value) < 32:
+        raise ConfigError("the record key must be at least 32 characters (a random secret, e.g. openssl rand -hex "
+                          "32), kept in the production environment only", key="input record-key")
+    return value
+
+
 def _dag_id(value: str) -> str:
     if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", value):
         raise ConfigError(f"{value[:60]!r} is not an Airflow DAG id", key="input dag-id")
@@ -108,6 +116,7 @@ class ActionInputs:
     registry: str
     registry_username: str
     registry_password: str
+    record_key: str  # production's key for its code-only records (action/records.py)
     output: str
     deployment: str  # YAML of the deployment's settings (kedro_af_ci.policy.model)
     airflow_host: str
@@ -131,7 +140,7 @@ class ActionInputs:
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.registry_password, self.airflow_token) if s]
+        return [s for s in (self.registry_password, self.airflow_token, self.record_key) if s]
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ActionInputs:
@@ -151,6 +160,7 @@ class ActionInputs:
             registry=raw["registry"],
             registry_username=raw["registry-username"],
             registry_password=raw["registry-password"],
+            record_key=_record_key(raw["record-key"]),
             output=raw["output"],
             deployment=raw["deployment"],
             airflow_host=raw["airflow-host"],

@@ -194,6 +194,29 @@ def check_ci_settings(ctx: RunContext) -> None:
                           key=f"input {'airflow-host' if missing[0][0] == 'host' else missing[0][0]}")
 
 
+def refuse_production_targets(ctx: RunContext) -> None:
+    """A branch's run never writes to production's DAGs folder, Airflow or image repository (policy/targets.py)."""
+    from ..gitinfo import default_branch
+    from ..policy.settings import destination
+    from ..policy.targets import Aimed, production_targets_hit
+
+    main = default_branch(ctx.environ)
+    if ctx.git.branch_name == main:
+        return
+    try:
+        output = destination(ctx.config.output, ctx.policy)[0] or ""
+    except ConfigError:
+        output = ""  # a branch's own output is refused later, by apply_policy
+    hit = production_targets_hit(Aimed(output, ctx.trusted_host, ctx.image), ctx.policy.production)
+    if hit:
+        lines = "\n".join(f"  {setting}: {value} is production's (deployment.production)" for setting, value in hit)
+        raise ConfigError(f"this run is branch {ctx.git.branch_name!r}, not {main!r}, and it is aimed at production:"
+                          f"\n{lines}\nA branch's job must never hold production's settings or credentials: set the "
+                          "preview's own values in the preview environment (GitHub) or in variables scoped to "
+                          "review/* (GitLab), never at the repository's level (README, \"Security model\")",
+                          key=f"input {hit[0][0]}")
+
+
 def apply_policy(ctx: RunContext) -> None:
     """The config narrowed to the workflow's deployment settings (docs/architecture.md, "Trust")."""
     from ..policy.settings import narrow
@@ -292,19 +315,30 @@ def _code_only(ctx: RunContext, docker: Docker, context: Path, dockerfile: Path)
 
 
 def _layer_cache(ctx: RunContext, docker: Docker, buildkit: bool) -> list[str]:
-    """The branch's latest image and the default branch's, where the registry has them: a runner starts
-    with an empty engine. BuildKit reads their layers from the registry by --cache-from (the inline
-    cache metadata), only those the build reuses; the classic builder reuses only layers it holds, so
-    there they are pulled first, whole."""
-    from ..gitinfo import default_branch
-
+    """The images whose layers the build may reuse, where the registry has them: a runner starts with an empty
+    engine. BuildKit reads their layers from the registry by --cache-from (the inline cache metadata), only
+    those the build reuses; the classic builder reuses only layers it holds, so there they are pulled first,
+    whole. A branch takes its latest image and the default branch's; the default branch only the image its own
+    authenticated record names (action/records.py), never a tag a branch's job could have written."""
     _login(ctx, docker)
-    repository = repository_of(ctx.image)
-    wanted = dict.fromkeys(f"{repository}:{branch_tag(b)}" for b in (ctx.git.branch_name, default_branch(ctx.environ)))
-    found = [ref for ref in wanted if (docker.in_registry(ref) if buildkit else docker.pull(ref))]
+    found = [ref for ref in _cache_candidates(ctx) if (docker.in_registry(ref) if buildkit else docker.pull(ref))]
     how = "read from the registry by BuildKit" if buildkit else "pulled for the classic builder"
     ctx.reporter.line(f"Layer cache: {', '.join(found) + f' ({how})' if found else 'none yet (a cold build)'}")
     return found
+
+
+def _cache_candidates(ctx: RunContext) -> list[str]:
+    from .code_only import readers_of
+
+    repository, readers = repository_of(ctx.image), readers_of(ctx)
+    if not readers.production:
+        return list(dict.fromkeys(f"{repository}:{branch_tag(b)}" for b in (readers.branch, readers.default_branch)))
+    cache = ctx.code.cache if ctx.code is not None else None
+    if cache is None:
+        ctx.reporter.line("Layer cache: the default branch takes none from the registry but the image its own "
+                          "authenticated record names (record-key), and it has none")
+        return []
+    return [f"{repository}@{cache}"]
 
 
 def _login(ctx: RunContext, docker: Docker) -> None:
@@ -645,7 +679,8 @@ def _remove_branch_image(ctx: RunContext, client: AirflowClient) -> str:
     """The branch's layer-cache tag, from the registry, when no DAG left in Airflow needs its image
     (deliver/registry.py); what happened, for the summary."""
     from ..deliver.registry import remove_branch_image
-    from .code_only import graph_tag, registry_for
+    from .code_only import registry_for
+    from .records import record_tag
 
     inputs = ctx.inputs
     if not inputs.image:
@@ -654,7 +689,7 @@ def _remove_branch_image(ctx: RunContext, client: AirflowClient) -> str:
     in_use = {t.removeprefix("commit:") for dag in client.list_dags() for t in dag.tags if t.startswith("commit:")}
     registry, name = registry_for(inputs, repository, "pull,delete")
     said = remove_branch_image(registry, name, tag, in_use).describe(repository, tag)
-    record = graph_tag(ctx.git.branch_name)  # the code-only record (action/code_only.py)
+    record = record_tag(ctx.git.branch_name)  # the code-only record (action/records.py)
     cleanup = remove_branch_image(registry, name, record, in_use)
     return f"{said}; {cleanup.describe(repository, record)}" if cleanup.removed or cleanup.left else said
 
@@ -673,7 +708,8 @@ def _require_for_delete(location: str | None, host: str) -> str:
 
 
 Step = Callable[[RunContext], None]
-STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, apply_policy, build_image, extract_graph,
+STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, refuse_production_targets, apply_policy,
+                           build_image, extract_graph,
                            compile_and_verify, push_image, connect_airflow, link_dag, write_dry_run, upload, run_once)
 DELETE_STEPS: tuple[Step, ...] = (read_git, delete_branch_dag)
 

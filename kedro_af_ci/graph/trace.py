@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,16 +23,29 @@ class Trace:
     called: set[tuple[str, int]] = field(default_factory=set)  # (path, first line of the code object)
     opened: set[str] = field(default_factory=set)
     imported: set[str] = field(default_factory=set)
+    # [path, mode, uid, gid] of the project folder and each folder above it: who owns them in the built image,
+    # which a code-only image's new layer must say again (image/code_layer.py, with_folders)
+    folders: list[list] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"called": sorted([path, line] for path, line in self.called), "opened": sorted(self.opened),
-                "imported": sorted(self.imported)}
+                "imported": sorted(self.imported), "folders": self.folders}
+
+
+def _folders(root: Path) -> list[list]:
+    found = []
+    for folder in (root, *root.parents):
+        if folder == folder.parent:
+            break
+        status = folder.stat()
+        found.append([str(folder), stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid])
+    return found
 
 
 @contextlib.contextmanager
 def recording(root: Path) -> Iterator[Trace]:
     """Record calls (a profile hook), opens (an audit hook) and imports under ``root``, relative to it."""
-    trace, prefix, active = Trace(), str(root.resolve()) + os.sep, [True]
+    trace, prefix, active = Trace(folders=_folders(root.resolve())), str(root.resolve()) + os.sep, [True]
 
     def inside(path: object) -> str | None:
         if isinstance(path, bytes):

@@ -91,5 +91,48 @@ def _normalised(layer: bytes, dest: str) -> CodeLayer:
     return CodeLayer(tar, gzip.compress(tar, mtime=0), files)
 
 
+@dataclass(frozen=True)
+class Folder:
+    """The destination, or a folder above it, as the built image has it."""
+
+    path: str  # from the root, without slashes around: home/kedro
+    mode: int
+    uid: int
+    gid: int
+
+
+def folders_of(found: object, dest: str) -> tuple[Folder, ...]:
+    """The trace's (or a record's) ``[path, mode, uid, gid]`` of ``dest`` and each folder above it, checked:
+    exactly those folders, modes and ids in range (ValueError otherwise)."""
+    wanted = [str(p) for p in (Path(dest), *Path(dest).parents) if p != p.parent]
+    if not isinstance(found, list) or len(found) != len(wanted):
+        raise ValueError("folders: not the destination and the folders above it")
+    folders = []
+    for item, path in zip(found, wanted, strict=True):
+        if not (isinstance(item, list) and len(item) == 4 and item[0] == path
+                and all(type(n) is int and 0 <= n < 2**32 for n in item[1:]) and item[1] < 0o10000):
+            raise ValueError(f"folders: {path} is not described")
+        folders.append(Folder(path.strip("/"), item[1], item[2], item[3]))
+    return tuple(sorted(folders, key=lambda f: f.path))
+
+
+def with_folders(layer: CodeLayer, folders: tuple[Folder, ...], mtime: int) -> CodeLayer:
+    """The layer with an entry for the destination and each folder above it, as a build's layer has them:
+    without them, unpacking the layer creates those folders owned by root (0755), and in an overlay
+    filesystem the top layer's folder hides the lower one's owner and mode."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(layer.tar)) as source, \
+            tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as target:
+        for folder in folders:
+            entry = tarfile.TarInfo(folder.path)
+            entry.type, entry.mode, entry.uid, entry.gid, entry.mtime = tarfile.DIRTYPE, folder.mode, folder.uid, \
+                folder.gid, mtime
+            target.addfile(entry)
+        for member in source.getmembers():
+            target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    tar = out.getvalue()
+    return CodeLayer(tar, gzip.compress(tar, mtime=0), layer.files)
+
+
 def _name(member: tarfile.TarInfo) -> str:
     return member.name.removeprefix("./").lstrip("/").rstrip("/")

@@ -41,6 +41,14 @@ ClassPath = Annotated[str, AfterValidator(_class_path)]
 DockerUrl = Annotated[str, AfterValidator(check_docker_url)]
 
 
+class ProductionTargets(StrictModel):
+    """What only the default branch's deploy may write to (policy/targets.py)."""
+
+    outputs: list[str] = Field(default_factory=list, description="Production's DAGs folders or buckets.")
+    airflow_hosts: list[str] = Field(default_factory=list, description="Production's Airflow addresses.")
+    images: list[str] = Field(default_factory=list, description="Production's image repositories.")
+
+
 class DeploymentPolicy(StrictModel):
     """Every field is a deployment setting; its description is README's table of deployment settings."""
 
@@ -90,6 +98,11 @@ class DeploymentPolicy(StrictModel):
     spark_artifacts_path: str | None = Field(
         default=None, description="`spark.type: dataproc`/`custom`: where the cluster's scripts and the project "
                                   "archive go, whatever the branch's `artifacts_path` says.")
+    production: ProductionTargets = Field(
+        default_factory=ProductionTargets,
+        description="Production's targets (`outputs`, `airflow_hosts`, `images`: lists), which only the default "
+                    "branch's deploy may use: a branch's run aimed at one stops (exit 3), so a variable set at "
+                    "the wrong level cannot hand a branch production's DAGs folder, Airflow or image repository.")
     operators: list[ClassPath] = Field(
         default_factory=lambda: list(DATAPROC_OPERATORS),
         description="Operator classes a custom Spark factory may use (default: the Dataproc operators of the "

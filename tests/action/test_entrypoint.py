@@ -505,3 +505,25 @@ def test_with_buildkit_the_image_carries_its_cache_metadata(tmp_path):
         "ghcr.io/acme/spaceflights:kaf-branch-main"
     assert "(read from the registry by BuildKit)" in result.stdout
     assert build["preflight_worker_running"]  # Airflow imports for the pre-flight while the image builds
+
+
+def test_a_branch_aimed_at_production_stops_before_anything_is_built(tmp_path):
+    """A preview's job given production's DAGs folder, Airflow or image repository (a variable set at the
+    repository's level instead of the environment's) stops with exit 3 when the deployment names them;
+    the default branch's run, and a branch without deployment.production, are not stopped."""
+    ws = Workspace(tmp_path, branch="feature/x")
+    production = str(tmp_path / "prod-dags")
+    deployment = (EXAMPLE_DEPLOYMENT + f"\nproduction: {{outputs: [{production}/], airflow_hosts: "
+                  "['https://airflow.prod.example'], images: [ghcr.io/acme/spaceflights]}")
+    result = ws.run({"deployment": deployment, "output": production, "image": "ghcr.io/acme/spaceflights",
+                     "airflow-host": "https://AIRFLOW.prod.example:443/home", "dry-run": "true"})
+    assert result.returncode == 3, result.stdout[-3000:]
+    text = result.stdout.replace("%0A", "\n")
+    assert "this run is branch 'feature/x', not 'main', and it is aimed at production" in text
+    for setting in (f"output: {production}", "image: ghcr.io/acme/spaceflights:", "airflow-host: https://AIRFLOW"):
+        assert setting in text, text
+    assert result.docker == [] and not Path(production).exists()  # nothing built, nothing written
+
+    preview = ws.run({"deployment": deployment, "output": str(tmp_path / "preview-dags"), "dry-run": "true",
+                      "image": "ghcr.io/acme/spaceflights-preview"})
+    assert "aimed at production" not in preview.stdout, preview.stdout[-3000:]

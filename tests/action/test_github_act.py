@@ -112,7 +112,7 @@ def test_push_workflow_builds_pushes_runs_once_in_the_built_image(docker_stack, 
 def assert_the_delete_event_removes_the_branchs_dag_and_image(repo: UserRepo, token: str) -> None:
     """The branch is deleted: GitHub runs the cleanup workflow (the default branch's) on `delete`; the
     branch's DAG file, its DAG in Airflow and its image go; the default branch's image and other DAGs stay."""
-    from kedro_af_ci.action.code_only import graph_tag
+    from kedro_af_ci.action.records import record_tag as graph_tag
     from kedro_af_ci.deliver.client import AirflowClient, Credentials
     from kedro_af_ci.image.docker import branch_tag
 

@@ -8,6 +8,7 @@ and the build cache are removed before the second run, so any reuse comes from t
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 
 import pytest
@@ -16,7 +17,7 @@ from container_scenario import BRANCH, UserRepo
 from containers import buildkit_steps, docker
 from test_docker_run import action_env, run_readme
 
-from kedro_af_ci.action.code_only import graph_tag
+from kedro_af_ci.action.records import record_tag as graph_tag
 from kedro_af_ci.image.docker import branch_tag
 
 pytestmark = pytest.mark.slow
@@ -115,6 +116,20 @@ def test_a_code_only_change_is_deployed_without_building_or_pulling(docker_stack
     assert ran.startswith("[True] 999 999 True")  # the new code, as the Dockerfile's user and owner
     assert "'.git'" not in ran  # .dockerignore applied, by Docker
 
+    # the same commit built as usual (another repository: no record, so no code-only deploy) has the same files,
+    # folders included, and in both a node can write into its working folder
+    built = f"{repo.image_repo}-built:{repo.commit}"
+    usual = run_readme("docker-run-action", repo, {**env, "INPUT_IMAGE": built.rsplit(":", 1)[0],
+                                                   "INPUT_DRY_RUN": "true", "INPUT_RUN_ONCE": "false"})
+    assert usual.returncode == 0, (usual.stdout + usual.stderr)[-4000:]
+    assert file_tree(image) == file_tree(built)
+    for each in (image, built):
+        wrote = docker("run", "--rm", each, "sh", "-c", "kedro run --pipeline data_processing --nodes "
+                       "preprocess_companies_node 2>&1 && echo ok > written-by-a-node && cat written-by-a-node",
+                       check=False)
+        assert wrote.returncode == 0 and wrote.stdout.endswith("ok\n"), wrote.stdout[-3000:]
+        assert "Permission denied" not in wrote.stdout
+
     pipeline = repo.project / PIPELINE
     pipeline.write_text(pipeline.read_text().replace('name="preprocess_companies_node", tags=["preprocessing"]',
                                                      'name="preprocess_companies_node", tags=["preprocessing", "w"]'))
@@ -123,6 +138,33 @@ def test_a_code_only_change_is_deployed_without_building_or_pulling(docker_stack
     assert third.returncode == 0, (third.stdout + third.stderr)[-4000:]
     assert "Code-only deploy: no (the change can alter the pipeline graph" in third.stdout
     assert "Extracting the pipeline graph" in third.stdout
+
+
+def file_tree(image: str) -> dict[str, tuple]:
+    """Every path of the image's file system: kind, mode, owner, group, and the content's hash (a link's
+    target). Python's bytecode embeds its source file's time, which differs between any two builds of the
+    same layer: its content is left out (its path, owner and mode are compared)."""
+    import hashlib
+    import io
+    import tarfile
+
+    container = docker("create", image).stdout.strip()
+    try:
+        exported = subprocess.run(["docker", "export", container], capture_output=True, check=True, timeout=300).stdout
+    finally:
+        docker("rm", "-f", container)
+    tree = {}
+    with tarfile.open(fileobj=io.BytesIO(exported)) as archive:
+        for entry in archive:
+            name = "/" + entry.name.strip("/")
+            if name.startswith(("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/.dockerenv", "/dev", "/proc",
+                                "/sys")):
+                continue  # made by the engine for each container
+            content = entry.linkname.encode() if entry.issym() or entry.islnk() else b""
+            if entry.isfile() and not name.endswith(".pyc"):
+                content = archive.extractfile(entry).read()  # type: ignore[union-attr]
+            tree[name] = (entry.type, entry.mode, entry.uid, entry.gid, hashlib.sha256(content).hexdigest())
+    return tree
 
 
 def forget_project_images(repo: UserRepo) -> None:

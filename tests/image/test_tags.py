@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kedro_af_ci.action.code_only import graph_tag
+from kedro_af_ci.action.records import record_tag as graph_tag
 from kedro_af_ci.image.docker import TAG_LIMIT, branch_tag
 
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")  # the distribution spec's tag grammar
