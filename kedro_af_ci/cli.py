@@ -500,13 +500,16 @@ def export_graph(opts: Options, output):
 @click.option("--cloud", type=click.Choice(["gcp", "aws", "none"]), default="gcp", show_default=True,
               help="Registry and bucket authentication of the GitHub workflows: OIDC to GCP or AWS, or secrets.")
 @click.option("--default-branch", default="main", show_default=True, help="Branch whose pushes schedule the DAG.")
+@click.option("--topology", type=click.Choice(["isolated", "trusted-deployer"]), default="isolated",
+              show_default=True, help="How branches deploy (README, \"Security model\"): from their own job to preview "
+                                      "targets, or as data a workflow of the default branch deploys (GitHub).")
 @click.option("--action-sha", callback=lambda ctx, param, value: _check_sha(value),
               help="Commit of this action's release the workflows pin (default: asked of GitHub).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_obj
 @handle_errors
-def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, cloud, default_branch, action_sha,
-         force):
+def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, cloud, default_branch, topology,
+         action_sha, force):
     """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import check_host
     from .scaffold import (
@@ -523,6 +526,9 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
         check_host(host)
     except ValueError as exc:
         raise ConfigError(str(exc), key="host") from None
+    if topology == "trusted-deployer" and gitlab:
+        raise ConfigError("the trusted-deployer topology is generated for GitHub Actions only: on GitLab, use isolated "
+                          "previews (README, \"Security model\")", key="--topology")
     project = project_identity(opts.project_path)
     config = plan_config(opts.project_path, opts.conf_source, opts.env, host=host, output=dag_output, image=image,
                          project=project)
@@ -535,14 +541,15 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
     if github or gitlab:
         extra += plan_workflows(opts.project_path, github=github, gitlab=gitlab, env=opts.env,
                                 pipeline=opts.pipeline, image=image, cloud=cloud, default_branch=default_branch,
-                                project=project, action_sha=action_sha, preview_image=preview_image)
+                                project=project, action_sha=action_sha, preview_image=preview_image,
+                                topology=topology)
     written, kept = write_all([config, *extra], force=force)
     for path in written:
         echo(f"Wrote {path}")
     for path in kept:
         echo(f"Kept {path} (it exists; --force replaces it)")
     steps = left_to_configure(github=github, gitlab=gitlab, cloud=cloud, image=image, preview_image=preview_image,
-                              production=Targets(host, dag_output, image))
+                              production=Targets(host, dag_output, image), topology=topology)
     if steps:
         echo("Left to configure before the first push:\n" + "\n".join(f"  - {step}" for step in steps))
 

@@ -87,16 +87,25 @@ def action_commit(timeout: float = 10) -> str | None:
     return shas.get(tag + "^{}") or shas.get(tag)
 
 
-# GitHub: each workflow, the environment it runs in, and whether that is production's
-GITHUB_WORKFLOWS = (("kedro-airflow-k8s-push.yml", "preview"), ("kedro-airflow-k8s-default-branch.yml", "production"),
-                    ("kedro-airflow-k8s-cleanup.yml", "preview"))
+TOPOLOGIES = ("isolated", "trusted-deployer")
+# GitHub, by topology (README, "Security model"): each workflow and the environment it runs in ("" for none)
+GITHUB_WORKFLOWS = {
+    "isolated": (("kedro-airflow-k8s-push.yml", "preview"), ("kedro-airflow-k8s-default-branch.yml", "production"),
+                 ("kedro-airflow-k8s-cleanup.yml", "preview")),
+    "trusted-deployer": (("kedro-airflow-k8s-package.yml", ""), ("kedro-airflow-k8s-deploy.yml", "preview-deployer"),
+                         ("kedro-airflow-k8s-default-branch.yml", "production"),
+                         ("kedro-airflow-k8s-cleanup.yml", "preview-deployer")),
+}
 
 
 def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str | None, pipeline: str,
                    image: str | None, cloud: str, default_branch: str, project: dict[str, str],
-                   action_sha: str | None = None, preview_image: str | None = None) -> list[PlannedFile]:
-    """The CI files of the isolated-previews topology (README, "Security model"): the default branch deploys
-    to production's targets in a protected environment, every other branch to the preview's."""
+                   action_sha: str | None = None, preview_image: str | None = None,
+                   topology: str = "isolated") -> list[PlannedFile]:
+    """The CI files of a topology (README, "Security model"): the default branch deploys to production's
+    targets in a protected environment; every other branch deploys to the preview's from its own job
+    (isolated previews), or only packages its image and graph for a workflow of the default branch's that
+    deploys them (trusted deployer)."""
     root = git_root(project_path)
     relative = project_path.resolve().relative_to(root).as_posix() if project_path.resolve() != root else "."
     values = {
@@ -112,7 +121,7 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     templates = environment("templates/workflows", ci_syntax=True, filters=_FILTERS)
     planned = []
     if github:
-        for name, where in GITHUB_WORKFLOWS:
+        for name, where in GITHUB_WORKFLOWS[topology]:
             production = where == "production"
             text = templates.get_template(f"github/{name}.j2").render(
                 **values, environment=where, production=production,
@@ -148,7 +157,7 @@ def _preview_deployment(production: Targets) -> str:
 
 
 def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | None, preview_image: str | None = None,
-                      production: Targets | None = None) -> list[str]:
+                      production: Targets | None = None, topology: str = "isolated") -> list[str]:
     """What the generated CI still needs from the repository's settings, said once ``init`` is done: each
     environment's own values, never the repository's (README, "Security model")."""
     steps = []
@@ -156,14 +165,16 @@ def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | No
     if github:
         cloud_vars = {"gcp": ["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"],
                       "aws": ["AWS_ROLE_ARN", "AWS_REGION"], "none": ["REGISTRY_USERNAME"]}[cloud]
-        secrets = ["AIRFLOW_API_TOKEN"] + (["REGISTRY_PASSWORD"] if cloud == "none" else [])
-        for where, own_image in (("production", image), ("preview", preview_image)):
+        secrets = ["REGISTRY_PASSWORD"] if cloud == "none" else []
+        preview = "preview" if topology == "isolated" else "preview-deployer"
+        for where, own_image in (("production", image), (preview, preview_image)):
             production_side = where == "production"
             variables = ["AIRFLOW_HOST", "KAF_DAGS_OUTPUT",
                          "KAF_DEPLOYMENT" + ("" if production_side else deployment), *cloud_vars]
             variables += [] if own_image else ["KAF_IMAGE"]
-            extra = ["KAF_RECORD_KEY (openssl rand -hex 32)"] if production_side else []
-            rule = ("with a deployment branch rule allowing the default branch only" if production_side
+            # production uploads a file and links the DAG without credentials: it needs no Airflow token
+            extra = ["KAF_RECORD_KEY (openssl rand -hex 32)"] if production_side else ["AIRFLOW_API_TOKEN"]
+            rule = ("with a deployment branch rule allowing the default branch only" if where != "preview"
                     else "with its own values, none of production's")
             steps.append(f"GitHub environment {where} ({rule}): the variables {', '.join(variables)}; the secrets "
                          f"{', '.join(secrets + extra)}")
@@ -174,8 +185,8 @@ def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | No
     if gitlab:
         image_vars = "" if image else "KAF_IMAGE, "
         steps.append("GitLab CI/CD variables scoped to the environment production and protected (only protected "
-                     "branches see them): AIRFLOW_HOST, KAF_DAGS_OUTPUT, KAF_DEPLOYMENT, AIRFLOW_API_TOKEN and "
-                     f"KAF_RECORD_KEY (masked), {image_vars}KAF_REGISTRY, KAF_REGISTRY_USER and KAF_REGISTRY_PASSWORD "
+                     "branches see them): AIRFLOW_HOST, KAF_DAGS_OUTPUT, KAF_DEPLOYMENT, KAF_RECORD_KEY (masked), "
+                     f"{image_vars}KAF_REGISTRY, KAF_REGISTRY_USER and KAF_REGISTRY_PASSWORD "
                      "(a registry the job token cannot write); scoped to review/*: AIRFLOW_HOST, KAF_DAGS_OUTPUT, "
                      f"AIRFLOW_API_TOKEN (the preview Airflow's) and KAF_DEPLOYMENT{deployment}")
     return steps

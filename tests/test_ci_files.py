@@ -96,7 +96,7 @@ def test_generated_github_workflows_pass_actionlint_and_the_schema(generated, cl
                                            "kedro-airflow-k8s-push.yml"]
     check([tool("actionlint"), "-shellcheck", tool("shellcheck"), *map(str, workflows)])
     check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, workflows)])
-    check([tool("zizmor"), "--offline", "--no-progress", *map(str, workflows)])  # no finding at any level
+    check([tool("zizmor"), "--offline", "--no-progress", "--persona", "auditor", *map(str, workflows)])  # none at all
     cleanup, default, push = (yaml.safe_load(w.read_text()) for w in workflows)
     assert set(cleanup[True]) == {"delete", "pull_request"} and cleanup[True]["pull_request"]["types"] == ["closed"]
     step = next(s for s in cleanup["jobs"]["delete"]["steps"] if s.get("id") == "kedro-airflow-k8s")
@@ -235,3 +235,52 @@ def test_init_says_what_each_environment_holds_and_names_productions_targets_for
     assert f"KAF_DEPLOYMENT (at least {targets})" in preview and targets in gitlab
     shared = left_to_configure(github=True, gitlab=False, cloud="none", image="r/app", preview_image="r/app")
     assert shared[-1].startswith("Warning: previews push to r/app, production's image repository")
+
+
+@pytest.fixture(scope="module")
+def trusted_deployer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("init-trusted")
+    project = copy_example(root / "spaceflights")
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    make_repo(root)
+    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--output",
+                     "gs://dags-bucket/dags", "--cloud", "gcp", "--with-github-actions", "--topology",
+                     "trusted-deployer",
+                     "--action-sha", ACTION_SHA)
+    assert result.returncode == 0, result.stderr
+    return root / ".github" / "workflows"
+
+
+def test_trusted_deployer_branch_jobs_hold_nothing_and_the_deploy_reads_the_artifact_as_data(trusted_deployer):
+    workflows = sorted(trusted_deployer.glob("*.yml"))
+    assert [w.name for w in workflows] == ["kedro-airflow-k8s-cleanup.yml", "kedro-airflow-k8s-default-branch.yml",
+                                           "kedro-airflow-k8s-deploy.yml", "kedro-airflow-k8s-package.yml"]
+    check([tool("actionlint"), "-shellcheck", tool("shellcheck"), *map(str, workflows)])
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, workflows)])
+    # the deliberate workflow_run carries zizmor's own ignore comment, with the reason; nothing else is found
+    check([tool("zizmor"), "--offline", "--no-progress", "--persona", "auditor", *map(str, workflows)])
+    cleanup, default, deploy, package = (yaml.safe_load(w.read_text()) for w in workflows)
+    package_text = workflows[3].read_text()
+    assert "secrets." not in package_text and "vars." not in package_text and "environment" not in package["jobs"][
+        "package"]  # a branch's job holds no secret, no setting, no identity
+    assert package["permissions"] == {} and package["jobs"]["package"]["permissions"] == {"contents": "read"}
+    assert package[True] == {"push": {"branches-ignore": ["main"]}}
+    assert deploy[True] == {"workflow_run": {"workflows": ["kedro-airflow-k8s package"], "types": ["completed"]}}
+    job = deploy["jobs"]["deploy"]
+    assert job["environment"] == "preview-deployer" and "conclusion == 'success'" in job["if"]
+    assert not any("run" in step or "checkout" in step.get("uses", "") for step in job["steps"])  # no branch code
+    action = next(step for step in job["steps"] if step.get("id") == "kedro-airflow-k8s")
+    assert action["with"]["deploy-package"] == "kedro-airflow-k8s-package"
+    assert action["with"]["branch"] == "${{ github.event.workflow_run.head_branch }}"  # from the event, not the data
+    assert "zizmor: ignore[dangerous-triggers]" in workflows[2].read_text()
+    assert set(cleanup[True]) == {"delete"} and cleanup["jobs"]["delete"]["environment"] == "preview-deployer"
+    assert default["jobs"]["schedule"]["environment"] == "production"
+
+
+def test_the_trusted_deployer_topology_is_refused_for_gitlab(tmp_path):
+    project = copy_example(tmp_path / "spaceflights")
+    make_repo(tmp_path)
+    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--with-gitlab-ci",
+                     "--topology", "trusted-deployer")
+    assert result.returncode == 3 and "generated for GitHub Actions only" in result.stderr
+    assert not (tmp_path / ".gitlab").exists()

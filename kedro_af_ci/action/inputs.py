@@ -95,6 +95,20 @@ def _record_key(value: str) -> str:
     return value
 
 
+def _relative(name: str, value: str) -> str:
+    """A folder of the workspace, never a path out of it."""
+    parts = Path(value).parts
+    if value and (Path(value).is_absolute() or ".." in parts):
+        raise ConfigError(f"{value[:80]!r} is not a folder inside the workspace", key=f"input {name}")
+    return value
+
+
+def _commit(value: str) -> str:
+    if value and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", value):
+        raise ConfigError(f"{value[:80]!r} is not a full commit id", key="input commit")
+    return value
+
+
 def _dag_id(value: str) -> str:
     if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", value):
         raise ConfigError(f"{value[:60]!r} is not an Airflow DAG id", key="input dag-id")
@@ -126,6 +140,9 @@ class ActionInputs:
     delete: bool
     branch: str  # delete: the branch whose DAG goes ("": the checkout's)
     dag_id: str  # delete: the DAG, when the project's files are not at hand
+    package: bool  # trusted deployer: the branch's half (action/deployer.py)
+    deploy_package: str  # trusted deployer: the package folder the trusted half deploys
+    commit: str  # deploy-package: the commit of the triggering event
     run_once: bool
     wait: bool
     wait_timeout: float
@@ -170,6 +187,9 @@ class ActionInputs:
             delete=_bool("delete", raw["delete"]),
             branch=raw["branch"],
             dag_id=_dag_id(raw["dag-id"]),
+            package=_bool("package", raw["package"]),
+            deploy_package=_relative("deploy-package", raw["deploy-package"]),
+            commit=_commit(raw["commit"]),
             run_once=_bool("run-once", raw["run-once"]),
             wait=_bool("wait", raw["wait"]),
             wait_timeout=_number("wait-timeout", raw["wait-timeout"], 1),

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import ConfigError, KafError
 from ..logsafe import safe_line
 from .ci import Reporter, detect
-from .steps import run_steps, workspace_of
+from .steps import DELETE_STEPS, STEPS, Step, read_inputs, workspace_of
 from .summary import SummaryData, render_summary
 
 
@@ -108,6 +108,27 @@ def _child(node, part: str):
         item = node.value[int(part)]
         return item.start_mark.line + 1, item
     return None
+
+
+def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> None:
+    """Every step in flow order (the delete steps with delete: true, a trusted deployer's with package or
+    deploy-package); the first failure stops the run (the caller reports it)."""
+    ctx = read_inputs(environ, reporter, summary)
+    inputs = ctx.inputs
+    if inputs.verify and not (inputs.delete or inputs.package):  # docs/architecture.md, "Verify": Airflow imports
+        from ..verify import PreflightWorker
+
+        PreflightWorker.prestart()
+    for step in _steps_for(inputs.delete, inputs.package, bool(inputs.deploy_package)):
+        step(ctx)
+
+
+def _steps_for(delete: bool, package: bool, deploy_package: bool) -> tuple[Step, ...]:
+    from .deployer import DEPLOY_STEPS, PACKAGE_STEPS
+
+    if sum((delete, package, deploy_package)) > 1:
+        raise ConfigError("delete, package and deploy-package are three different runs: set one", key="input delete")
+    return DELETE_STEPS if delete else PACKAGE_STEPS if package else DEPLOY_STEPS if deploy_package else STEPS
 
 
 def _raw_dotenv(environ: Mapping[str, str]) -> str:

@@ -96,9 +96,11 @@ def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: Summary
         os.environ["AIRFLOW_API_TOKEN"] = inputs.airflow_token
     workspace = workspace_of(environ)
     _fix_google_credentials(workspace)
-    project = (workspace / inputs.project_path).resolve()
+    # the trusted deployer's project is the package's copy of the branch's config (action/package.py)
+    project = (workspace / (f"{inputs.deploy_package}/project" if inputs.deploy_package else inputs.project_path))
+    project = project.resolve()
     deleting_by_id = inputs.delete and inputs.dag_id  # a stop job without the project's files
-    if not deleting_by_id and not (project / "pyproject.toml").is_file():
+    if not (deleting_by_id or inputs.deploy_package) and not (project / "pyproject.toml").is_file():
         raise ConfigError(f"{project} is not a Kedro project (no pyproject.toml)", key="input project-path")
     return RunContext(inputs, environ, reporter, summary, workspace, project)
 
@@ -290,7 +292,7 @@ def build_image(ctx: RunContext) -> None:
                          "build: false to use an existing image)")
     inputs = ctx.inputs
     with ctx.reporter.section(f"Build {ctx.image}"), _build_context(ctx) as (context, dockerfile):
-        deploying = inputs.push and not inputs.dry_run  # the layer cache serves the runs that push
+        deploying = inputs.push and not (inputs.dry_run or inputs.package)  # the layer cache serves runs that push
         if deploying and _code_only(ctx, docker, context, dockerfile):
             ctx.image_runs = False  # made in the registry at push: never on this engine
             return
@@ -712,15 +714,3 @@ STEPS: tuple[Step, ...] = (read_git, read_config, check_ci_settings, refuse_prod
                            build_image, extract_graph,
                            compile_and_verify, push_image, connect_airflow, link_dag, write_dry_run, upload, run_once)
 DELETE_STEPS: tuple[Step, ...] = (read_git, delete_branch_dag)
-
-
-def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> None:
-    """Every step in flow order (the delete steps with delete: true); the first failure stops the run (the
-    caller reports it)."""
-    ctx = read_inputs(environ, reporter, summary)
-    if ctx.inputs.verify and not ctx.inputs.delete:  # docs/architecture.md, "Verify": Airflow imports meanwhile
-        from ..verify import PreflightWorker
-
-        PreflightWorker.prestart()
-    for step in DELETE_STEPS if ctx.inputs.delete else STEPS:
-        step(ctx)

