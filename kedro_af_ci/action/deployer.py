@@ -108,7 +108,7 @@ def push_package_image(ctx: RunContext) -> None:
     from ..image.archive import BadArchive, read_archive
     from .code_only import registry_for
 
-    if ctx.inputs.dry_run:
+    if ctx.inputs.dry_run or not ctx.inputs.push:
         return
     package = ctx.workspace / ctx.inputs.deploy_package
     repository = repository_of(ctx.image)

@@ -174,16 +174,18 @@ DEPLOY = ".github/workflows/kedro-airflow-k8s-deploy.yml"
 
 
 def prepare_trusted_deployer(repo: UserRepo, store: Path) -> None:
-    """init's trusted-deployer workflows, with this machine's changes: the action from ./ (the package job,
-    which checks the branch out) or as its image (the deploy job, which checks nothing out); a folder shared
-    with the host stands for GitHub's artifact store (upload-artifact and download-artifact cannot be
-    fetched here); the build gets this machine's network and base image; the package job writes its
-    environment where the test can read it."""
+    """init's trusted-deployer workflows, with this machine's changes: the action from ./ (the deploy job
+    checks nothing out: its workspace gets the action's definition and the artifact only); a folder shared
+    with the host stands for GitHub's artifact store
+    (upload-artifact and download-artifact cannot be fetched here); the build gets this machine's network
+    and base image; the package job writes its environment where the test can read it."""
     from conftest import run_cli
 
+    for workflow in (repo.root / ".github" / "workflows").glob("*.yml"):
+        workflow.unlink()  # init writes what is missing: the other topology's workflows, nothing else
     result = run_cli("--project-path", str(repo.project), "-e", "docker", "-p", "data_processing", "init",
                      repo.airflow.url, "--with-github-actions", "--cloud", "none", "--topology", "trusted-deployer",
-                     "--image", repo.image_repo, "--action-sha", "0" * 40, "--force", cwd=repo.root, check=True)
+                     "--image", repo.image_repo, "--action-sha", "0" * 40, cwd=repo.root, check=True)
     assert "preview-deployer" in result.stdout
     shutil.copy(ROOT / "action.yml", repo.root / "action.yml")
     package = repo.root / PACKAGE
@@ -196,10 +198,12 @@ def prepare_trusted_deployer(repo: UserRepo, store: Path) -> None:
         run: cp -r kedro-airflow-k8s-package {store}/""", text, flags=re.S)
     package.write_text(text)
     deploy = repo.root / DEPLOY
-    text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", f"uses: docker://{repo.stack.action_image}",
-                  deploy.read_text())
-    download = f"      - name: download (the artifact store)\n        run: cp -r {store}/kedro-airflow-k8s-package .\n"
-    text = re.sub(r"      - uses: actions/download-artifact@[^\n]*\n(          [^\n]*\n)+", download, text)
+    text = re.sub(r"uses: getindata/kedro-airflow-k8s-action@\S+", "uses: ./", deploy.read_text())
+    shutil.copy(ROOT / "action.yml", store / "action.yml")  # what `uses: ./` reads; the job checks nothing out
+    download = (f"      - name: download (the artifact store), and the action's definition\n"
+                f"        run: cp -r {store}/kedro-airflow-k8s-package {store}/action.yml .\n")
+    text, found = re.subn(r"      - uses: actions/download-artifact@[^\n]*\n(        [^\n]*\n)+", download, text)
+    assert found == 1, text
     deploy.write_text(text + REPORT_STEP)
     repo.commit_all("the trusted deployer's workflows, on this machine")
 
@@ -214,7 +218,7 @@ def test_trusted_deployer_the_branch_holds_nothing_and_the_default_branch_deploy
     repository_secrets = {"AIRFLOW_API_TOKEN": token, "REGISTRY_PASSWORD": password}
 
     # the branch's push: the repository has its secrets and variables, and the job sees none of them
-    packaged = act(repo, repository_secrets, repo.config_env(), event=("push", PACKAGE, {}), mounts=(store,))
+    packaged = act(repo, repository_secrets, {}, event=("push", PACKAGE, {}), mounts=(store,))
     log = packaged.stdout + packaged.stderr
     assert packaged.returncode == 0 and "Job succeeded" in log, log[-6000:]
     seen = (store / "package-job-env.txt").read_text()
