@@ -1,15 +1,27 @@
 """The Pod Security Standards (kedro_af_ci/policy/pod_security.py): one test per control of each
 profile. Each takes a pod inside the restricted profile, breaks exactly that control and expects the
 pod refused with the field named; then the nearest allowed value, admitted. Removing a control's
-check fails its test.
+check fails its test. Then the level setting: the config's, raised to the deployment's in CI; and
+the pods the tool generates with ``restricted``, built by the real operator.
 """
 
 from __future__ import annotations
 
 import copy
 
-from kedro_af_ci.policy.pod_security import laid_over, pod_security_problems
+import pytest
+from conftest import load_dag, make_config, make_graph, render
 
+from kedro_af_ci.config import PodSecurity
+from kedro_af_ci.errors import ConfigError
+from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.plan.build import build_plan
+from kedro_af_ci.policy.model import load_policy
+from kedro_af_ci.policy.pod_security import laid_over, pod_security_problems
+from kedro_af_ci.policy.settings import narrow
+from kedro_af_ci.render.dag import render_dag
+
+GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "feature/pss")
 CONFINED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 RESTRICTED_POD = {
     "apiVersion": "v1", "kind": "Pod",
@@ -235,7 +247,7 @@ def test_restricted_capabilities():
     admitted(pod(**{f"{BASE}__capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}))
 
 
-# --- templates as Kubernetes receives them --------------------------------------------------------------
+# --- the level: the config's, at least the deployment's in CI; checked with or without CI -------------
 
 
 def test_the_dags_own_contexts_are_laid_over_a_template_leaf_by_leaf():
@@ -248,3 +260,91 @@ def test_the_dags_own_contexts_are_laid_over_a_template_leaf_by_leaf():
         "capabilities": {"add": ["SYS_ADMIN"], "drop": ["ALL"]}, "runAsNonRoot": False}
     assert laid["spec"]["containers"][1] == {"name": "sidecar"}
     assert template["spec"]["securityContext"] == {"runAsUser": 0}  # not changed in place
+
+
+def test_a_branch_may_tighten_the_standard_never_loosen_it(tmp_path):
+    loose = make_config(tmp_path / "loose", {"image": "a:1", "pod_security": "privileged"})
+    narrowed, notes = narrow(loose, load_policy(""))
+    assert narrowed.run_config.pod_security == PodSecurity.BASELINE
+    assert notes == ["run_config.pod_security: 'privileged' of airflow-k8s.yaml is not used; the deployment's "
+                     "'baseline' is the lowest allowed (deployment.pod_security)"]
+    strict = make_config(tmp_path / "strict", {"image": "a:1", "pod_security": "restricted"})
+    assert narrow(strict, load_policy(""))[0].run_config.pod_security == PodSecurity.RESTRICTED
+    unset = make_config(tmp_path / "unset", {"image": "a:1"})
+    narrowed, notes = narrow(unset, load_policy("pod_security: restricted"))
+    assert (narrowed.run_config.pod_security, notes) == (PodSecurity.RESTRICTED, [])
+
+
+def test_spark_submit_pods_cannot_be_held_to_restricted(tmp_path):
+    config = make_config(tmp_path, {"image": "a:1", "pod_security": "restricted", "spark": {"type": "kubernetes"}})
+    with pytest.raises(ConfigError) as info:
+        build_plan(make_graph([("a", ["raw"], [], [])]), config, GIT)
+    assert info.value.key == "run_config.spark.type"
+    assert "spark.type kubernetes cannot run under pod_security restricted" in str(info.value)
+
+
+# --- the pods the tool generates -------------------------------------------------------------------
+
+
+NODES = [("a", ["raw"], ["x"], []), ("b", ["x"], [], ["k8s_template.confined"])]
+CONFINED_TEMPLATE = """kind: Pod
+metadata:
+  labels: {from-template: "yes"}
+spec:
+  securityContext: {runAsUser: 1000}
+  containers:
+    - name: base
+      securityContext: {readOnlyRootFilesystem: true}
+"""
+EVERY_POD = {"image": "a:1", "pod_security": "restricted", "volume": {"owner": 1000},
+             "mlflow": {"enabled": True, "tracking_uri": "http://mlflow:5000"},
+             "kubernetes_pod_templates": {"confined": {"template": CONFINED_TEMPLATE}}}
+
+
+class TI:
+    task_id = "a"
+
+    def xcom_pull(self, task_ids=None, key="return_value"):
+        return "mlflow-run-1"
+
+
+class DagRun:
+    dag_id, run_id = "any", "manual__2026-11-22T10:00:00+00:00"
+
+    def get_task_instances(self):  # what the MLflow status macro reads
+        return []
+
+
+@pytest.mark.airflow
+def test_restricted_pods_as_the_operator_builds_them(tmp_path):
+    """Every pod of a restricted DAG (nodes, a template's, data-volume-init, the MLflow tasks with the
+    start task's XCom sidecar), built by the real KubernetesPodOperator, is within restricted."""
+    from kubernetes.client import ApiClient
+
+    config = make_config(tmp_path, EVERY_POD, git_info=GIT)
+    plan = build_plan(make_graph(NODES), config, GIT, grouping="none")
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
+    pods = {task.task_id: ApiClient().sanitize_for_serialization(
+                render(task, ti=TI(), dag_run=DagRun()).build_pod_request_obj())
+            for task in dag.tasks if task.task_type == "KubernetesPodOperator"}
+    assert set(pods) == {"a", "b", "data_volume_init", "start_mlflow_run", "end_mlflow_run"}
+    for task_id, built in pods.items():
+        assert pod_security_problems(built, "restricted") == [], task_id
+        assert built["spec"]["securityContext"]["fsGroup"] == 1000, task_id
+    sidecar = pods["start_mlflow_run"]["spec"]["containers"][1]
+    assert sidecar["name"] == "airflow-xcom-sidecar" and sidecar["securityContext"]["runAsUser"] == 65534
+    assert pods["b"]["metadata"]["labels"]["from-template"] == "yes"  # the template's pod, with our contexts
+
+
+def test_baseline_dags_are_as_before(tmp_path):
+    """The default standard adds nothing to the pods: the fsGroup of the volume as it always was."""
+    config = make_config(tmp_path, {"image": "a:1"}, git_info=GIT)
+    source = render_dag(build_plan(make_graph(NODES[:1]), config, GIT)).source
+    assert '        security_context={"fsGroup": 0},\n' in source
+    assert "container_security_context" not in source and "xcom_sidecar_container_security_context" not in source
+    restricted = make_config(tmp_path / "r", {"image": "a:1", "pod_security": "restricted"}, git_info=GIT)
+    source = render_dag(build_plan(make_graph(NODES[:1]), restricted, GIT)).source
+    assert '        security_context={"fsGroup": 0, "runAsNonRoot": True, "seccompProfile": {"type": ' \
+           '"RuntimeDefault"}},\n' in source
+    assert '        container_security_context={"allowPrivilegeEscalation": False, "capabilities": ' \
+           '{"drop": ["ALL"]}},\n' in source
