@@ -1,8 +1,8 @@
 """The Pod Security Standards (kedro_af_ci/policy/pod_security.py): one test per control of each
 profile. Each takes a pod inside the restricted profile, breaks exactly that control and expects the
 pod refused with the field named; then the nearest allowed value, admitted. Removing a control's
-check fails its test. Then the level setting: the config's, raised to the deployment's in CI; and
-the pods the tool generates with ``restricted``, built by the real operator.
+check fails its test. Then the level setting: the config's, raised to the deployment's in CI; checked
+outside CI too; and the pods the tool generates with ``restricted``, built by the real operator.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.policy.model import load_policy
+from kedro_af_ci.policy.plan_check import check_plan
 from kedro_af_ci.policy.pod_security import laid_over, pod_security_problems
 from kedro_af_ci.policy.settings import narrow
 from kedro_af_ci.render.dag import render_dag
@@ -275,6 +276,34 @@ def test_a_branch_may_tighten_the_standard_never_loosen_it(tmp_path):
     assert (narrowed.run_config.pod_security, notes) == (PodSecurity.RESTRICTED, [])
 
 
+TEMPLATE = """kind: Pod
+metadata:
+  annotations: {container.apparmor.security.beta.kubernetes.io/base: unconfined}
+spec:
+  securityContext: {seLinuxOptions: {type: spc_t}}
+  containers: [{name: base}]
+"""
+
+
+def plan_of(tmp_path, **run_config):
+    config = make_config(tmp_path, {"image": "a:1", **run_config,
+                                    "kubernetes_pod_templates": {"__default__": {"template": TEMPLATE}}})
+    return build_plan(make_graph([("a", ["raw"], [], [])]), config, GIT)
+
+
+def test_templates_are_checked_outside_ci_too(tmp_path):
+    """The CLI on one's own checkout (no deployment): the template is refused before the namespace
+    would refuse its pods; ``privileged`` turns the check off."""
+    with pytest.raises(ConfigError) as info:
+        check_plan(plan_of(tmp_path / "baseline"), None)
+    message, key = str(info.value), "run_config.kubernetes_pod_templates.__default__.template"
+    assert "2 problem(s) with the pod templates (run_config.pod_security is 'baseline')" in message
+    assert f"{key}: metadata.annotations['container.apparmor.security.beta.kubernetes.io/base'] is " \
+           "\"unconfined\"" in message
+    assert f"{key}: spec.securityContext.seLinuxOptions.type is \"spc_t\"" in message
+    check_plan(plan_of(tmp_path / "privileged", pod_security="privileged"), None)
+
+
 def test_spark_submit_pods_cannot_be_held_to_restricted(tmp_path):
     config = make_config(tmp_path, {"image": "a:1", "pod_security": "restricted", "spark": {"type": "kubernetes"}})
     with pytest.raises(ConfigError) as info:
@@ -323,6 +352,7 @@ def test_restricted_pods_as_the_operator_builds_them(tmp_path):
 
     config = make_config(tmp_path, EVERY_POD, git_info=GIT)
     plan = build_plan(make_graph(NODES), config, GIT, grouping="none")
+    check_plan(plan, None)
     dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     pods = {task.task_id: ApiClient().sanitize_for_serialization(
                 render(task, ti=TI(), dag_run=DagRun()).build_pod_request_obj())
