@@ -124,8 +124,7 @@ def _compile(request: CompileRequest) -> CompileResult:
                              airflow_major=airflow_major() if request.verify else None,
                              outlet_prefixes=None if request.policy is None else tuple(request.policy.asset_outlets))
         plan = apply_factory(planned, request.project_path, request.spark_factory)
-        if request.policy is not None:
-            check_plan(plan, request.policy, before_factory=planned)
+        check_plan(plan, request.policy, before_factory=planned)  # pod templates always; the rest in CI
         dag = render_dag(plan, preflight=request.verify)
         verification = check(dag.source, dag.dag_id)
     artifacts = _spark_artifacts(plan, request.project_path) if plan.spark else None

@@ -58,7 +58,7 @@ def py(value: Any, quote: str = "'") -> str:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
         return f"datetime.timedelta(seconds={int(seconds) if seconds.is_integer() else seconds!r})"
-    return _collection_literal(value)
+    return _collection_literal(value, quote)
 
 
 def _double_quoted(text: str) -> str:
@@ -74,14 +74,14 @@ def _datetime_literal(value: datetime) -> str:
             f"{value.second}, tzinfo=datetime.timezone.utc)")
 
 
-def _collection_literal(value: Any) -> str:
+def _collection_literal(value: Any, quote: str = "'") -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{py(k, quote)}: {py(v, quote)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
-        inner = ", ".join(py(v) for v in value)
+        inner = ", ".join(py(v, quote) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
-        return "[" + ", ".join(py(v) for v in value) + "]"
+        return "[" + ", ".join(py(v, quote) for v in value) + "]"
     raise TypeError(f"cannot encode {type(value).__name__} as a Python literal")
 
 

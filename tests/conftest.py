@@ -327,10 +327,11 @@ if os.environ.get("KAF_DUMP_DAGS"):
 
 # `make test-unit`: the modules whose tests start no server, no Docker engine and no Kedro project
 # (pure functions, config models, plans, DAGs loaded in-process); under a minute, for every change
-UNIT_TIER = ("config/", "plan/", "policy/test_jinja.py", "render/test_task_settings.py", "render/test_task_groups.py",
-             "deliver/test_ownership.py", "deliver/test_answers.py", "deliver/test_client.py",
-             "deliver/test_client_bounds.py", "deliver/test_registry.py", "test_bounded_yaml.py", "test_logsafe.py",
-             "test_gitinfo.py", "test_benchmarks.py", "image/", "action/test_records.py", "policy/test_targets.py")
+UNIT_TIER = ("config/", "plan/", "policy/test_jinja.py", "policy/test_pod_security.py", "policy/test_targets.py",
+             "render/test_task_settings.py", "render/test_task_groups.py", "deliver/test_ownership.py",
+             "deliver/test_answers.py", "deliver/test_client.py", "deliver/test_client_bounds.py",
+             "deliver/test_registry.py", "test_bounded_yaml.py", "test_logsafe.py", "test_gitinfo.py",
+             "test_benchmarks.py", "image/", "action/test_records.py")
 
 
 def pytest_collection_modifyitems(config, items):

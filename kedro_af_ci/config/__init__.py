@@ -21,6 +21,7 @@ from .run import (
     Execution,
     Grouping,
     PluginConfig,
+    PodSecurity,
     RunConfig,
     check_host,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "KubernetesSpark",
     "MlflowConfig",
     "PluginConfig",
+    "PodSecurity",
     "PodTemplateConfig",
     "ResourceConfig",
     "RunConfig",

@@ -59,6 +59,18 @@ class TaskGroups(Choice):
     NONE = "none"
 
 
+class PodSecurity(Choice):
+    """A Kubernetes Pod Security Standard, from the least restricted to the most (policy/pod_security.py)."""
+
+    PRIVILEGED = "privileged"
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+
+    @property
+    def rank(self) -> int:
+        return list(PodSecurity).index(self)
+
+
 class Grouping(Choice):
     """Which nodes share a task."""
 
@@ -151,6 +163,15 @@ class RunConfig(StrictModel):
     kubernetes_pod_templates: dict[str, PodTemplateConfig] = Field(
         default_factory=dict, description="Pod templates by name: a node tagged `k8s_template.<name>` gets that "
                                           "one, other nodes `__default__`, else the built-in pod.")
+    pod_security: PodSecurity = Field(
+        default=PodSecurity.BASELINE, validate_default=True,
+        description="The Pod Security Standard the pods' namespace enforces: pod templates outside it are refused "
+                    "before any DAG is written. `baseline`: no host namespaces, host paths or ports, privileged "
+                    "containers, added capabilities, SELinux or AppArmor overrides; `restricted`: also non-root, "
+                    "no privilege escalation, every capability dropped, a seccomp profile; the tool's own pods "
+                    "are then given these settings (the image must run as a numeric non-root `USER`, as `init`'s "
+                    "Dockerfile does; not with `spark.type: kubernetes`); `privileged`: no check. In CI, "
+                    "`deployment.pod_security` is the lowest a branch may choose.")
     spark: AnySpark | None = Field(
         default=None, description="Where Spark nodes run; empty: they run as any other node.")
     mlflow: MlflowConfig = Field(

@@ -16,6 +16,7 @@ from ..config import (
     ExternalDependency,
     KubernetesSpark,
     PluginConfig,
+    PodSecurity,
     ResourceConfig,
     RunConfig,
 )
@@ -30,7 +31,10 @@ from .model import (
     DATA_VOLUME_NAME,
     DEFAULT_START_DATE,
     EXPERIMENT_TAG,
+    RESTRICTED_CONTAINER_CONTEXT,
+    RESTRICTED_POD_CONTEXT,
     TAG_PREFIX,
+    XCOM_SIDECAR_CONTEXT,
     AssetPlan,
     ContainerLimits,
     ContainerSettings,
@@ -111,6 +115,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     kedro_args = kedro_args_of(kedro_env, graph.pipeline)
     spark_task_ids = tuple(t.task_id for t in tasks if t.group in set(spark_of.values()))
     if isinstance(rc.spark, KubernetesSpark):
+        check_spark_pod_security(rc)
         spark = kubernetes_spark_plan(config, dag_id, graph, tasks, spark_task_ids, params, kedro_args, profiles,
                                        mlflow is not None, warnings)
     else:
@@ -121,7 +126,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
         run=KedroRun(project_path=rc.project_path, project_name=graph.project.project_name, pipeline=graph.pipeline,
                      kedro_env=kedro_env, kedro_args=kedro_args, params=params, commit_id=git.commit_id,
                      branch_name=git.branch_name),
-        execution=rc.execution, container=container_settings(rc), tasks=tuple(tasks), profiles=profiles,
+        execution=rc.execution, container=container_settings(rc, volume), tasks=tuple(tasks), profiles=profiles,
         task_settings=task_settings(rc, profiles), templates=templates, docker=docker_plan(rc, profiles),
         volume=volume, sensors=sensors, failure_handlers=tuple(rc.failure_handlers), mlflow=mlflow, spark=spark,
         task_groups=_task_groups(graph, tasks, rc, grouping or rc.grouping),
@@ -167,13 +172,40 @@ def dag_settings(rc: RunConfig, git: GitInfo, run_name: str, dag_id: str, cron: 
     )
 
 
-def container_settings(rc: RunConfig) -> ContainerSettings:
+def container_settings(rc: RunConfig, volume: VolumePlan | None = None) -> ContainerSettings:
+    restricted = rc.execution == "kubernetes" and rc.pod_security == PodSecurity.RESTRICTED
     return ContainerSettings(
         image=rc.image, image_pull_policy=rc.image_pull_policy, env_vars=airflow_env(rc.env_vars),
         namespace=rc.namespace, startup_timeout=rc.startup_time, service_account_name=rc.service_account_name,
         image_pull_secrets=tuple(rc.image_pull_secrets), secrets=tuple(rc.secrets),
-        deferrable=rc.deferrable and rc.execution == "kubernetes",
+        deferrable=rc.deferrable and rc.execution == "kubernetes", pod_security=rc.pod_security,
+        security_context=pod_security_context(rc, volume),
+        container_security_context=RESTRICTED_CONTAINER_CONTEXT if restricted else None,
+        xcom_sidecar_security_context=XCOM_SIDECAR_CONTEXT if restricted else None,
     )
+
+
+def pod_security_context(rc: RunConfig, volume: VolumePlan | None) -> dict[str, Any] | None:
+    """Every pod's security context (execution kubernetes): the data volume's group, so the image's
+    user may write it; with ``pod_security: restricted``, a non-root user and the runtime's seccomp
+    profile, as the restricted Pod Security Standard requires."""
+    if rc.execution != "kubernetes":
+        return None
+    context = {"fsGroup": volume.owner} if volume is not None else {}
+    if rc.pod_security == PodSecurity.RESTRICTED:
+        context |= RESTRICTED_POD_CONTEXT
+    return context or None
+
+
+def check_spark_pod_security(rc: RunConfig) -> None:
+    """spark-submit makes the driver and executor pods itself, from Spark's settings: none of them
+    gives a pod the restricted standard's security contexts (only a pod template file, on the worker)."""
+    if rc.pod_security == PodSecurity.RESTRICTED:
+        raise ConfigError("spark.type kubernetes cannot run under pod_security restricted: spark-submit makes "
+                          "the driver and executor pods itself, without the restricted standard's security "
+                          "contexts (non-root, no privilege escalation, capabilities dropped, seccomp); use "
+                          "pod_security baseline (in CI: a deployment whose pod_security is baseline), or "
+                          "spark.type dataproc", key="run_config.spark.type")
 
 
 def docker_plan(rc: RunConfig, profiles: dict[str, ResourceConfig]) -> DockerPlan | None:

@@ -12,6 +12,7 @@ from ..config import (
     DockerConfig,
     Execution,
     ExternalDependency,
+    PodSecurity,
     ResourceConfig,
     SecretConfig,
     SlackFailureHandler,
@@ -63,6 +64,13 @@ DATA_VOLUME_NAME = "kedro-data"
 
 
 INIT_MOUNT_PATH = "/mnt/kedro-data-volume"
+
+
+# run_config.pod_security restricted: the security contexts of every pod the DAG makes, and of the MLflow
+# start task's XCom sidecar (an image that runs as root unless told otherwise: runAsNonRoot needs a user)
+RESTRICTED_POD_CONTEXT: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+XCOM_SIDECAR_CONTEXT: dict[str, Any] = {**RESTRICTED_CONTAINER_CONTEXT, "runAsUser": 65534}  # nobody
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,12 @@ class ContainerSettings:
     image_pull_secrets: tuple[str, ...]
     secrets: tuple[SecretConfig, ...]
     deferrable: bool = False  # execution kubernetes: the pod tasks wait in the triggerer
+    pod_security: PodSecurity = PodSecurity.BASELINE  # the standard the pods' namespace enforces
+    # execution kubernetes: every pod's security context (the volume's fsGroup; restricted's settings),
+    # its main container's and the XCom sidecar's (restricted)
+    security_context: dict[str, Any] | None = None
+    container_security_context: dict[str, Any] | None = None
+    xcom_sidecar_security_context: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ..bounded_yaml import YamlLimitError, load_bounded
 from ..config.common import AirflowKey, DnsLabel, DnsSubdomain, StrictModel, VariableName
 from ..config.docker import DockerName, check_docker_url
 from ..config.messages import summarize
-from ..config.run import Execution
+from ..config.run import Execution, PodSecurity
 from ..config.spark import CLASS_PATH
 from ..errors import ConfigError
 from ..trust import in_ci
@@ -66,6 +66,11 @@ class DeploymentPolicy(StrictModel):
     service_accounts: list[DnsSubdomain] = Field(
         default_factory=list, description="Service accounts the pods may run as (pod templates included); "
                                           "none: the namespace's default account.")
+    pod_security: PodSecurity = Field(
+        default=PodSecurity.BASELINE, validate_default=True,
+        description="The lowest Pod Security Standard a branch's pods are held to: a lower "
+                    "`run_config.pod_security` is raised to it (pod templates are checked against the result); "
+                    "a stricter one stays.")
     airflow_variables: list[VariableName] = Field(
         default_factory=list, description="Airflow Variables the DAG may read: `env_vars`, `variables_params`, "
                                           "`authentication.params` and `var.` in config Jinja.")

@@ -1,13 +1,13 @@
-"""The planned DAG against the deployment's settings: what only the plan knows (docs/architecture.md,
-"Trust").
+"""The planned DAG against the deployment's settings (in CI) and the pods' Pod Security Standard
+(always): what only the plan knows (docs/architecture.md, "Trust").
 
 - every Jinja string of the config that Airflow will render (a :class:`ConfigTemplate`, wherever the
   plan put it), and every Jinja a custom Spark factory (project code) added to its operators, may read
   only the Variables and Connections the deployment allows (:mod:`.jinja`);
 - a custom factory's operators are classes the deployment lists;
-- pod templates run as an allowed service account, in an allowed namespace, and within the
-  Kubernetes Pod Security Standards' *baseline* (no host namespaces, host paths or privileged
-  containers: those leave the image for the node).
+- pod templates run as an allowed service account, in an allowed namespace;
+- and, in CI or not, pod templates stay within ``run_config.pod_security`` (:mod:`.pod_security`),
+  which in CI is at least ``deployment.pod_security``.
 """
 
 from __future__ import annotations
@@ -21,29 +21,38 @@ from ..errors import ConfigError
 from ..plan.model import DagPlan, SparkPlan
 from .jinja import TemplateRefused, read_template
 from .model import DeploymentPolicy
+from .pod_security import laid_over, pod_security_problems
 
 FACTORY_KEY = "run_config.spark.operator_factory"
 TEMPLATES_KEY = "run_config.kubernetes_pod_templates"
-# capabilities the baseline profile lets a container add
-BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-                                   "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
 
 
-def check_plan(plan: DagPlan, policy: DeploymentPolicy, *, before_factory: DagPlan | None = None) -> None:
-    """ConfigError naming every problem; ``before_factory``: the plan a custom Spark factory was given
-    (the Jinja it was handed is the tool's own, and may come back)."""
+def check_plan(plan: DagPlan, policy: DeploymentPolicy | None, *, before_factory: DagPlan | None = None) -> None:
+    """ConfigError naming every problem. Pod templates are checked always (``run_config.pod_security``:
+    a namespace that enforces it would refuse the pods); the rest only in CI, with the deployment's
+    ``policy``. ``before_factory``: the plan a custom Spark factory was given (the Jinja it was handed
+    is the tool's own, and may come back)."""
+    problems = _ci_problems(plan, policy, before_factory) if policy is not None else []
+    problems += _template_problems(plan, policy)
+    if not problems:
+        return
+    lines = "\n".join(f"  {key}: {message}" for key, message in problems)
+    if policy is None:
+        raise ConfigError(f"{len(problems)} problem(s) with the pod templates (run_config.pod_security is "
+                          f"{plan.container.pod_security!r}):\n{lines}", key=problems[0][0])
+    raise ConfigError(f"{len(problems)} problem(s) with what the DAG would let a branch do in CI (README, "
+                      f"\"Security model\"):\n{lines}", key=problems[0][0])
+
+
+def _ci_problems(plan: DagPlan, policy: DeploymentPolicy, before_factory: DagPlan | None) -> list[tuple[str, str]]:
+    """The config's Jinja and a custom factory's operators, against the deployment's settings."""
     problems: list[tuple[str, str]] = []
     for key, text in _config_templates(plan):
         problems += _jinja_problems(key, text, policy)
     before = before_factory.spark if before_factory is not None else None
     if before is not None and before.settings is not None and plan.spark is not None:
         problems += _factory_problems(plan.spark, before, policy)
-    for name, pod in plan.templates.pods.items():
-        problems += [(f"{TEMPLATES_KEY}.{name}.template", p) for p in _pod_problems(pod, policy)]
-    if problems:
-        lines = "\n".join(f"  {key}: {message}" for key, message in problems)
-        raise ConfigError(f"{len(problems)} problem(s) with what the DAG would let a branch do in CI (README, "
-                          f"\"Security model\"):\n{lines}", key=problems[0][0])
+    return problems
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -107,7 +116,23 @@ def _factory_problems(spark: SparkPlan, given: SparkPlan, policy: DeploymentPoli
     return problems
 
 
-def _pod_problems(pod: dict, policy: DeploymentPolicy) -> list[str]:
+def _template_problems(plan: DagPlan, policy: DeploymentPolicy | None) -> list[tuple[str, str]]:
+    """Each pod template as the pod Kubernetes receives (the DAG's own security contexts laid over it),
+    within ``run_config.pod_security``; in CI, also where and as whom it runs."""
+    container = plan.container
+    problems = []
+    for name, pod in plan.templates.pods.items():
+        key = f"{TEMPLATES_KEY}.{name}.template"
+        problems += [(key, p) for p in _placement_problems(pod, policy)]
+        laid = laid_over(pod, container.security_context, container.container_security_context)
+        problems += [(key, p) for p in pod_security_problems(laid, container.pod_security)]
+    return problems
+
+
+def _placement_problems(pod: dict, policy: DeploymentPolicy | None) -> list[str]:
+    """CI: the template's service account and namespace, among the deployment's."""
+    if policy is None:
+        return []
     spec = pod.get("spec") or {}
     metadata = pod.get("metadata") or {}
     problems = []
@@ -117,38 +142,4 @@ def _pod_problems(pod: dict, policy: DeploymentPolicy) -> list[str]:
     namespace = metadata.get("namespace")
     if namespace is not None and namespace not in policy.namespaces:
         problems.append(f"namespace {namespace!r} is not allowed here: add it to deployment.namespaces")
-    return problems + [f"{what}: outside the Pod Security Standards' baseline (the pod would reach the node)"
-                       for what in _baseline_violations(spec)]
-
-
-def _baseline_violations(spec: dict) -> list[str]:
-    found = [f"spec.{flag}" for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
-    found += [f"volume {v.get('name')!r} hostPath" for v in spec.get("volumes") or [] if isinstance(v, dict)
-              and "hostPath" in v]
-    found += _security_context_violations("spec.securityContext", spec.get("securityContext") or {})
-    for kind in ("containers", "initContainers", "ephemeralContainers"):
-        for container in spec.get(kind) or []:
-            if not isinstance(container, dict):
-                continue
-            where = f"{kind} {container.get('name')!r}"
-            found += [f"{where}: hostPort" for port in container.get("ports") or []
-                      if isinstance(port, dict) and port.get("hostPort")]
-            found += _security_context_violations(where, container.get("securityContext") or {})
-    return found
-
-
-def _security_context_violations(where: str, context: dict) -> list[str]:
-    if not isinstance(context, dict):
-        return []
-    found = [f"{where}: privileged"] if context.get("privileged") else []
-    added = set(((context.get("capabilities") or {}).get("add")) or []) - BASELINE_CAPABILITIES
-    found += [f"{where}: capability {name}" for name in sorted(map(str, added))]
-    if context.get("procMount") not in (None, "Default"):
-        found.append(f"{where}: procMount {context['procMount']}")
-    if (context.get("seccompProfile") or {}).get("type") == "Unconfined":
-        found.append(f"{where}: seccompProfile Unconfined")
-    if (context.get("appArmorProfile") or {}).get("type") == "Unconfined":
-        found.append(f"{where}: appArmorProfile Unconfined")
-    if (context.get("windowsOptions") or {}).get("hostProcess"):
-        found.append(f"{where}: windowsOptions.hostProcess")
-    return found
+    return problems

@@ -84,6 +84,7 @@ def narrow(config: PluginConfig, policy: DeploymentPolicy) -> tuple[PluginConfig
         updates["spark"] = _spark(run, rc)
     _task_settings(run, rc)
     _reads(run, rc)
+    updates |= _pod_security(run, rc)
     if run.refusals:
         lines = "\n".join(f"  {r.key}: {r.message}" for r in run.refusals)
         raise ConfigError(f"{len(run.refusals)} setting(s) of airflow-k8s.yaml are the deployment's to decide "
@@ -115,6 +116,18 @@ def _kubernetes(run: _Narrowing, rc: RunConfig) -> dict[str, Any]:
         run.pick("run_config.service_account_name", rc.service_account_name, policy.service_accounts,
                  "deployment.service_accounts")
     return updates
+
+
+def _pod_security(run: _Narrowing, rc: RunConfig) -> dict[str, Any]:
+    """The standard the pods are held to: the branch's, or the deployment's when that is stricter
+    (a branch may tighten it, never loosen it)."""
+    lowest = run.policy.pod_security
+    if rc.pod_security.rank >= lowest.rank:
+        return {}
+    if "pod_security" in rc.model_fields_set:
+        run.notes.append(f"run_config.pod_security: {rc.pod_security!r} of airflow-k8s.yaml is not used; the "
+                         f"deployment's {lowest!r} is the lowest allowed (deployment.pod_security)")
+    return {"pod_security": lowest}
 
 
 def _task_settings(run: _Narrowing, rc: RunConfig) -> None:

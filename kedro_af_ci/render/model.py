@@ -45,7 +45,6 @@ class VolumeSection:
     mount_path: str  # where node tasks see it
     init_mount_path: str  # where data_volume_init sees it
     image_data_path: str  # what data_volume_init copies from the image
-    owner: int  # fsGroup
     init: bool  # copy the image's data in first
     keep: bool  # no delete task
     init_script: str  # execution docker: data_volume_init's shell command
@@ -151,7 +150,7 @@ def volume_section(volume: VolumePlan | None) -> VolumeSection | None:
     return VolumeSection(
         claim_name=volume.claim_name, pvc_yaml=pvc_yaml(volume), volume_name=DATA_VOLUME_NAME,
         mount_path=volume.mount_path, init_mount_path=INIT_MOUNT_PATH, image_data_path=volume.image_data_path,
-        owner=volume.owner, init=volume.init, keep=volume.keep,
+        init=volume.init, keep=volume.keep,
         init_script=_VOLUME_INIT if volume.init else _VOLUME_OWNER,
     )
 

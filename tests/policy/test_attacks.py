@@ -112,28 +112,45 @@ def test_parameters_read_only_allowed_variables_and_run_values(tmp_path):
 
 
 def test_pod_templates_run_as_allowed_accounts_within_the_baseline(tmp_path):
+    """The node's namespaces and root, a privileged container, SELinux's super-privileged type and no
+    AppArmor: in a template, each reaches the node. ``pod_security: privileged`` (the config trusted as
+    it is) lets them through; the default ``baseline`` refuses them outside CI too, and in CI the
+    deployment's minimum holds whatever the branch says."""
     template = """
 apiVersion: v1
 kind: Pod
-metadata: {namespace: kube-system}
+metadata:
+  namespace: kube-system
+  annotations: {container.apparmor.security.beta.kubernetes.io/base: unconfined}
 spec:
   serviceAccountName: cluster-admin
   hostNetwork: true
   volumes: [{name: root, hostPath: {path: /}}]
   containers:
     - name: base
-      securityContext: {privileged: true, capabilities: {add: [SYS_ADMIN]}}
+      securityContext: {privileged: true, capabilities: {add: [SYS_ADMIN]}, seLinuxOptions: {type: spc_t}}
       env: [{name: LEAK, value: "{{ conn.prod_db.password }}"}]
 """
-    run_config = {"image": "a:1", "kubernetes_pod_templates": {"__default__": {"template": template}}}
+    run_config = {"image": "a:1", "pod_security": "privileged",
+                  "kubernetes_pod_templates": {"__default__": {"template": template}}}
     pod = render(compiled(tmp_path / "trusted", run_config).task_dict["a"], conn=CONNECTIONS).build_pod_request_obj()
     assert pod.spec.host_network and pod.spec.volumes[0].host_path.path == "/"  # the node's root, in the pod
     assert pod.spec.service_account_name == "cluster-admin"
-    message = refusal(tmp_path, run_config)
+    assert pod.spec.containers[0].security_context.se_linux_options.type == "spc_t"  # SELinux's unconfined type
+    assert pod.metadata.annotations["container.apparmor.security.beta.kubernetes.io/base"] == "unconfined"
     key = "run_config.kubernetes_pod_templates.__default__.template"
+    outside_the_baseline = (
+        "spec.hostNetwork is true", "spec.volumes[root].hostPath is", "spec.containers[base].securityContext."
+        "privileged is true", "spec.containers[base].securityContext.capabilities.add is \"SYS_ADMIN\"",
+        "spec.containers[base].securityContext.seLinuxOptions.type is \"spc_t\"",
+        "metadata.annotations['container.apparmor.security.beta.kubernetes.io/base'] is \"unconfined\"")
+    with pytest.raises(ConfigError) as info:  # outside CI, the config's default standard
+        compiled(tmp_path / "default", {**run_config, "pod_security": "baseline"})
+    for problem in outside_the_baseline:
+        assert f"{key}: {problem}" in str(info.value), str(info.value)
+    message = refusal(tmp_path, run_config)  # in CI: the branch's `privileged` is raised to the baseline
     for problem in ("service account 'cluster-admin' is not allowed here", "namespace 'kube-system' is not allowed",
-                    "spec.hostNetwork", "volume 'root' hostPath", "containers 'base': privileged",
-                    "containers 'base': capability SYS_ADMIN", "uses the Airflow Connection 'prod_db'"):
+                    *outside_the_baseline, "uses the Airflow Connection 'prod_db'"):
         assert f"{key}: {problem}" in message, message
 
 
