@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, airflow_token, log_outputs
 from container_scenario import BRANCH, UserRepo
+from containers import docker
 
 pytestmark = pytest.mark.slow
 ACT = Path(sys.executable).with_name("act")
@@ -233,8 +234,12 @@ def test_trusted_deployer_the_branch_holds_nothing_and_the_default_branch_deploy
                                 "head_sha": repo.commit},
                "repository": {"default_branch": "main", "full_name": "acme/spaceflights"}}
     preview_image = repo.image_repo + "-preview"
-    deployed = act(repo, repository_secrets, repo.config_env(), event=("workflow_run", DEPLOY, payload),
-                   mounts=(store,), extra_variables={"KAF_IMAGE": preview_image})
+    docker_stack.login()  # the run's tasks pull the image the deploy pushed from the package, as a cluster would
+    try:
+        deployed = act(repo, repository_secrets, repo.config_env(), event=("workflow_run", DEPLOY, payload),
+                       mounts=(store,), extra_variables={"KAF_IMAGE": preview_image})
+    finally:
+        docker("logout", docker_stack.registry.host)
     log = deployed.stdout + deployed.stderr
     assert deployed.returncode == 0 and "Job succeeded" in log, log[-6000:]
     report = re.search(r"report run-state=(\S*) dag-id=(\S*) image=(\S*) dag-file=(\S*)", log)
