@@ -165,11 +165,10 @@ def _matching_record(ctx: RunContext, state: CodeState) -> tuple[str, dict]:
         if refused:
             why = refused
             continue
-        if readers.production:
-            state.cache = _digest(record.data.get("cache"))
         mismatch = _mismatch(ctx, state, record.data)
-        if not mismatch:
+        if readers.production or not mismatch:  # production's own last image is its layer cache, matched or not
             state.cache = _digest(record.data.get("cache"))
+        if not mismatch:
             return f"{repository_of(ctx.image)}:{branch_tag(branch)}", record.data
         why = mismatch
     raise NoCodeOnly(why)

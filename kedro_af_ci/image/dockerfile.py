@@ -113,7 +113,17 @@ def _arguments(steps: list[tuple[str, str]], build_args: list[str]) -> dict[str,
 
 
 def _substitute(text: str, variables: dict[str, str]) -> str:
-    return _VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), text)
+    """``text`` with the ARGs before it; a variable no ARG gives a value (an ENV, a multi-name ARG, an ARG
+    without default nor build argument) is refused: Docker would read it where this cannot, and the code-only
+    image would then own its code differently from the built one."""
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if not variables.get(name):
+            raise NotCodeOnly(f"the last COPY's --chown uses ${name}, which no single-name ARG before it gives a "
+                              "value (set it by ARG NAME=default, or write the ids)")
+        return variables[name]
+
+    return _VARIABLE.sub(value, text)
 
 
 def _workdir(steps: list[tuple[str, str]]) -> str:

@@ -51,6 +51,10 @@ def test_the_inputs_are_what_the_layers_below_the_code_read(context):
     (b"FROM a\nCOPY src /home/kedro/src\n", "not the whole build context"),
     (b"FROM a\nCOPY --chmod=755 . /home/kedro\n", "--chmod"),
     (b"FROM a\nCOPY --chown=kedro . /home/kedro\n", "not numeric"),
+    # ids Docker reads from where this does not: an ENV, a multi-name ARG, an ARG without a value
+    (b"FROM a\nENV UID=999\nCOPY --chown=${UID}:0 . /home/kedro\n", "uses \\$UID, which no single-name ARG"),
+    (b"FROM a\nARG UID GID\nCOPY --chown=${UID}:${GID} . /home/kedro\n", "uses \\$UID"),
+    (b"FROM a\nARG UID\nCOPY --chown=$UID . /home/kedro\n", "uses \\$UID"),
     (b"FROM a\nWORKDIR $HOME\nCOPY . .\n", "WORKDIR uses a variable"),
     (b"# syntax=docker/dockerfile:1\nFROM a\nCOPY . /home/kedro\n", "parser directive"),
     (b"FROM a\nRUN <<EOF\necho\nEOF\nCOPY . /home/kedro\n", "heredoc"),
