@@ -148,6 +148,24 @@ def make_config(tmp_path, run_config: dict, environ=None, git_info=None, **top):
                        git_info=git_info or GitInfo("0123456789abcdef0123456789abcdef01234567", "main"))
 
 
+class FakeTaskInstance:
+    """The context's ``ti``: the MLflow tasks pull the run id the start task pushed."""
+
+    task_id = "a"
+
+    def xcom_pull(self, task_ids=None, key="return_value"):
+        return "mlflow-run-1"
+
+
+class FakeDagRun:
+    """The context's ``dag_run``."""
+
+    dag_id, run_id = "any", "manual__2026-11-22T10:00:00+00:00"
+
+    def get_task_instances(self):  # what the MLflow status macro reads when the task SDK is not there
+        return []
+
+
 class FakeVariables:
     """Stands in for the context's ``var`` accessor in template rendering."""
 

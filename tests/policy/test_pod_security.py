@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import load_dag, make_config, make_graph, render
+from conftest import FakeDagRun, FakeTaskInstance, load_dag, make_config, make_graph, render
 
 from kedro_af_ci.config import PodSecurity
 from kedro_af_ci.errors import ConfigError
@@ -330,19 +330,6 @@ EVERY_POD = {"image": "a:1", "pod_security": "restricted", "volume": {"owner": 1
              "kubernetes_pod_templates": {"confined": {"template": CONFINED_TEMPLATE}}}
 
 
-class TI:
-    task_id = "a"
-
-    def xcom_pull(self, task_ids=None, key="return_value"):
-        return "mlflow-run-1"
-
-
-class DagRun:
-    dag_id, run_id = "any", "manual__2026-11-22T10:00:00+00:00"
-
-    def get_task_instances(self):  # what the MLflow status macro reads
-        return []
-
 
 @pytest.mark.airflow
 def test_restricted_pods_as_the_operator_builds_them(tmp_path):
@@ -355,7 +342,7 @@ def test_restricted_pods_as_the_operator_builds_them(tmp_path):
     check_plan(plan, None)
     dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     pods = {task.task_id: ApiClient().sanitize_for_serialization(
-                render(task, ti=TI(), dag_run=DagRun()).build_pod_request_obj())
+                render(task, ti=FakeTaskInstance(), dag_run=FakeDagRun()).build_pod_request_obj())
             for task in dag.tasks if task.task_type == "KubernetesPodOperator"}
     assert set(pods) == {"a", "b", "data_volume_init", "start_mlflow_run", "end_mlflow_run"}
     for task_id, built in pods.items():

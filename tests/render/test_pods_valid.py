@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import FakeVariables, load_dag, make_config, make_graph, render
+from conftest import FakeDagRun, FakeTaskInstance, FakeVariables, load_dag, make_config, make_graph, render
 
 from kedro_af_ci.compiler import CompileRequest, compile_dag
 from kedro_af_ci.gitinfo import GitInfo
@@ -53,21 +53,9 @@ NODES = [("a", ["raw"], ["x"], ["resources.gpu"]), ("b", ["x"], ["y"], ["k8s_tem
          ("c", ["y"], [], [])]
 
 
-class TI:
-    task_id = "a"
 
-    def xcom_pull(self, task_ids=None, key="return_value"):
-        return "mlflow-run-1"
-
-
-class DagRun:
-    dag_id, run_id = "any", "manual__2026-11-22T10:00:00+00:00"
-
-    def get_task_instances(self):  # what the MLflow status macro reads when the task SDK is not there
-        return []
-
-
-CONTEXT = {"var": FakeVariables({"env": "prod", "MLFLOW_TRACKING_TOKEN": "t"}), "ti": TI(), "dag_run": DagRun()}
+CONTEXT = {"var": FakeVariables({"env": "prod", "MLFLOW_TRACKING_TOKEN": "t"}), "ti": FakeTaskInstance(),
+           "dag_run": FakeDagRun()}
 
 
 def dags(tmp_path_factory, example_repo):
