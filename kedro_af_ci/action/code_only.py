@@ -268,8 +268,9 @@ def record_build(ctx: RunContext, state: CodeState, trace: object) -> None:
 
     inputs = record(trace, state.layer.files)
     if inputs is None or not inputs.modules:
-        ctx.reporter.line("Code-only deploys: no record (the extraction's trace was not usable, or it saw no "
-                          "module of the project imported)")
+        unseen = ", ".join(trace.get("unseen") or []) if isinstance(trace, dict) else ""
+        ctx.reporter.line("Code-only deploys: no record (the extraction's trace was not usable, saw no module of the "
+                          f"project imported, or could not see into what ran{': ' + unseen if unseen else ''})")
         return
     folders = trace.get("folders") if isinstance(trace, dict) else None
     try:

@@ -26,10 +26,17 @@ class Trace:
     # [path, mode, uid, gid] of the project folder and each folder above it: who owns them in the built image,
     # which a code-only image's new layer must say again (image/code_layer.py, with_folders)
     folders: list[list] = field(default_factory=list)
+    # what ran that the hooks cannot see into: a process it started, or project code that replaced the hooks
+    unseen: set[str] = field(default_factory=set)
 
     def to_dict(self) -> dict:
         return {"called": sorted([path, line] for path, line in self.called), "opened": sorted(self.opened),
-                "imported": sorted(self.imported), "folders": self.folders}
+                "imported": sorted(self.imported), "folders": self.folders, "unseen": sorted(self.unseen)}
+
+
+# audit events of a new process or program: what it runs and reads is outside this trace
+SPAWNS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+          "pty.spawn")
 
 
 def _folders(root: Path) -> list[list]:
@@ -62,10 +69,14 @@ def recording(root: Path) -> Iterator[Trace]:
                 trace.called.add((inside(code.co_filename) or "", code.co_firstlineno))
 
     def audit(event, args):
-        if event == "open" and active[0] and args:
+        if not active[0]:
+            return
+        if event == "open" and args:
             relative = inside(args[0])
             if relative is not None:
                 trace.opened.add(relative)
+        elif event in SPAWNS:
+            trace.unseen.add(f"a process ({event})")
 
     sys.addaudithook(audit)  # cannot be removed: it goes quiet when the recording ends
     threading.setprofile(profile)
@@ -73,6 +84,8 @@ def recording(root: Path) -> Iterator[Trace]:
     try:
         yield trace
     finally:
+        if sys.getprofile() is not profile:
+            trace.unseen.add("the profile hook was replaced")
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type]
         active[0] = False

@@ -76,10 +76,13 @@ class GraphInputs:
 
 def record(trace: object, files: Mapping[str, LayerFile]) -> GraphInputs | None:
     """The graph's inputs from an extraction's trace over the layer it ran on; None when the trace is
-    malformed or a module does not parse (nothing is reused then)."""
+    malformed, saw something it cannot see into (a process the extraction started, project code that
+    replaced its hooks), or a module does not parse (nothing is reused then)."""
     try:
         called, opened, imported = _read_trace(trace)
     except ValueError:
+        return None
+    if not isinstance(trace, dict) or trace.get("unseen") != []:
         return None
     modules: dict[str, tuple[str, ...]] = {}
     for path in sorted(imported):

@@ -173,10 +173,11 @@ def test_the_uncalled_functions_are_named_by_where_they_are_defined(before):
     assert GraphInputs.from_dict(json.loads(json.dumps(inputs.to_dict()))) == inputs
 
 
-@pytest.mark.parametrize("trace", [None, [], {"called": "x", "opened": [], "imported": []},
-                                   {"called": [["a.py", "1"]], "opened": [], "imported": []},
-                                   {"called": [], "opened": [1], "imported": []},
-                                   {"called": [], "opened": [], "imported": ["outside.py"]}])
+@pytest.mark.parametrize("trace", [None, [], {"called": "x", "opened": [], "imported": [], "unseen": []},
+                                   {"called": [["a.py", "1"]], "opened": [], "imported": [], "unseen": []},
+                                   {"called": [], "opened": [1], "imported": [], "unseen": []},
+                                   {"called": [], "opened": [], "imported": ["outside.py"], "unseen": []},
+                                   {"called": [], "opened": [], "imported": []}])
 def test_a_malformed_trace_records_nothing(trace):
     """The trace comes from the branch's code: anything but the expected shape means no reuse."""
     assert record(trace, {"a.py": LayerFile("file", 0o644, b"X = 1")}) is None
@@ -185,3 +186,29 @@ def test_a_malformed_trace_records_nothing(trace):
 def test_a_module_that_does_not_parse_gives_no_digest():
     inputs = GraphInputs(opened=(), modules={"a.py": ()})
     assert inputs.digest({"a.py": LayerFile("file", 0o644, b"def (")}) is None
+
+
+UNSEEN = {
+    # the graph comes from a file a child process reads: the audit hook of this interpreter never sees it
+    "a process": edit("pkg/pipeline.py",
+                      'PARAMS = (Path(__file__).parent.parent / "conf" / "params.yml").read_text().strip()',
+                      'import subprocess, sys\nPARAMS = subprocess.run([sys.executable, "-c", "print(open('
+                      '\'conf/params.yml\').read().strip())"], capture_output=True, text=True).stdout.strip()'),
+    # project code that takes the profile hook over: the functions that ran afterwards are not recorded
+    "the profile hook replaced": edit("pkg/pipeline.py", "from pathlib import Path",
+                                      "import sys\nsys.setprofile(None)\nfrom pathlib import Path"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSEEN))
+def test_an_extraction_the_trace_cannot_see_into_is_no_basis_for_reuse(tmp_path, case):
+    write(tmp_path / "one", UNSEEN[case])
+    graph, trace = extract(tmp_path / "one")
+    assert trace["unseen"] and record(trace, layer(tmp_path / "one")) is None
+    # without the defence: the digest of what the trace saw stays when the graph's input changes
+    blind = record({**trace, "unseen": []}, layer(tmp_path / "one"))
+    assert blind is not None
+    write(tmp_path / "two", {**UNSEEN[case], "conf/params.yml": "beta"})
+    if case == "a process":
+        assert extract(tmp_path / "two")[0] != graph and blind.digest(layer(tmp_path / "two")) == \
+            blind.digest(layer(tmp_path / "one"))  # a stale graph would have been reused
