@@ -497,9 +497,11 @@ def export_graph(opts: Options, output):
 @click.option("--with-github-actions", "github", is_flag=True,
               help="Also write .github/workflows: run-once on branch pushes, schedule on the default branch.")
 @click.option("--with-gitlab-ci", "gitlab", is_flag=True, help="Also write the GitLab CI template (.gitlab/).")
-@click.option("--cloud", type=click.Choice(["gcp", "aws", "none"]), default="gcp", show_default=True,
-              help="Registry and bucket authentication of the GitHub workflows: OIDC to GCP or AWS, or secrets.")
-@click.option("--default-branch", default="main", show_default=True, help="Branch whose pushes schedule the DAG.")
+@click.option("--cloud", type=click.Choice(["gcp", "aws", "none"]), default=None,
+              help="Registry and bucket authentication of the GitHub workflows: OIDC to GCP or AWS, or secrets "
+                   "(default: the cloud of --image and --output, else none).")
+@click.option("--default-branch", help="Branch whose pushes schedule the DAG (default: the remote's HEAD, the only "
+                                       "branch, git's init.defaultBranch, else main).")
 @click.option("--topology", type=click.Choice(["isolated", "trusted-deployer"]), default="isolated",
               show_default=True, help="How branches deploy (README, \"Security model\"): from their own job to preview "
                                       "targets, or as data a workflow of the default branch deploys (GitHub).")
@@ -515,6 +517,9 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
     from .scaffold import (
         Targets,
         action_commit,
+        cloud_of,
+        default_branch_of,
+        git_root,
         left_to_configure,
         plan_config,
         plan_project_image,
@@ -529,6 +534,14 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
     if topology == "trusted-deployer" and gitlab:
         raise ConfigError("the trusted-deployer topology is generated for GitHub Actions only: on GitLab, use isolated "
                           "previews (README, \"Security model\")", key="--topology")
+    if (github or gitlab) and default_branch is None:
+        default_branch, why = default_branch_of(git_root(opts.project_path))
+        echo(f"Default branch: {default_branch} ({why}; --default-branch changes it): its pushes deploy production")
+    default_branch = default_branch or "main"
+    if github and cloud is None:
+        cloud, why = cloud_of(image, dag_output)
+        echo(f"Cloud login in the workflows: {cloud} ({why}; --cloud changes it)")
+    cloud = cloud or "none"
     project = project_identity(opts.project_path)
     config = plan_config(opts.project_path, opts.conf_source, opts.env, host=host, output=dag_output, image=image,
                          project=project)

@@ -39,6 +39,57 @@ def _to_yaml(value) -> str:
 _FILTERS = (("yaml", _to_yaml),)  # values go into the YAML through the YAML encoder (or tojson)
 
 
+def cloud_of(image: str | None, output: str) -> tuple[str, str]:
+    """The cloud the workflows log in to, from where the image and the DAGs go, and why: AWS for an ECR
+    image or an s3:// folder, GCP for an Artifact Registry or GCR image or a gs:// folder, none otherwise.
+    Two clouds at once is an error: say which with --cloud."""
+    host = (image or "").split("/", 1)[0] if "/" in (image or "") else ""
+    found = {}
+    if host.endswith(".amazonaws.com"):
+        found["aws"] = f"the image {image}"
+    if host.endswith(("pkg.dev", "gcr.io")):
+        found["gcp"] = f"the image {image}"
+    if output.startswith("s3://"):
+        found.setdefault("aws", f"the DAGs folder {output}")
+    if output.startswith("gs://"):
+        found.setdefault("gcp", f"the DAGs folder {output}")
+    if len(found) > 1:
+        raise ConfigError(f"{found['aws']} is on AWS and {found['gcp']} on GCP: say which the workflows log in to "
+                          "with --cloud gcp|aws|none", key="--cloud")
+    if not found:
+        return "none", "neither the image nor the DAGs folder is on GCP or AWS: registry login by secrets"
+    cloud, why = next(iter(found.items()))
+    return cloud, f"from {why}"
+
+
+def default_branch_of(root: Path) -> tuple[str, str]:
+    """The repository's default branch and where it was read: the remote's HEAD, else the only local branch
+    (or the branch of the first commit to come), else git's ``init.defaultBranch``, else ``main``. A
+    repository made with git's own default is on ``master``: a hard-coded ``main`` would never deploy
+    production there."""
+    from .gitinfo import git
+
+    def ask(*args: str) -> str:
+        try:
+            return git(root, *args).strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    remote = ask("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    if remote.startswith("origin/"):
+        return remote.removeprefix("origin/"), "the remote's HEAD"
+    branches = ask("for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+    if len(branches) == 1:
+        return branches[0], "the repository's only branch"
+    unborn = ask("symbolic-ref", "--quiet", "--short", "HEAD") if not branches else ""
+    if unborn:
+        return unborn, "the branch of the repository's first commit"
+    configured = ask("config", "init.defaultBranch")
+    if configured:
+        return configured, "git's init.defaultBranch"
+    return "main", "nothing said otherwise"
+
+
 def git_root(project_path: Path) -> Path:
     from .gitinfo import git
 

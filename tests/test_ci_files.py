@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, copy_example, make_repo, run_cli
+from conftest import ROOT, copy_example, git, make_repo, run_cli
 
 BIN = Path(sys.executable).parent
 ACTION_SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -284,3 +284,70 @@ def test_the_trusted_deployer_topology_is_refused_for_gitlab(tmp_path):
                      "--topology", "trusted-deployer")
     assert result.returncode == 3 and "generated for GitHub Actions only" in result.stderr
     assert not (tmp_path / ".gitlab").exists()
+
+
+@pytest.mark.parametrize(("image", "output", "cloud"), [
+    ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app", "s3://bucket/dags", "aws"),
+    ("ghcr.io/acme/app", "s3://bucket/dags", "aws"),
+    ("europe-docker.pkg.dev/acme/ml/app", "dags", "gcp"),
+    (None, "gs://bucket/dags", "gcp"),
+    ("ghcr.io/acme/app", "/opt/airflow/dags", "none"),
+])
+def test_the_cloud_is_the_one_the_image_and_the_dags_folder_are_on(image, output, cloud):
+    from kedro_af_ci.scaffold import cloud_of
+
+    assert cloud_of(image, output)[0] == cloud
+
+
+def test_init_logs_in_to_the_cloud_of_an_ecr_image_not_to_google(tmp_path):
+    """Before: --cloud defaulted to gcp, so an ECR image and an s3:// folder got a workflow logging in to Google."""
+    project = copy_example(tmp_path / "spaceflights")
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    make_repo(tmp_path)
+    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--output",
+                     "s3://bucket/dags", "--image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app",
+                     "--with-github-actions", "--action-sha", ACTION_SHA)
+    assert result.returncode == 0, result.stderr
+    assert "Cloud login in the workflows: aws (from the image 123456789012.dkr.ecr" in result.stdout
+    assert "AWS_ROLE_ARN" in result.stdout and "GCP_" not in result.stdout  # what is left names AWS's
+    text = (tmp_path / ".github" / "workflows" / "kedro-airflow-k8s-push.yml").read_text()
+    assert "aws-actions/configure-aws-credentials" in text and "google-github-actions" not in text
+    both = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--output",
+                   "gs://bucket/dags", "--image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app",
+                   "--with-github-actions", "--force", "--action-sha", ACTION_SHA)
+    assert both.returncode == 3 and "is on AWS and the DAGs folder gs://bucket/dags on GCP" in both.stderr
+
+
+def test_init_deploys_production_from_the_repositorys_own_default_branch(tmp_path):
+    """Before: main was written whatever the repository's default: on git's own default, master, production
+    never deployed and every push ran as a preview."""
+    project = copy_example(tmp_path / "spaceflights")
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    make_repo(tmp_path, branch="master")
+    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--with-github-actions",
+                     "--action-sha", ACTION_SHA)
+    assert result.returncode == 0, result.stderr
+    assert "Default branch: master (the repository's only branch" in result.stdout
+    workflows = tmp_path / ".github" / "workflows"
+    assert yaml.safe_load((workflows / "kedro-airflow-k8s-default-branch.yml").read_text())[True]["push"] == {
+        "branches": ["master"]}
+    assert yaml.safe_load((workflows / "kedro-airflow-k8s-push.yml").read_text())[True]["push"] == {
+        "branches-ignore": ["master"]}
+
+
+def test_the_default_branch_of_a_clone_is_its_remotes(tmp_path):
+    from kedro_af_ci.scaffold import default_branch_of
+
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    (origin / "README.md").write_text("x")
+    make_repo(origin, branch="trunk")
+    git(origin, "branch", "feature")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    git(clone, "checkout", "-q", "feature")
+    assert default_branch_of(clone) == ("trunk", "the remote's HEAD")
+    unborn = tmp_path / "unborn"
+    unborn.mkdir()
+    git(unborn, "init", "-q", "-b", "develop")
+    assert default_branch_of(unborn) == ("develop", "the branch of the repository's first commit")

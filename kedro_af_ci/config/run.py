@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from typing import Annotated, Any, Literal
@@ -37,6 +38,7 @@ from .volume import VolumeConfig
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PROFILE = "__default__"  # the resource profile and pod template every node gets
 # the predecessor's (kedro-airflow-k8s) names of keys that have another name here
 RENAMED = {"startup_timeout": "startup_time"}
 DagTag = Annotated[str, AfterValidator(check_user_tag)]
@@ -238,6 +240,18 @@ class RunConfig(StrictModel):
     def _image_for_containers(cls, value: str | None, info) -> str | None:
         if value is None and info.data.get("execution", Execution.KUBERNETES) != Execution.LOCAL:
             raise ValueError("required key is missing: the image that runs the nodes (unless execution is local)")
+        return value
+
+    @field_validator("resources", "kubernetes_pod_templates")
+    @classmethod
+    def _default_spelt_right(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A misspelt ``__default__`` is a profile no node gets: every node would run with none, silently."""
+        for name in value:
+            if name != DEFAULT_PROFILE and name.startswith("_") and difflib.get_close_matches(
+                    name, [DEFAULT_PROFILE], n=1, cutoff=0.7):
+                raise ValueError(f"{name!r} looks like a misspelt {DEFAULT_PROFILE!r} (did you mean "
+                                 f"{DEFAULT_PROFILE!r}?): only {DEFAULT_PROFILE} applies to every node; a node "
+                                 "gets another profile only by its tag")
         return value
 
     @field_validator("schedule_on_assets")

@@ -24,7 +24,7 @@ class UserRepo:
         git(self.root, "init", "-q", "-b", BRANCH)  # init writes the CI files at the repository's root
         result = run_cli("--project-path", str(self.project), "-e", "docker", "-p", PIPELINE, "init", airflow.url,
                          "--with-github-actions", "--with-gitlab-ci", "--cloud", "none", "--image", self.image_repo,
-                         "--preview-image", self.image_repo,
+                         "--preview-image", self.image_repo, "--default-branch", "main",
                          "--action-sha", "0" * 40,
                          cwd=self.root, check=True)
         assert f"Kept {self.project / 'Dockerfile'}" in result.stdout  # the example's Dockerfile is its own

@@ -188,7 +188,8 @@ def prepare_trusted_deployer(repo: UserRepo, store: Path) -> None:
         workflow.unlink()  # init writes what is missing: the other topology's workflows, nothing else
     result = run_cli("--project-path", str(repo.project), "-e", "docker", "-p", "data_processing", "init",
                      repo.airflow.url, "--with-github-actions", "--cloud", "none", "--topology", "trusted-deployer",
-                     "--image", repo.image_repo, "--action-sha", "0" * 40, cwd=repo.root, check=True)
+                     "--image", repo.image_repo, "--default-branch", "main", "--action-sha", "0" * 40, cwd=repo.root,
+                     check=True)
     assert "preview-deployer" in result.stdout
     shutil.copy(ROOT / "action.yml", repo.root / "action.yml")
     package = repo.root / PACKAGE

@@ -357,3 +357,21 @@ def test_a_cluster_name_with_spark_on_kubernetes_is_ignored_with_a_warning(tmp_p
     config = make_config(tmp_path, {"image": "a:1", "spark": {"type": "k8s", "cluster_name": "Not_A_Name"}})
     assert isinstance(config.run_config.spark, KubernetesSpark) and not hasattr(config.run_config.spark, "cluster_name")
     assert "cluster_name is ignored with type kubernetes" in caplog.text
+
+
+@pytest.mark.parametrize("section", ["resources", "kubernetes_pod_templates"])
+@pytest.mark.parametrize("name", ["__defualt__", "__default_", "_default_", "__Default__"])
+def test_a_misspelt_default_profile_is_refused_by_name(tmp_path, section, name):
+    """Before: `__defualt__` was one more profile, which no node is tagged with: every node ran with no
+    requests or limits (or the built-in pod), and nothing said so."""
+    profile = {"requests": {"cpu": "1"}} if section == "resources" else {"template": "spec: {}"}
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, {"run_config": {"image": "a:1", section: {name: profile}}})
+    assert f"run_config.{section}" in str(info.value)
+    assert f"{name!r} looks like a misspelt '__default__' (did you mean '__default__'?)" in str(info.value)
+
+
+def test_profiles_named_for_their_tag_are_kept(tmp_path):
+    config = load(tmp_path, {"run_config": {"image": "a:1", "resources": {
+        "__default__": {"requests": {"cpu": "1"}}, "gpu": {"requests": {"cpu": "2"}}, "default": {}}}})
+    assert set(config.run_config.resources) == {"__default__", "gpu", "default"}
