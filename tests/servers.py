@@ -49,13 +49,26 @@ def start(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None =
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
+    """The process and every process of its group (``start`` gives each its own), whatever the parent's
+    state: when `airflow standalone` exits on its own, its scheduler, API server, triggerer and workers
+    live on in its group."""
+    for sig, patience in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        if _group_gone(proc, patience):
+            return
+
+
+def _group_gone(proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()  # the parent is ours to reap: a zombie would keep its group alive
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @dataclass
