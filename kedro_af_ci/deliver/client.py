@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -92,6 +93,21 @@ def log_lines(content: Any) -> list[str]:
         line for entry in content or [] for line in _entry_lines(entry)]
     # Airflow folds its own log sections with ::group:: markers: not part of what the task said
     return [line for line in lines if line.strip() and not line.startswith(("::group::", "::endgroup::"))]
+
+
+# a line a traceback ends with: ModuleNotFoundError: ..., kedro.io.core.DatasetError: ..., SystemExit: 1
+_EXCEPTION_LINE = re.compile(r"\s*(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::|\s*$)")
+MAX_CAUSES = 5
+
+
+def tail_with_causes(lines: list[str], count: int) -> list[str]:
+    """The last ``count`` lines, after the exception lines above them: a chained traceback prints its cause
+    first (the ModuleNotFoundError under Kedro's "An error occurred while importing" ImportError), and a
+    long second traceback pushes it out of any tail."""
+    tail = lines[-count:]
+    causes = dict.fromkeys(line.strip() for line in lines[:-count] if _EXCEPTION_LINE.match(line))
+    earlier = [f"(earlier) {line}" for line in causes if line not in {t.strip() for t in tail}]
+    return [*earlier[-MAX_CAUSES:], *tail]
 
 
 def _entry_lines(entry: Any) -> list[str]:
@@ -384,7 +400,7 @@ class AirflowClient:
             data = response.json()
         except ValueError:  # a plain-text log
             data = {"content": response.text}
-        return log_lines(data.get("content") if isinstance(data, dict) else None)[-lines:]
+        return tail_with_causes(log_lines(data.get("content") if isinstance(data, dict) else None), lines)
 
     def list_dags(self, tags: list[str] | None = None) -> list[DagInfo]:
         params = {"tags": tags} if tags else {}

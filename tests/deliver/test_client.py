@@ -296,3 +296,31 @@ def test_a_tls_failure_is_not_retried(tmp_path, sleeps):
         assert sleeps == []
     finally:
         server.close()
+
+
+KEDRO_IMPORT_FAILURE = """\
+[2026-12-06 10:00:01] INFO - Running: kedro run --env docker --pipeline reporting --nodes compare_node
+Traceback (most recent call last):
+  File "/home/kedro/src/spaceflights/pipelines/reporting/nodes.py", line 3, in <module>
+    import plotly.express as px
+ModuleNotFoundError: No module named 'plotly'
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+""" + "".join(f'  File "/opt/venv/lib/python3.11/site-packages/kedro/framework/project/__init__.py", line {n}, in f{n}\n'
+              f"    frame_{n}()\n" for n in range(30)) + \
+    "ImportError: An error occurred while importing the 'spaceflights.pipelines.reporting' module.\n"
+
+
+def test_a_failed_tasks_tail_keeps_the_cause_a_chained_traceback_printed_first():
+    """Before: the 20-line tail ended at Kedro's ImportError; the ModuleNotFoundError saying what was missing
+    was only in Airflow's UI."""
+    from kedro_af_ci.deliver.client import log_lines, tail_with_causes
+
+    lines = log_lines(KEDRO_IMPORT_FAILURE)
+    assert not any("No module named" in line for line in lines[-20:])  # what a plain tail showed
+    tail = tail_with_causes(lines, 20)
+    assert tail[0] == "(earlier) ModuleNotFoundError: No module named 'plotly'"
+    assert tail[1:] == lines[-20:] and len(tail) == 21
+    assert tail_with_causes(lines[-20:], 20) == lines[-20:]  # nothing above it: the tail as it was
