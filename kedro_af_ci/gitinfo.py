@@ -26,7 +26,7 @@ class GitInfo:
     commit_id: str
     branch_name: str
     dirty: bool = False
-    source: str = "git"  # where the values came from: git, ci, none
+    source: str = "git"  # where the values came from: git, ci, unborn (a branch, no commit yet), none
     repository: str | None = None  # owner/name as the CI names it (GITHUB_REPOSITORY, CI_PROJECT_PATH)
 
 
@@ -58,6 +58,14 @@ def default_branch(environ: Mapping[str, str]) -> str:
             if isinstance(found, str) and found:
                 return found
     return "main"
+
+
+def _unborn_branch(path: str | Path, pinned: Path | None) -> str | None:
+    """The branch of a repository that has no commit yet (``git init`` done, nothing committed)."""
+    try:
+        return git(path, "symbolic-ref", "--quiet", "--short", "HEAD", checkout=pinned) or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _ci_repository(environ: Mapping[str, str]) -> str | None:
@@ -183,6 +191,11 @@ def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
     except (OSError, ValueError, subprocess.SubprocessError) as exc:  # no git, not a repository, no commit
         log.debug("git information unavailable at %s: %s", path, exc)
     ci_commit, ci_branch = _ci_commit(environ), _ci_branch(environ)
+    unborn = None if ci_commit or ci_branch else _unborn_branch(path, pinned)
+    if unborn:  # a repository before its first commit: the branch is known, the commit not yet
+        log.warning("no commit yet in the repository at %s: the branch is %s, and ${commit_id} takes its default "
+                    "until the first commit (the image tag and the DAG's commit)", path, unborn)
+        return GitInfo(UNKNOWN_COMMIT, unborn, source="unborn", repository=_ci_repository(environ))
     if ci_commit or ci_branch:
         return GitInfo(ci_commit or UNKNOWN_COMMIT, ci_branch or UNKNOWN_BRANCH, source="ci",
                        repository=_ci_repository(environ))

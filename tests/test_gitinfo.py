@@ -102,3 +102,20 @@ def test_inits_release_lookup_goes_through_the_hardened_git(tmp_path, monkeypatc
     assert chosen in listed.stdout  # the attack works with plain git
     monkeypatch.chdir(project)
     assert action_commit(timeout=5) != chosen  # GitHub is out of reach here: None, never the attacker's
+
+
+def test_before_the_first_commit_each_branch_is_its_own(tmp_path, caplog):
+    """Before: with no commit, every branch was "unknown" (one DAG, <package>-local, for all of them) and
+    only a debug line said so; delete-pipeline --branch B then met branch:unknown."""
+    from conftest import make_config
+
+    for branch in ("feature/a", "feature/b"):
+        repo = tmp_path / branch.replace("/", "-")
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", branch)
+        info = read_git_info(repo, environ={})
+        assert (info.branch_name, info.commit_id, info.source) == (branch, "unknown", "unborn")
+        config = make_config(repo, {"image": "app:${commit_id|latest}", "run_name": "app-${branch_name|local}"},
+                             git_info=info)
+        assert (config.run_config.run_name, config.run_config.image) == (f"app-{branch}", "app:latest")
+    assert "no commit yet in the repository" in caplog.text

@@ -45,8 +45,10 @@ class Substitution:
         return None
 
     def _unknown_git(self, name: str) -> bool:
-        return (name.lower() in GIT_NAMES and ENV_PREFIX + name.upper() not in self.environ
-                and self._git_info().source == "none")
+        if name.lower() not in GIT_NAMES or ENV_PREFIX + name.upper() in self.environ:
+            return False
+        source = self._git_info().source
+        return source == "none" or (source == "unborn" and name.lower() == "commit_id")
 
     def _value(self, body: str, key: str) -> str:
         """The value of one ``${body}``."""
