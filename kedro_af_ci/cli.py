@@ -394,6 +394,10 @@ def prune(opts: Options, branches_file, remote, older_than, yes, output, force, 
     from .plan.model import BRANCH_TAG, owner_tag
 
     config, git, _ = _dag_of(opts, None)
+    if git.repository is None:
+        raise ConfigError("prune keeps to this repository's DAGs, and nothing names this repository: add its "
+                          "remote (git remote add origin URL), or set GITHUB_REPOSITORY or CI_PROJECT_PATH",
+                          key="repository")
     client = _client(host, config.host, insecure)
     existing = _existing_branches(opts.project_path, branches_file, remote)
     found = stale_dags(client, existing, repository=git.repository, older_than_days=older_than)

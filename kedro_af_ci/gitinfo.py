@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -58,6 +59,24 @@ def default_branch(environ: Mapping[str, str]) -> str:
             if isinstance(found, str) and found:
                 return found
     return "main"
+
+
+def _remote_repository(path: str | Path, pinned: Path | None) -> str | None:
+    """``owner/name`` (GitLab: ``group/sub/name``) of the ``origin`` remote's URL, as CI names the repository:
+    DAGs deployed from a laptop say whose they are too (``prune`` keeps to them). Only the URL's path is kept,
+    never a credential in it."""
+    try:
+        url = git(path, "remote", "get-url", "origin", checkout=pinned)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if "://" in url:
+        location = url.split("://", 1)[1].split("/", 1)[1] if "/" in url.split("://", 1)[1] else ""
+    elif re.match(r"[^/]+:", url):  # scp form: git@host:owner/name.git
+        location = url.split(":", 1)[1]
+    else:  # a local path: no repository host names it
+        return None
+    name = location.strip("/").removesuffix(".git").strip("/")
+    return name if re.fullmatch(r"[\w.-]+(/[\w.-]+)+", name) else None
 
 
 def _unborn_branch(path: str | Path, pinned: Path | None) -> str | None:
@@ -187,7 +206,7 @@ def read_git_info(path: str | Path, environ: Mapping[str, str] | None = None,
             log.warning("the git working tree at %s has uncommitted changes; commit_id %s does "
                         "not describe them", top, commit[:12])
         return GitInfo(commit_id=commit, branch_name=branch, dirty=dirty, source="git",
-                       repository=_ci_repository(environ))
+                       repository=_ci_repository(environ) or _remote_repository(path, pinned))
     except (OSError, ValueError, subprocess.SubprocessError) as exc:  # no git, not a repository, no commit
         log.debug("git information unavailable at %s: %s", path, exc)
     ci_commit, ci_branch = _ci_commit(environ), _ci_branch(environ)

@@ -119,3 +119,30 @@ def test_before_the_first_commit_each_branch_is_its_own(tmp_path, caplog):
                              git_info=info)
         assert (config.run_config.run_name, config.run_config.image) == (f"app-{branch}", "app:latest")
     assert "no commit yet in the repository" in caplog.text
+
+
+def test_outside_ci_the_repository_is_the_origin_remotes(tmp_path):
+    """DAGs deployed from a laptop carry the repository too, as CI names it: prune keeps to them."""
+    (tmp_path / "f.txt").write_text("x")
+    make_repo(tmp_path)
+    assert read_git_info(tmp_path, environ={}).repository is None  # no remote: nothing names it
+    for url, expected in (("https://x-token:s3cr3t@github.com/acme/spaceflights.git", "acme/spaceflights"),
+                          ("git@gitlab.example.com:group/sub/spaceflights.git", "group/sub/spaceflights"),
+                          ("ssh://git@github.com/acme/spaceflights", "acme/spaceflights"),
+                          ("/srv/git/spaceflights.git", None)):
+        git(tmp_path, "remote", "remove", "origin") if "origin" in git(tmp_path, "remote").split() else None
+        git(tmp_path, "remote", "add", "origin", url)
+        info = read_git_info(tmp_path, environ={})
+        assert info.repository == expected and "s3cr3t" not in repr(info), url  # the URL's path, never its login
+    assert read_git_info(tmp_path, environ={"GITHUB_REPOSITORY": "ci/named"}).repository == "ci/named"
+
+
+def test_prune_refuses_when_nothing_names_the_repository(tmp_path):
+    """Before: outside CI the filter was `no repository tag`, so project A's prune listed, and with --yes
+    deleted, project B's DAGs deployed from another laptop."""
+    from conftest import copy_example, run_cli
+
+    project = copy_example(tmp_path / "spaceflights")
+    make_repo(project)
+    result = run_cli("--project-path", str(project), "prune", "--branches", "/dev/null")
+    assert result.returncode == 3 and "nothing names this repository" in result.stderr
