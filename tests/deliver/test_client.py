@@ -308,7 +308,7 @@ ModuleNotFoundError: No module named 'plotly'
 The above exception was the direct cause of the following exception:
 
 Traceback (most recent call last):
-""" + "".join(f'  File "/opt/venv/lib/python3.11/site-packages/kedro/framework/project/__init__.py", line {n}, in f{n}\n'
+""" + "".join(f'  File "/opt/venv/lib/python3.11/site-packages/kedro/framework/project.py", line {n}, in f{n}\n'
               f"    frame_{n}()\n" for n in range(30)) + \
     "ImportError: An error occurred while importing the 'spaceflights.pipelines.reporting' module.\n"
 
