@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 
 from ..errors import BuildError, ConfigError
 from ..gitinfo import GitInfo
@@ -22,7 +21,6 @@ from . import steps
 from .package import FOLDER, IMAGE, read_package, write_package
 from .steps import RunContext
 
-log = logging.getLogger("kedro_af_ci")
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_V1 = "application/vnd.docker.container.image.v1+json"
 LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
