@@ -138,7 +138,6 @@ def action_commit(timeout: float = 10) -> str | None:
     return shas.get(tag + "^{}") or shas.get(tag)
 
 
-TOPOLOGIES = ("isolated", "trusted-deployer")
 # GitHub, by topology (README, "Security model"): each workflow and the environment it runs in ("" for none)
 GITHUB_WORKFLOWS = {
     "isolated": (("kedro-airflow-k8s-push.yml", "preview"), ("kedro-airflow-k8s-default-branch.yml", "production"),

@@ -69,13 +69,19 @@ def test_the_inputs_table_matches_action_yml():
         assert f"`{output}`" in readme
 
 
+def example_without_config(root, branch: str = "main"):
+    """The example project in a git repository at ``root``, without the config `init` writes."""
+    project = copy_example(root / "spaceflights")
+    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
+    make_repo(root, branch=branch)
+    return project
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """`init` with both CI templates, in a repository whose Kedro project sits in a sub-folder."""
     root = tmp_path_factory.mktemp("init-repo")
-    project = copy_example(root / "spaceflights")
-    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
-    make_repo(root)
+    example_without_config(root)
     results = {}
     for cloud in ("gcp", "aws", "none"):
         target = tmp_path_factory.mktemp(f"init-{cloud}")
@@ -240,9 +246,7 @@ def test_init_says_what_each_environment_holds_and_names_productions_targets_for
 @pytest.fixture(scope="module")
 def trusted_deployer(tmp_path_factory):
     root = tmp_path_factory.mktemp("init-trusted")
-    project = copy_example(root / "spaceflights")
-    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
-    make_repo(root)
+    project = example_without_config(root)
     result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--output",
                      "gs://dags-bucket/dags", "--cloud", "gcp", "--with-github-actions", "--topology",
                      "trusted-deployer",
@@ -301,9 +305,7 @@ def test_the_cloud_is_the_one_the_image_and_the_dags_folder_are_on(image, output
 
 def test_init_logs_in_to_the_cloud_of_an_ecr_image_not_to_google(tmp_path):
     """Before: --cloud defaulted to gcp, so an ECR image and an s3:// folder got a workflow logging in to Google."""
-    project = copy_example(tmp_path / "spaceflights")
-    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
-    make_repo(tmp_path)
+    project = example_without_config(tmp_path)
     result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--output",
                      "s3://bucket/dags", "--image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app",
                      "--with-github-actions", "--action-sha", ACTION_SHA)
@@ -321,9 +323,7 @@ def test_init_logs_in_to_the_cloud_of_an_ecr_image_not_to_google(tmp_path):
 def test_init_deploys_production_from_the_repositorys_own_default_branch(tmp_path):
     """Before: main was written whatever the repository's default: on git's own default, master, production
     never deployed and every push ran as a preview."""
-    project = copy_example(tmp_path / "spaceflights")
-    (project / "conf" / "base" / "airflow-k8s.yaml").unlink()
-    make_repo(tmp_path, branch="master")
+    project = example_without_config(tmp_path, branch="master")
     result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--with-github-actions",
                      "--action-sha", ACTION_SHA)
     assert result.returncode == 0, result.stderr
