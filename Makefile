@@ -11,7 +11,7 @@ STAMP_TOOLS := .tools/.installed
 # every package of each environment pinned as it last passed the suite (make lock; docs/contributing.md)
 LOCK := requirements/lock
 
-.PHONY: demo test test-unit bench bench-quick bench-container lint fmt docs lock clean
+.PHONY: demo test test-unit bench bench-quick bench-container bench-k8s lint fmt docs lock clean
 
 # action-no-deps.txt: providers whose operators import without their dependencies, as in the action
 # image (the Spark provider's pyspark-client would make mlflow look for a Spark installation).
@@ -72,6 +72,11 @@ bench-quick:
 ## bench-container: action image size and layers, project image build + push, the action's cold start
 bench-container: $(STAMP) $(STAMP_TOOLS)
 	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/container.py $(BENCH_ARGS)
+
+## bench-k8s: the example on the single-node Kubernetes (scripts/k8s): one pod per node, grouped, deferrable,
+## against `kedro run` in one container; per-pod overhead and triggerer slots
+bench-k8s: $(STAMP) $(STAMP_TOOLS)
+	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/k8s.py $(BENCH_ARGS)
 
 ## lint: ruff, the layer contracts (import-linter), mypy, and the repository's own CI files
 lint: $(STAMP)

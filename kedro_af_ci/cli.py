@@ -232,8 +232,9 @@ def schedule(opts: Options, cron, output, image):
 @click.option("--wait-for-completion", "wait", is_flag=True, help="Wait for the run to end; exit 8 unless it succeeds.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True,
               help="Seconds to wait for the run to end.")
-@click.option("--version-timeout", type=click.FloatRange(min=1), default=660, show_default=True,
-              help="Seconds to wait for Airflow to load the uploaded version (covers the 300 s folder scan).")
+@click.option("--version-timeout", type=click.FloatRange(min=1), default=None,
+              help="Seconds to wait for Airflow to load the uploaded version, in full. Default: 660 (the 300 s "
+                   "folder scan, twice), or 120 s after Airflow 3 took a rescan and still lacks the file.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.1), default=10, show_default=True)
 @click.option("--run-id", help="Run id to use (default: derived from the DAG version and the time).")
 @_airflow_options
@@ -519,20 +520,23 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
     """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import check_host
     from .scaffold import (
+        COMPILED_DAGS_IGNORE,
         Targets,
         action_commit,
         cloud_of,
         default_branch_of,
         git_root,
+        ignore_compiled_dags,
         left_to_configure,
         plan_config,
         plan_project_image,
         plan_workflows,
+        spark_evidence,
         write_all,
     )
 
     try:
-        check_host(host)
+        host = check_host(host)
     except ValueError as exc:
         raise ConfigError(str(exc), key="host") from None
     if topology == "trusted-deployer" and gitlab:
@@ -565,6 +569,14 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
         echo(f"Wrote {path}")
     for path in kept:
         echo(f"Kept {path} (it exists; --force replaces it)")
+    dockerfile = opts.project_path / "Dockerfile"
+    if dockerfile in written and (spark := spark_evidence(opts.project_path)):
+        echo(f"Warning: this project runs Spark ({spark}), and the Dockerfile init wrote has no Java runtime, "
+             "which Spark needs in the image: install one (Debian: apt-get install -y --no-install-recommends "
+             "openjdk-17-jre-headless) or start FROM an image with Spark, unless run_config.spark runs the Spark "
+             "nodes elsewhere (Dataproc)", err=True)
+    if ignored := ignore_compiled_dags(opts.project_path):
+        echo(f"Added {COMPILED_DAGS_IGNORE} to {ignored}: compiled DAGs stay out of the repository")
     steps = left_to_configure(github=github, gitlab=gitlab, cloud=cloud, image=image, preview_image=preview_image,
                               production=Targets(host, dag_output, image), topology=topology)
     if steps:
@@ -607,6 +619,34 @@ def kedro_commands():
 
 
 kedro_commands.add_command(airflow_k8s)
+
+
+class _OutsideAProject(click.Group):
+    """Kedro's global commands (entry point kedro.global_commands): `airflow-k8s` only where Kedro finds no
+    project, to say where to run it; in a project the project command of the same name answers."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from kedro.utils import find_kedro_project
+
+        return [] if find_kedro_project(Path.cwd()) else ["airflow-k8s"]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return _not_in_a_project if cmd_name in self.list_commands(ctx) else None
+
+
+@click.command(name="airflow-k8s", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                                     "help_option_names": []})
+@click.pass_context
+def _not_in_a_project(ctx: click.Context) -> None:
+    """Says where `kedro airflow-k8s` runs."""
+    args = " ".join(ctx.args) or "COMMAND"
+    echo(f"Error: kedro airflow-k8s runs in a Kedro project, and {Path.cwd()} is not in one (no pyproject.toml "
+         f"with [tool.kedro] here or above). cd into your project, or from anywhere: "
+         f"kedro-af-ci --project-path PATH {args}", err=True)
+    ctx.exit(2)
+
+
+kedro_global_commands = _OutsideAProject(name="kedro-af-ci-global")
 
 
 _VERIFYING = {"compile", "upload-pipeline", "run-once", "schedule"}

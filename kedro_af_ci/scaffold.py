@@ -124,6 +124,19 @@ def plan_project_image(project_path: Path, project: dict[str, str]) -> list[Plan
     return planned
 
 
+_SPARK_SIGNS = (("requirements.txt", "pyspark"), ("src/requirements.txt", "pyspark"),
+                ("conf/base/catalog.yml", "spark."), ("conf/base/spark.yml", ""))
+
+
+def spark_evidence(project_path: Path) -> str | None:
+    """What says the project runs Spark (its image then needs a Java runtime, which init's Dockerfile lacks)."""
+    for name, sign in _SPARK_SIGNS:
+        path = project_path / name
+        if path.is_file() and sign in path.read_text(encoding="utf-8", errors="replace"):
+            return f"{name} mentions {sign}" if sign else f"{name} exists"
+    return None
+
+
 def action_commit(timeout: float = 10) -> str | None:
     """The commit of this version's release tag, asked of GitHub (``git ls-remote``); None offline."""
     from .gitinfo import git
@@ -240,6 +253,22 @@ def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | No
                      "(a registry the job token cannot write); scoped to review/*: AIRFLOW_HOST, KAF_DAGS_OUTPUT, "
                      f"AIRFLOW_API_TOKEN (the preview Airflow's) and KAF_DEPLOYMENT{deployment}")
     return steps
+
+
+COMPILED_DAGS_IGNORE = "/dag/"  # compile's default output (compiler.default_output): regenerated, never committed
+
+
+def ignore_compiled_dags(project_path: Path) -> Path | None:
+    """Add compile's output folder to the project's .gitignore (created when missing), so committing what
+    init wrote does not commit DAGs compiled on a laptop; the .gitignore changed, or None."""
+    path = project_path / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if any(line.strip() in ("dag", "dag/", "/dag", "/dag/") for line in text.splitlines()):
+        return None
+    separator = "" if not text or text.endswith("\n") else "\n"
+    atomic_write_text(path, f"{text}{separator}# DAGs compiled here (kedro airflow-k8s compile); CI compiles its own\n"
+                            f"{COMPILED_DAGS_IGNORE}\n")
+    return path
 
 
 def write_all(planned: list[PlannedFile], *, force: bool) -> tuple[list[Path], list[Path]]:

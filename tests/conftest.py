@@ -262,6 +262,29 @@ def docker_stack(tmp_path_factory):
     stack.stop()
 
 
+@pytest.fixture(scope="module")
+def k8s_cluster(docker_stack, tmp_path_factory):
+    """A real single-node Kubernetes (tests/kube.py) whose runtime pulls from the session's registry, with a
+    default StorageClass of `local` volumes; up for the module that uses it, so the rest of the suite does
+    not share the machine with it. Skipped where it cannot run, unless KAF_REQUIRE_K8S=1 (CI), which
+    makes that a failure."""
+    from kube import start_cluster, why_not_here
+
+    reason = why_not_here()
+    if reason is not None:
+        if os.environ.get("KAF_REQUIRE_K8S") == "1":
+            pytest.fail(f"KAF_REQUIRE_K8S=1 but no cluster can run here: {reason}")
+        pytest.skip(reason)
+    cluster = start_cluster(docker_stack.registry.host, tmp_path_factory.mktemp("k8s"))
+    try:
+        cluster.local_volumes(12)
+    except BaseException:
+        cluster.stop()
+        raise
+    yield cluster
+    cluster.stop()
+
+
 # Every credential the suite hands to the tool; the scan below finds none of them in what it wrote.
 SECRETS: set[str] = set()
 
@@ -349,7 +372,7 @@ UNIT_TIER = ("config/", "plan/", "policy/test_jinja.py", "policy/test_pod_securi
              "render/test_task_settings.py", "render/test_task_groups.py", "deliver/test_ownership.py",
              "deliver/test_answers.py", "deliver/test_client.py", "deliver/test_client_bounds.py",
              "deliver/test_registry.py", "test_bounded_yaml.py", "test_logsafe.py", "test_gitinfo.py",
-             "test_benchmarks.py", "image/", "action/test_records.py")
+             "test_benchmarks.py", "image/", "action/test_records.py", "test_hosts.py")
 
 
 def pytest_collection_modifyitems(config, items):

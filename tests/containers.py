@@ -241,12 +241,15 @@ def start_stack(folder: Path) -> DockerStack | None:
     engine = None if engine_up() else start_engine(folder)
     if engine is None and not engine_up():
         return None
+    registry = None
     try:
         base = base_images()
         registry = start_registry(folder)
         ref = action_image_ref()
         seconds = build_action_image(base, ref)
-    except BaseException:
+    except BaseException:  # what was started stops with the failure
+        if registry is not None:
+            stop(registry.proc)
         if engine is not None:
             stop(engine)
         raise

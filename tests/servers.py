@@ -94,7 +94,7 @@ with DAG("kaf_already_known", schedule=None, start_date=pendulum.datetime(2024, 
 """
 
 
-def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
+def start_airflow(base: Path, timeout: float = 240, extra_env: dict[str, str] | None = None) -> AirflowServer:
     """`airflow db migrate` + `airflow standalone` (SQLite, LocalExecutor), loopback only, with Airflow's
     DEFAULT dag-processor settings: a new file is found by a folder scan every 300 s, or at once when
     run-once asks (docs/architecture.md, "Run")."""
@@ -113,6 +113,7 @@ def start_airflow(base: Path, timeout: float = 240) -> AirflowServer:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         "KEDRO_DISABLE_TELEMETRY": "true",
+        **(extra_env or {}),
     }
     return _standalone(BIN, base, port, env, "/api/v2/monitor/health",
                        "simple_auth_manager_passwords.json.generated", lambda text: json.loads(text)["admin"],
@@ -142,7 +143,8 @@ def _standalone(bin_dir: Path, base: Path, port: int, env: dict, health: str, pa
     return AirflowServer(url=url, username="admin", password=password, dags_folder=dags, home=home, proc=proc)
 
 
-def start_airflow2(python: Path, base: Path, timeout: float = 300) -> AirflowServer:
+def start_airflow2(python: Path, base: Path, timeout: float = 300,
+                   extra_env: dict[str, str] | None = None) -> AirflowServer:
     """Airflow 2 `standalone` from another virtualenv (webserver + API v1 with basic auth)."""
     home, dags = base / "home", base / "dags"
     dags.mkdir(parents=True, exist_ok=True)
@@ -160,5 +162,6 @@ def start_airflow2(python: Path, base: Path, timeout: float = 300) -> AirflowSer
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
         "KEDRO_DISABLE_TELEMETRY": "true",
+        **(extra_env or {}),
     }
     return _standalone(bin_dir, base, port, env, "/health", "standalone_admin_password.txt", str.strip, timeout)

@@ -106,8 +106,40 @@ def test_init_writes_valid_config_and_keeps_it_after(project):
     again = run_cli("--project-path", str(project), "init", "https://other.example.com")
     assert again.returncode == 0 and f"Kept {path} (it exists; --force replaces it)" in again.stdout
     assert path.read_text() == text
-    bad = run_cli("--project-path", str(project), "init", "--force", "airflow.example.com")
+    bad = run_cli("--project-path", str(project), "init", "--force", "ftp://airflow.example.com")
     assert bad.returncode == 3 and "http(s) URL" in bad.stderr
+    bare = run_cli("--project-path", str(project), "init", "--force", "airflow.example.com", check=True)
+    assert "has no scheme: read as https://airflow.example.com" in bare.stderr
+    assert load_config(project, environ={}).host == "https://airflow.example.com"
+    path.write_text(text)
+
+
+def test_init_keeps_compiled_dags_out_of_git(project):
+    """Issue "Your own project", item 9: committing what init wrote must not commit dag/."""
+    import subprocess as sp
+
+    ignore = project / ".gitignore"
+    ignore.write_text(ignore.read_text().replace("dag/\n", ""))  # as a fresh `kedro new` project has it
+    before = ignore.read_text()
+    run_cli("--project-path", str(project), "compile", "--no-verify", check=True)
+    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", check=True)
+    assert f"Added /dag/ to {ignore}" in result.stdout
+    assert ignore.read_text().startswith(before) and ignore.read_text().endswith("/dag/\n")
+    ignored = sp.run(["git", "check-ignore", "-q", "dag/spaceflights.py"], cwd=project)
+    assert ignored.returncode == 0  # git itself ignores the compiled DAG
+    again = run_cli("--project-path", str(project), "init", "https://airflow.example.com", check=True)
+    assert "Added /dag/" not in again.stdout and ignore.read_text().count("/dag/") == 1
+
+
+def test_kedro_airflow_k8s_outside_a_project_says_where_to_run_it(tmp_path):
+    """Issue "Your own project", item 9: not Kedro's bare "No such command"."""
+    kedro = Path(sys.executable).with_name("kedro")
+    result = subprocess.run([str(kedro), "airflow-k8s", "compile", "-e", "prod"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"kedro airflow-k8s runs in a Kedro project, and {tmp_path} is not in one" in result.stderr
+    assert "kedro-af-ci --project-path PATH compile -e prod" in result.stderr
+    assert "No such command" not in result.stdout + result.stderr
 
 
 def test_kedro_plugin_entry_point(project):

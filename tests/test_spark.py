@@ -492,3 +492,22 @@ def test_cluster_init_scripts_follow_the_archive_rules(pyspark_project, pyspark_
                                               check=True).stdout.strip(), "main"))
     with pytest.raises(ConfigError, match=why):
         build_artifacts(plan, project)
+
+
+def test_init_warns_that_its_dockerfile_has_no_java_for_spark(tmp_path):
+    """Issue "Your own project", item 9: the Dockerfile init writes cannot run Spark nodes; init says so
+    where the project runs Spark, and only there."""
+    from conftest import copy_example, run_cli
+
+    project = tmp_path / "spaceflights_pyspark"
+    shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("__pycache__"))
+    make_repo(project)
+    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", check=True)
+    assert f"Wrote {project / 'Dockerfile'}" in result.stdout
+    assert "this project runs Spark (conf/base/catalog.yml mentions spark.)" in result.stderr
+    assert "no Java runtime" in result.stderr
+    plain = copy_example(tmp_path / "spaceflights")
+    (plain / "Dockerfile").unlink()
+    make_repo(plain)
+    quiet = run_cli("--project-path", str(plain), "init", "https://airflow.example.com", check=True)
+    assert f"Wrote {plain / 'Dockerfile'}" in quiet.stdout and "Java" not in quiet.stderr

@@ -146,7 +146,7 @@ class ActionInputs:
     run_once: bool
     wait: bool
     wait_timeout: float
-    version_timeout: float
+    version_timeout: float | None  # None: the default wait, cut short after a rescan (deliver/deploy.py)
     poll_interval: float
     schedule: str
     dry_run: bool
@@ -193,7 +193,7 @@ class ActionInputs:
             run_once=_bool("run-once", raw["run-once"]),
             wait=_bool("wait", raw["wait"]),
             wait_timeout=_number("wait-timeout", raw["wait-timeout"], 1),
-            version_timeout=_number("version-timeout", raw["version-timeout"], 1),
+            version_timeout=_number("version-timeout", raw["version-timeout"], 1) if raw["version-timeout"] else None,
             poll_interval=_number("poll-interval", raw["poll-interval"], 0.1),
             schedule=raw["schedule"],
             dry_run=_bool("dry-run", raw["dry-run"]),

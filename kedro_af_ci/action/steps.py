@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import logging
 import os
 import tempfile
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import BuildError, ConfigError, GraphError, KafError, RunFailed
+from ..hosts import is_loopback
 from ..image.docker import Docker, branch_tag, image_ref, registry_of, repository_of
 from .ci import Reporter
 from .inputs import ActionInputs
@@ -558,11 +558,7 @@ def _check_transport(host: str, insecure: bool) -> None:
     parts = urlsplit(host)
     if parts.scheme == "https" or insecure:
         return
-    name = (parts.hostname or "").lower()
-    loopback = name == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(name).is_loopback
-    if not loopback:
+    if not is_loopback(parts.hostname or ""):
         raise ConfigError(f"plain http to {parts.hostname} would send the Airflow credentials in clear: use https "
                           "(or set insecure: true on a network you trust)", key="input airflow-host")
 

@@ -104,6 +104,10 @@ def check_host(value: str | None) -> str | None:
     """An http(s) URL without credentials, without its trailing slash."""
     if value is None:
         return None
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d+)?(/\S*)?", value):  # the predecessor took a bare host
+        log.warning("host %r has no scheme: read as https://%s; write it so (the token goes to https only, or to "
+                    "plain http on this machine)", value, value)
+        value = f"https://{value}"
     if not re.match(r"^https?://[^\s/$.?#][^\s]*\Z", value):
         raise ValueError(f"{value!r} is not an http(s) URL (include the scheme, e.g. https://airflow.example.com)")
     if "@" in urlsplit(value).netloc:  # never echo the value: it holds a secret

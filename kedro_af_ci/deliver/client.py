@@ -89,10 +89,32 @@ def run_within(seconds: float, call: Callable[[], T], what: str) -> T:
 
 def log_lines(content: Any) -> list[str]:
     """Log content as text lines: a string (API v1), or structured entries (API v2)."""
-    lines = content.splitlines() if isinstance(content, str) else [
+    lines = _without_pod_dumps(content.splitlines()) if isinstance(content, str) else [
         line for entry in content or [] for line in _entry_lines(entry)]
     # Airflow folds its own log sections with ::group:: markers: not part of what the task said
     return [line for line in lines if line.strip() and not line.startswith(("::group::", "::endgroup::"))]
+
+
+# KubernetesPodOperator's failure carries the whole V1Pod, hundreds of lines, after "remote_pod:"; the
+# pod's own output ([base] lines) and the exception's first line come before it (docs/architecture.md, "Run")
+_POD_DUMP = re.compile(r"^\s*remote_pod: \{")
+_LOG_RECORD = re.compile(r"^\[\d{4}-\d\d-\d\d")  # Airflow 2's text log: each record starts with its time
+
+
+def _without_pod_dumps(lines: list[str], entry_end: bool = False) -> list[str]:
+    """``lines`` without the pod dumps in them: a dump ends at the next record (Airflow 2's text), or with
+    the entry (``entry_end``: one structured entry of Airflow 3)."""
+    kept, dumping = [], False
+    for line in lines:
+        if _POD_DUMP.match(line):
+            dumping = True
+            kept.append("(the pod's description: in the task's log)")
+        elif dumping and (entry_end or not _LOG_RECORD.match(line)):
+            continue
+        else:
+            kept.append(line)
+            dumping = False
+    return kept
 
 
 # a line a traceback ends with: ModuleNotFoundError: ..., kedro.io.core.DatasetError: ..., SystemExit: 1
@@ -116,7 +138,8 @@ def _entry_lines(entry: Any) -> list[str]:
         return str(entry).splitlines()
     errors = [f"{error.get('exc_type', 'Error')}: {error.get('exc_value', '')}"
               for error in entry.get("error_detail") or [] if isinstance(error, dict)]
-    return str(entry.get("event", "")).splitlines() + errors
+    return _without_pod_dumps([line for text in (str(entry.get("event", "")), *errors) for line in text.splitlines()],
+                              entry_end=True)
 
 
 class RetryPolicy(Retry):

@@ -41,6 +41,13 @@ class RunOutcome:
     logs: dict[str, list[str]] = field(default_factory=dict)  # failed task -> the last lines of its log
 
 
+# run-once's wait for the uploaded version: the dag-processor's folder scan (300 s by default) twice, plus
+# time to parse; and how long after Airflow 3 took a rescan a file it still has not found means the output
+# is not its DAGs folder (a rescan finds a new file in seconds: docs/benchmarks.md)
+VERSION_TIMEOUT = 660.0
+RESCAN_GRACE = 120.0
+
+
 def make_run_id(content_tag: str, now: datetime | None = None) -> str:
     """Deterministic per invocation: the DAG version plus the invocation time."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
@@ -81,21 +88,37 @@ class Progress:
 
 def wait_for_version(client: AirflowClient, dag_id: str, content_tag: str, *, filename: str,
                      uploaded_at: float, timeout: float, poll: float, progress: Progress,
-                     clock: Callable[[], float] = time.monotonic) -> DagInfo:
-    """Poll until Airflow serves the DAG with ``content_tag``; fail fast on its import error."""
+                     rescan_grace: float | None = None, clock: Callable[[], float] = time.monotonic) -> DagInfo:
+    """Poll until Airflow serves the DAG with ``content_tag``; fail fast on its import error, and
+    ``rescan_grace`` seconds after Airflow 3 took a rescan (docs/architecture.md, "Run")."""
     deadline = clock() + timeout
-    reparse_asked = False
+    reparse_asked, rescanned_at = False, None
     while True:
         details = client.dag_details(dag_id)
         if details and content_tag in details.tags:
             return details
         progress.update(_waiting_for(details, dag_id, content_tag, filename))
-        reparse_asked = reparse_asked or _ask_reparse(client, details) or _ask_rescan(client, details)
+        if not reparse_asked:
+            answer = _ask_reparse(client, details) or _ask_rescan(client, details)
+            reparse_asked, rescanned_at = answer is not False, clock() if answer is True else None
         _raise_import_error(client, filename, uploaded_at)
+        if rescan_grace is not None and rescanned_at is not None and clock() - rescanned_at >= rescan_grace:
+            raise RunFailed(_not_found_after_rescan(details, dag_id, content_tag, filename, rescan_grace))
         if clock() >= deadline:
             raise RunFailed(f"Airflow did not load version {content_tag} of DAG {dag_id!r} within {timeout:.0f}s; "
                             "is the output location Airflow's DAGs folder?")
         time.sleep(poll)
+
+
+def _not_found_after_rescan(details: DagInfo | None, dag_id: str, content_tag: str, filename: str,
+                            grace: float) -> str:
+    kind = content_tag.split(":")[0] + ":"
+    versions = ", ".join(tag for tag in details.tags if tag.startswith(kind)) if details else ""
+    seen = f"still serves another version of {dag_id!r} ({versions or 'untagged'})" if details else \
+        f"has not found {filename}"
+    return (f"Airflow parsed its DAGs folder at this command's request {grace:.0f}s ago and {seen}: is the output "
+            "location the folder Airflow reads (its [core] dags_folder, or the bucket it syncs from)? If Airflow "
+            "is only slow to parse, pass --version-timeout (the version-timeout input): it is then waited in full.")
 
 
 def _waiting_for(details: DagInfo | None, dag_id: str, content_tag: str, filename: str) -> str:
@@ -112,9 +135,10 @@ def _ask_reparse(client: AirflowClient, details: DagInfo | None) -> bool:
     return client.reparse(token) if token else False
 
 
-def _ask_rescan(client: AirflowClient, details: DagInfo | None) -> bool:
+def _ask_rescan(client: AirflowClient, details: DagInfo | None) -> bool | None:
     """A new DAG file: ask Airflow 3 to parse a file it knows, which rescans the folder (docs/architecture.md,
-    "Run"). Best effort: without a known file or the right to parse it, the folder scan still comes."""
+    "Run"). Best effort: without a known file or the right to parse it, the folder scan still comes.
+    True: Airflow took it; False: nothing to ask with yet; None: refused (not asked again)."""
     if details is not None:
         return False
     try:
@@ -122,7 +146,7 @@ def _ask_rescan(client: AirflowClient, details: DagInfo | None) -> bool:
         return token is not None and client.reparse(token)
     except AirflowApiError as exc:
         log.debug("no rescan asked: %s", exc)
-        return True  # asked once is enough: the answer would not change
+        return None  # asked once is enough: the answer would not change
 
 
 def _raise_import_error(client: AirflowClient, filename: str, uploaded_at: float) -> None:
@@ -212,6 +236,7 @@ class DeployRequest:
     version_timeout: float  # for Airflow to load the uploaded version
     poll: float
     run_id: str | None = None  # default: make_run_id(content_tag)
+    rescan_grace: float | None = None  # fail this long after Airflow 3 took a rescan; None: wait version_timeout
     artifacts: Artifacts | None = None  # Spark artifacts, uploaded before the DAG
 
 
@@ -239,20 +264,23 @@ def deploy(client: AirflowClient, request: DeployRequest, *, progress: Progress 
     if on_uploaded:
         on_uploaded(uploaded.location)
     wait_for_version(client, request.dag_id, request.content_tag, filename=filename, uploaded_at=uploaded_at,
-                     timeout=request.version_timeout, poll=min(request.poll, 5), progress=progress)
+                     timeout=request.version_timeout, poll=min(request.poll, 5), progress=progress,
+                     rescan_grace=request.rescan_grace)
     progress.done()
     return trigger_and_wait(client, request.dag_id, request.run_id or make_run_id(request.content_tag),
                             wait=request.wait, timeout=request.timeout, poll=request.poll, progress=progress)
 
 
 def deploy_and_run(client: AirflowClient, source: str, dag_id: str, content_tag: str, destination: str, *,
-                   run_id: str | None = None, wait: bool, timeout: float, version_timeout: float,
+                   run_id: str | None = None, wait: bool, timeout: float, version_timeout: float | None,
                    poll: float, progress: Progress | None = None,
                    on_uploaded: Callable[[str], None] | None = None, artifacts=None) -> RunOutcome:
-    """The former call form of :func:`deploy`, kept while the CLI and the action move to DeployRequest."""
+    """The former call form of :func:`deploy`, kept while the CLI and the action move to DeployRequest.
+    ``version_timeout`` None: the default wait, cut short RESCAN_GRACE after Airflow took a rescan."""
     request = DeployRequest(source=source, dag_id=dag_id, content_tag=content_tag, destination=destination,
-                            wait=wait, timeout=timeout, version_timeout=version_timeout, poll=poll, run_id=run_id,
-                            artifacts=artifacts)
+                            wait=wait, timeout=timeout, version_timeout=version_timeout or VERSION_TIMEOUT, poll=poll,
+                            run_id=run_id, artifacts=artifacts,
+                            rescan_grace=RESCAN_GRACE if version_timeout is None else None)
     return deploy(client, request, progress=progress, on_uploaded=on_uploaded)
 
 

@@ -12,7 +12,6 @@ error: the DAG is gone either way.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import requests
 from requests.auth import _basic_auth_str
 from requests.utils import parse_dict_header
 
+from ..hosts import registry_host_is_loopback
 from .client import origin, read_bounded
 
 MANIFEST_TYPES = ", ".join((
@@ -88,7 +88,7 @@ class Registry:
     def __init__(self, host: str, username: str = "", password: str = "", *, deadline: float | None = None,
                  actions: str = "pull,delete"):
         self.actions = actions  # what a Bearer token is asked for
-        self.base = f"{'http' if _loopback(host) else 'https'}://{host}"
+        self.base = f"{'http' if registry_host_is_loopback(host) else 'https'}://{host}"
         self._login = (username, password) if username and password else None
         self._auth: dict[str, str] = {}
         self._deadline = deadline if deadline is not None else time.monotonic() + DEADLINE
@@ -241,12 +241,3 @@ def _next_page(link: str) -> str | None:
     match = re.match(r'\s*<(/v2/[^>]*)>\s*;\s*rel="?next"?', link)
     return match.group(1) if match else None
 
-
-def _loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False

@@ -65,7 +65,8 @@ class DeploymentPolicy(StrictModel):
                     "decides which Kubernetes Secrets and claims a branch's pods can mount.")
     service_accounts: list[DnsSubdomain] = Field(
         default_factory=list, description="Service accounts the pods may run as (pod templates included); "
-                                          "none: the namespace's default account.")
+                                          "none: the namespace's default account. `default` (that account, "
+                                          "which every namespace has) is always allowed.")
     pod_security: PodSecurity = Field(
         default=PodSecurity.BASELINE, validate_default=True,
         description="The lowest Pod Security Standard a branch's pods are held to: a lower "
@@ -138,3 +139,11 @@ def policy_for(environ: Mapping[str, str] | None = None) -> DeploymentPolicy | N
     if not in_ci(environ):
         return None
     return load_policy(environ.get(ENV_VARIABLE, ""), source=ENV_VARIABLE)
+
+
+NAMESPACE_DEFAULT_ACCOUNT = "default"  # what pods run as when no account is named: naming it changes nothing
+
+
+def account_allowed(account: str, policy: DeploymentPolicy) -> bool:
+    """The pods may run as ``account`` (a config's service_account_name, or a pod template's)."""
+    return account == NAMESPACE_DEFAULT_ACCOUNT or account in policy.service_accounts

@@ -20,7 +20,7 @@ from ..airflow_template import AirflowTemplate, ConfigTemplate
 from ..errors import ConfigError
 from ..plan.model import DagPlan, SparkPlan
 from .jinja import TemplateRefused, read_template
-from .model import DeploymentPolicy
+from .model import DeploymentPolicy, account_allowed
 from .pod_security import laid_over, pod_security_problems
 
 FACTORY_KEY = "run_config.spark.operator_factory"
@@ -137,7 +137,7 @@ def _placement_problems(pod: dict, policy: DeploymentPolicy | None) -> list[str]
     metadata = pod.get("metadata") or {}
     problems = []
     account = spec.get("serviceAccountName") or spec.get("serviceAccount")
-    if account is not None and account not in policy.service_accounts:
+    if account is not None and not account_allowed(account, policy):
         problems.append(f"service account {account!r} is not allowed here: add it to deployment.service_accounts")
     namespace = metadata.get("namespace")
     if namespace is not None and namespace not in policy.namespaces:

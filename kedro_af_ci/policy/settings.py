@@ -17,7 +17,7 @@ from typing import Any
 from ..config import Execution, KubernetesSpark, PluginConfig, RunConfig, SparkConfig
 from ..errors import ConfigError
 from .jinja import RUN_VALUES
-from .model import DeploymentPolicy
+from .model import DeploymentPolicy, account_allowed
 
 # spark-submit settings that act where spark-submit runs (the Airflow worker, with its credentials and
 # files) rather than in the driver's image: the master and the submission's credentials, files read
@@ -112,7 +112,7 @@ def _kubernetes(run: _Narrowing, rc: RunConfig) -> dict[str, Any]:
         run.pick("run_config.namespace", rc.namespace, policy.namespaces, "deployment.namespaces")
     elif policy.namespaces:
         updates["namespace"] = policy.namespaces[0]
-    if rc.service_account_name is not None:
+    if rc.service_account_name is not None and not account_allowed(rc.service_account_name, policy):
         run.pick("run_config.service_account_name", rc.service_account_name, policy.service_accounts,
                  "deployment.service_accounts")
     return updates

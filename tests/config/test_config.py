@@ -153,7 +153,7 @@ def test_substituted_value_cannot_change_yaml_structure(tmp_path):
         ({"run_config": {"image": "a:1", "authentication": {"type": "Vars"}}}, "run_config.authentication",
          "params"),
         ({"hots": "x", "run_config": {"image": "a:1"}}, "hots", "did you mean 'host'"),
-        ({"host": "airflow.example.com", "run_config": {"image": "a:1"}}, "host", "http(s) URL"),
+        ({"host": "ftp://airflow.example.com", "run_config": {"image": "a:1"}}, "host", "http(s) URL"),
         ({"run_config": {"image": "a:1", "macro_params": ["ds;rm"]}}, "run_config.macro_params.0",
          "not a valid name"),
         ({"run_config": {"image": "a:1", "volume": {"owner": -1}}}, "run_config.volume.owner",
@@ -295,8 +295,9 @@ def test_a_trailing_line_break_is_not_a_valid_name(tmp_path, key, run_config):
 
 
 PREDECESSOR_SAMPLE = """\
-# what kedro-airflow-k8s's `init` wrote (its DEFAULT_CONFIG_TEMPLATE), values filled in
-host: https://airflow.example.com
+# what kedro-airflow-k8s 0.8's `init` wrote (its DEFAULT_CONFIG_TEMPLATE), values filled in, its optional
+# keys uncommented; the host as its README's `init` example gives it, without a scheme
+host: airflow.example.com
 output: gs://dags-bucket/dags
 run_config:
     image: europe-docker.pkg.dev/acme/ml/spaceflights:1
@@ -305,19 +306,31 @@ run_config:
     namespace: airflow
     experiment_name: spaceflights-experiment
     cron_expression: "@daily"
+    start_date: "20210721"
+    image_pull_secrets: my-registry-credentials
+    service_account_name: default
+    failure_handlers: []
     volume:
         storageclass: # default
         size: 1Gi
         skip_init: False
         owner: 0
         disabled: False
+    secrets:
+        -   deploy_type: "env"
+            deploy_target: "SQL_CONN"
+            secret: "airflow-secrets"
+            key: "sql_alchemy_conn"
+    macro_params: [ds]
+    variables_params: [env]
+    group_spark_nodes: True
 """
 
 
 def test_the_predecessors_sample_config_loads_unchanged(tmp_path, caplog):
     import logging
 
-    from conftest import build_pod, load_dag, make_graph
+    from conftest import FakeVariables, build_pod, load_dag, make_graph
 
     from kedro_af_ci.plan.build import build_plan
     from kedro_af_ci.render.dag import render_dag
@@ -327,11 +340,27 @@ def test_the_predecessors_sample_config_loads_unchanged(tmp_path, caplog):
         config = load_config(tmp_path, environ={}, git_info=GIT)
     assert config.run_config.startup_time == 900
     assert "run_config.startup_timeout is the former name of run_config.startup_time" in caplog.text
+    assert config.host == "https://airflow.example.com"  # never plain http: the token would travel in clear
+    assert "host 'airflow.example.com' has no scheme: read as https://airflow.example.com" in caplog.text
+
+    # in CI, `service_account_name: default` names what unset means: no deployment setting needed for it
+    from kedro_af_ci.policy.model import load_policy
+    from kedro_af_ci.policy.settings import narrow
+
+    deployment = "{namespaces: [airflow], airflow_variables: [env]}"
+    narrowed, _ = narrow(config, load_policy(deployment, source="KAF_DEPLOYMENT"))
+    assert narrowed.run_config.service_account_name == "default"
+    other = config.model_copy(update={"run_config": config.run_config.model_copy(
+        update={"service_account_name": "airflow-admin"})})
+    with pytest.raises(ConfigError, match="'airflow-admin' is not allowed here"):
+        narrow(other, load_policy(deployment, source="KAF_DEPLOYMENT"))
     plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GIT)
     assert plan.dag.dag_id == "spaceflights-experiment"  # run_name defaults to experiment_name, as in the seed
     dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     assert "experiment:spaceflights-experiment" in dag.tags
-    assert dag.get_task("a").startup_timeout_seconds == 900 and build_pod(dag.get_task("a")).spec is not None
+    pod = build_pod(dag.get_task("a"), var=FakeVariables({"env": "prod"}))
+    assert dag.get_task("a").startup_timeout_seconds == 900 and pod.spec.service_account_name == "default"
+    assert pod.spec.image_pull_secrets[0].name == "my-registry-credentials"
     both = dict(yaml.safe_load(PREDECESSOR_SAMPLE))
     both["run_config"]["startup_time"] = 5
     with pytest.raises(ConfigError, match="both startup_timeout and startup_time are set"):

@@ -57,7 +57,7 @@ CASES = [
     (GOOD + "  macro_params: ['ds}}']\n", "run_config.macro_params.0", "not a valid name"),
     (GOOD + "  grouping: by-magic\n", "run_config.grouping", "'none', 'memory', 'namespace' or 'tag'"),
     ("run_config:\n  image: repo/${missing_var}:1\n", "run_config.image", "KEDRO_CONFIG_MISSING_VAR"),
-    ("host: airflow.example.com\n" + GOOD, "host", "http(s) URL"),
+    ("host: ftp://airflow.example.com\n" + GOOD, "host", "http(s) URL"),
 ]
 
 

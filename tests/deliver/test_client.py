@@ -324,3 +324,36 @@ def test_a_failed_tasks_tail_keeps_the_cause_a_chained_traceback_printed_first()
     assert tail[0] == "(earlier) ModuleNotFoundError: No module named 'plotly'"
     assert tail[1:] == lines[-20:] and len(tail) == 21
     assert tail_with_causes(lines[-20:], 20) == lines[-20:]  # nothing above it: the tail as it was
+
+
+# KubernetesPodOperator's failure as Airflow 3 serves it: the pod's output, then the exception whose value
+# ends with the whole V1Pod (seen on the k8s tier's cluster, tests/k8s/test_cluster_runs.py)
+POD_DUMP = ("remote_pod: {'api_version': 'v1',\n" + "".join(f" 'field_{i}': {{'nested': None}},\n" for i in range(300))
+            + " 'status': {'phase': 'Failed'}}")
+KPO_FAILURE = [
+    {"event": "Pod has reached Failed phase before launch timeout"},
+    {"event": "[base] cp: preserving times for '/mnt/kedro-data-volume/.': Operation not permitted"},
+    {"event": "Deleting pod: data-volume-init-4jvy7joh"},
+    {"event": "Task failed with exception", "error_detail": [
+        {"exc_type": "AirflowException",
+         "exc_value": "Pod data-volume-init-4jvy7joh returned a failure.\n" + POD_DUMP}]},
+    {"event": "Marking task as FAILED."},
+]
+
+
+def test_a_pods_dump_does_not_push_its_output_out_of_the_tail():
+    from kedro_af_ci.deliver.client import log_lines, tail_with_causes
+
+    tail = tail_with_causes(log_lines(KPO_FAILURE), 20)
+    assert "[base] cp: preserving times for '/mnt/kedro-data-volume/.': Operation not permitted" in tail
+    assert "AirflowException: Pod data-volume-init-4jvy7joh returned a failure." in tail
+    assert tail[-1] == "Marking task as FAILED." and len(tail) == 7
+    assert not [line for line in tail if "field_" in line]
+
+    # the same in Airflow 2's text log: the dump ends where the next record starts
+    text = "\n".join(["[2026-12-06, 22:03:15 UTC] {pod_manager.py:1} INFO - [base] cp: denied",
+                      "[2026-12-06, 22:03:16 UTC] {taskinstance.py:2} ERROR - Task failed with exception",
+                      "airflow.exceptions.AirflowException: Pod p returned a failure.", *POD_DUMP.splitlines(),
+                      "[2026-12-06, 22:03:17 UTC] {taskinstance.py:3} INFO - Marking task as FAILED."])
+    lines = log_lines(text)
+    assert len(lines) == 5 and lines[-1].endswith("Marking task as FAILED.") and "[base] cp: denied" in lines[0]

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -209,3 +210,38 @@ def test_a_new_branch_runs_before_the_folder_scan_could_find_it(airflow_server, 
     triggered = datetime.fromisoformat(str(run.queued_at).replace("Z", "+00:00"))
     assert (triggered - uploaded).total_seconds() <= 30, (uploaded, triggered)
     assert (triggered - scanned_before).total_seconds() < int(refresh), "the periodic scan could have found it"
+
+
+def test_a_wrong_dags_folder_fails_soon_after_airflow_rescanned(airflow_server, tmp_path, monkeypatch):
+    """Issue "Your own project", item 7: the DAG written where Airflow does not look. Airflow 3 took the
+    rescan run-once asked for and still lacks the file: run-once says so RESCAN_GRACE later, not after the
+    full version-timeout; with --version-timeout given, that wait is taken in full (the former behaviour)."""
+    from kedro_af_ci.deliver import deploy as deploy_module
+    from kedro_af_ci.deliver.deploy import DeployRequest, deploy
+    from kedro_af_ci.errors import RunFailed
+
+    client = AirflowClient(airflow_server.url, Credentials(username="admin", password=airflow_server.password))
+    source = (airflow_server.dags_folder / "kaf_already_known.py").read_text().replace(
+        '"kaf_already_known"', '"kaf-wrong-folder"').replace('tags=["seeded"]', 'tags=["kaf_version:abc"]')
+    request = DeployRequest(source=source, dag_id="kaf-wrong-folder", content_tag="kaf_version:abc",
+                            destination=str(tmp_path), wait=False, timeout=60,
+                            version_timeout=25, poll=1, rescan_grace=5)
+    started = time.monotonic()
+    with pytest.raises(RunFailed) as failed:
+        deploy(client, request, progress=Progress(enabled_tty=False))
+    early = time.monotonic() - started
+    assert "parsed its DAGs folder at this command's request 5s ago and has not found kaf-wrong-folder.py" \
+        in str(failed.value)
+    assert early < 20, early
+
+    started = time.monotonic()
+    with pytest.raises(RunFailed, match="did not load version kaf_version:abc of DAG 'kaf-wrong-folder' within 25s"):
+        deploy(client, replace(request, rescan_grace=None), progress=Progress(enabled_tty=False))
+    assert time.monotonic() - started >= 25
+
+    # the CLI's and the action's default (no --version-timeout) is the one with the grace
+    seen = {}
+    monkeypatch.setattr(deploy_module, "deploy", lambda client, request, **kwargs: seen.setdefault("request", request))
+    deploy_module.deploy_and_run(client, source, "d", "kaf_version:abc", "x", wait=False, timeout=1,
+                                 version_timeout=None, poll=1)
+    assert (seen["request"].version_timeout, seen["request"].rescan_grace) == (660, 120)

@@ -97,6 +97,7 @@ def test_deferrable_pods_wait_in_the_triggerer(tmp_path):
     pods = [t for t in dag.tasks if type(t).__name__ == "KubernetesPodOperator"]
     assert {"train", "start_mlflow_run"} <= {t.task_id for t in pods}
     assert all(t.deferrable for t in pods)
+    assert {(t.poll_interval, t.startup_check_interval_seconds) for t in pods} == {(10, 10)}  # see DEFERRED_POLL
     assert "Deferrable: each pod's task hands its wait to Airflow's triggerer" in ast.get_docstring(
         ast.parse(rendered.source))
     plain = dag_of(tmp_path / "plain", {})

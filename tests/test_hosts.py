@@ -1,0 +1,27 @@
+"""The one rule for plain http (kedro_af_ci/hosts.py): this machine's loopback, in every spelling, and
+nothing that only looks like it."""
+
+from __future__ import annotations
+
+import pytest
+
+from kedro_af_ci.hosts import is_loopback, registry_host_is_loopback
+
+
+@pytest.mark.parametrize("name", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.8.9.10", "::1"])
+def test_loopback_names(name):
+    assert is_loopback(name)
+
+
+@pytest.mark.parametrize("name", ["localhost.example.com", "127.0.0.1.nip.io", "10.0.0.1", "0.0.0.0", "", "::",
+                                  "registry", "[::1]"])
+def test_what_only_looks_like_loopback(name):
+    assert not is_loopback(name)
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1:5000", True), ("localhost:5000", True), ("[::1]:5000", True), ("[::1]", True), ("localhost", True),
+    ("ghcr.io", False), ("registry.example.com:5000", False), ("127.0.0.1.nip.io:5000", False), ("[::2]:5000", False),
+])
+def test_registry_hosts(host, loopback):
+    assert registry_host_is_loopback(host) is loopback
