@@ -520,18 +520,15 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
     """Initializes configuration for the plugin (and optionally CI workflows)."""
     from .config import check_host
     from .scaffold import (
-        COMPILED_DAGS_IGNORE,
         Targets,
         action_commit,
         cloud_of,
         default_branch_of,
         git_root,
-        ignore_compiled_dags,
         left_to_configure,
         plan_config,
         plan_project_image,
         plan_workflows,
-        spark_evidence,
         write_all,
     )
 
@@ -569,18 +566,24 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
         echo(f"Wrote {path}")
     for path in kept:
         echo(f"Kept {path} (it exists; --force replaces it)")
-    dockerfile = opts.project_path / "Dockerfile"
-    if dockerfile in written and (spark := spark_evidence(opts.project_path)):
-        echo(f"Warning: this project runs Spark ({spark}), and the Dockerfile init wrote has no Java runtime, "
-             "which Spark needs in the image: install one (Debian: apt-get install -y --no-install-recommends "
-             "openjdk-17-jre-headless) or start FROM an image with Spark, unless run_config.spark runs the Spark "
-             "nodes elsewhere (Dataproc)", err=True)
-    if ignored := ignore_compiled_dags(opts.project_path):
-        echo(f"Added {COMPILED_DAGS_IGNORE} to {ignored}: compiled DAGs stay out of the repository")
+    _after_init(opts.project_path, written)
     steps = left_to_configure(github=github, gitlab=gitlab, cloud=cloud, image=image, preview_image=preview_image,
                               production=Targets(host, dag_output, image), topology=topology)
     if steps:
         echo("Left to configure before the first push:\n" + "\n".join(f"  - {step}" for step in steps))
+
+
+def _after_init(project_path: Path, written: list[Path]) -> None:
+    """What init's files leave to the project: Java for Spark in the image, compiled DAGs out of git."""
+    from .scaffold import COMPILED_DAGS_IGNORE, ignore_compiled_dags, spark_evidence
+
+    if project_path / "Dockerfile" in written and (spark := spark_evidence(project_path)):
+        echo(f"Warning: this project runs Spark ({spark}), and the Dockerfile init wrote has no Java runtime, "
+             "which Spark needs in the image: install one (Debian: apt-get install -y --no-install-recommends "
+             "openjdk-17-jre-headless) or start FROM an image with Spark, unless run_config.spark runs the Spark "
+             "nodes elsewhere (Dataproc)", err=True)
+    if ignored := ignore_compiled_dags(project_path):
+        echo(f"Added {COMPILED_DAGS_IGNORE} to {ignored}: compiled DAGs stay out of the repository")
 
 
 def _check_cron_option(value: str | None) -> str | None:

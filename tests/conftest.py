@@ -372,7 +372,7 @@ UNIT_TIER = ("config/", "plan/", "policy/test_jinja.py", "policy/test_pod_securi
              "render/test_task_settings.py", "render/test_task_groups.py", "deliver/test_ownership.py",
              "deliver/test_answers.py", "deliver/test_client.py", "deliver/test_client_bounds.py",
              "deliver/test_registry.py", "test_bounded_yaml.py", "test_logsafe.py", "test_gitinfo.py",
-             "test_benchmarks.py", "image/", "action/test_records.py", "test_hosts.py")
+             "test_benchmarks.py", "image/", "action/test_records.py", "test_hosts.py", "test_imports.py")
 
 
 def pytest_collection_modifyitems(config, items):

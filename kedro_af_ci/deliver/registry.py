@@ -11,13 +11,13 @@ error: the DAG is gone either way.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import time
 from dataclasses import dataclass
 
 import requests
-from requests.auth import _basic_auth_str
 from requests.utils import parse_dict_header
 
 from ..hosts import registry_host_is_loopback
@@ -203,7 +203,7 @@ class Registry:
             return False
         scheme, _, params = challenge.partition(" ")
         if scheme.lower() == "basic":
-            self._auth = {"Authorization": _basic_auth_str(*self._login)}
+            self._auth = {"Authorization": _basic_auth(*self._login)}
             return True
         if scheme.lower() != "bearer":
             return False
@@ -213,7 +213,7 @@ class Registry:
             raise RegistryRefused("the registry's token service is not https: the login is not sent there")
         answer = self._request("GET", requests.Request("GET", realm, params={
             "service": fields.get("service") or "", "scope": f"repository:{repository}:{self.actions}"}).prepare().url
-            or realm, {"Authorization": _basic_auth_str(*self._login)})
+            or realm, {"Authorization": _basic_auth(*self._login)})
         _expect(answer, 200, "getting a token from the registry's token service")
         token = answer.json().get("token") or answer.json().get("access_token")
         if not isinstance(token, str) or not token:
@@ -241,3 +241,7 @@ def _next_page(link: str) -> str | None:
     match = re.match(r'\s*<(/v2/[^>]*)>\s*;\s*rel="?next"?', link)
     return match.group(1) if match else None
 
+
+def _basic_auth(username: str, password: str) -> str:
+    """HTTP Basic credentials (RFC 7617), UTF-8 encoded as Docker's own client sends them."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")

@@ -9,6 +9,7 @@ It runs where the extraction runs (the project image) and records only paths ins
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
@@ -49,18 +50,31 @@ def _folders(root: Path) -> list[list]:
     return found
 
 
+def _inside(prefix: str, path: object) -> str | None:
+    """``path`` relative to the folder ``prefix`` names (with its separator), or None outside it."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, str):
+        return None
+    full = os.path.abspath(path)
+    return full[len(prefix):].replace(os.sep, "/") if full.startswith(prefix) else None
+
+
+def _imported_under(prefix: str) -> set[str]:
+    """The files of the modules imported now that live under ``prefix``."""
+    found = set()
+    for module in list(sys.modules.values()):
+        relative = _inside(prefix, getattr(module, "__file__", None))
+        if relative is not None and os.path.isfile(prefix + relative):
+            found.add(relative)
+    return found
+
+
 @contextlib.contextmanager
 def recording(root: Path) -> Iterator[Trace]:
     """Record calls (a profile hook), opens (an audit hook) and imports under ``root``, relative to it."""
     trace, prefix, active = Trace(folders=_folders(root.resolve())), str(root.resolve()) + os.sep, [True]
-
-    def inside(path: object) -> str | None:
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not isinstance(path, str):
-            return None
-        full = os.path.abspath(path)
-        return full[len(prefix):].replace(os.sep, "/") if full.startswith(prefix) else None
+    inside = functools.partial(_inside, prefix)
 
     def profile(frame, event, arg):
         if event == "call":
@@ -89,8 +103,5 @@ def recording(root: Path) -> Iterator[Trace]:
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type]
         active[0] = False
-        for module in list(sys.modules.values()):
-            relative = inside(getattr(module, "__file__", None))
-            if relative is not None and os.path.isfile(prefix + relative):
-                trace.imported.add(relative)
+        trace.imported |= _imported_under(prefix)
         trace.opened = {path for path in trace.opened if os.path.isfile(prefix + path)}  # not a path hook's name

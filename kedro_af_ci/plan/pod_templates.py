@@ -29,6 +29,30 @@ _UNIQUE_MARK = "__kaf_unique_pod_name__"
 _PVC_MARK = "__kaf_pvc_name__"
 
 
+def _load_template(parked: str, key: str) -> Any:
+    """The template's YAML (its Jinja parked), bounded; a YAML error names its line and column."""
+    try:
+        return load_bounded(parked)
+    except YamlLimitError as exc:
+        raise ConfigError(f"the pod template: {exc}", key=key) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (template line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"invalid YAML in the pod template{where}: {getattr(exc, 'problem', exc)}", key=key) from None
+
+
+def _pod_of(data: Any, key: str) -> dict[str, Any]:
+    """A mapping describing a Pod, with its kind and apiVersion (the seed's samples say `type: Pod`)."""
+    if not isinstance(data, dict):
+        raise ConfigError("the pod template must be a YAML mapping describing a Pod", key=key)
+    kind = data.pop("type", None) or data.get("kind", "Pod")
+    if kind != "Pod":
+        raise ConfigError(f"the pod template describes a {kind!r}; expected a Pod", key=key)
+    data["kind"] = "Pod"
+    data.setdefault("apiVersion", "v1")
+    return data
+
+
 def parse_pod_template(text: str, key: str, pvc_name: str | None) -> dict[str, Any]:
     """Template text → pod dict (camelCase keys as in Kubernetes YAML) for ``pod_template_dict``."""
     text = _UNIQUE_NAME.sub(_UNIQUE_MARK, text)
@@ -45,21 +69,7 @@ def parse_pod_template(text: str, key: str, pvc_name: str | None) -> dict[str, A
     if leftover:
         raise ConfigError(f"{leftover.group(0)!r} looks like a Python f-string expression; templates are not "
                           "executed: use Jinja ({{ ... }}) for values Airflow fills in at run time", key=key)
-    try:
-        data = load_bounded(parked)
-    except YamlLimitError as exc:
-        raise ConfigError(f"the pod template: {exc}", key=key) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (template line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"invalid YAML in the pod template{where}: {getattr(exc, 'problem', exc)}", key=key) from None
-    if not isinstance(data, dict):
-        raise ConfigError("the pod template must be a YAML mapping describing a Pod", key=key)
-    kind = data.pop("type", None) or data.get("kind", "Pod")  # the seed's samples say `type: Pod`
-    if kind != "Pod":
-        raise ConfigError(f"the pod template describes a {kind!r}; expected a Pod", key=key)
-    data["kind"] = "Pod"
-    data.setdefault("apiVersion", "v1")
+    data = _pod_of(_load_template(parked, key), key)
 
     def restore(node: Any) -> Any:
         """Values holding Jinja become AirflowTemplate (Airflow renders them); every other string is

@@ -1,0 +1,42 @@
+"""The package imports no private name of another distribution (docs/contributing.md, "Checks"): a
+library's underscored names change without notice between its releases."""
+
+from __future__ import annotations
+
+import ast
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "kedro_af_ci"
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))  # __version__ is public
+
+
+def private_imports(source: str) -> list[str]:
+    """``from <another package> import _name`` and ``import <package>._module`` in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and \
+                not node.module.startswith(("kedro_af_ci", "__future__")):
+            found += [f"{node.module}.{a.name}" for a in node.names if _private(a.name)]
+            found += [node.module] if any(_private(part) for part in node.module.split(".")) else []
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names
+                      if not a.name.startswith("kedro_af_ci") and any(_private(p) for p in a.name.split(".")[1:])]
+    return found
+
+
+def test_no_private_name_of_another_package_is_imported():
+    found = {str(path.relative_to(ROOT)): names for path in sorted(PACKAGE.rglob("*.py"))
+             if (names := private_imports(path.read_text(encoding="utf-8")))}
+    assert found == {}
+
+
+def test_the_check_finds_each_form():
+    assert private_imports("from requests.auth import _basic_auth_str") == ["requests.auth._basic_auth_str"]
+    assert private_imports("from kedro.utils import _find_kedro_project") == ["kedro.utils._find_kedro_project"]
+    assert private_imports("from airflow._shared import x") == ["airflow._shared"]
+    assert private_imports("import kedro.framework._private") == ["kedro.framework._private"]
+    assert private_imports("from .x import _mine\nfrom kedro_af_ci.y import _ours\nfrom kedro import __version__") == []
