@@ -40,3 +40,25 @@ def test_the_check_finds_each_form():
     assert private_imports("from airflow._shared import x") == ["airflow._shared"]
     assert private_imports("import kedro.framework._private") == ["kedro.framework._private"]
     assert private_imports("from .x import _mine\nfrom kedro_af_ci.y import _ours\nfrom kedro import __version__") == []
+
+
+# modules outside the stages on purpose: they run where the package's layering does not reach
+OUTSIDE_THE_STAGES = {
+    "kedro_hooks": "a Kedro hook entry point, loaded by Kedro inside the project",
+    "mlflow_run": "copied into the DAG and run in the project image (standard library and mlflow only)",
+}
+
+
+def test_every_module_is_in_the_stages_contract():
+    """A new module is placed in .importlinter's layers (docs/architecture.md, "Layout"), or named above
+    with the reason: an unlisted module is one the layering contract silently does not check."""
+    import configparser
+
+    contracts = configparser.ConfigParser()
+    contracts.read(ROOT / ".importlinter")
+    layers = contracts["importlinter:contract:stages"]["layers"]
+    listed = {name.removeprefix("kedro_af_ci.") for name in layers.replace("|", " ").replace(":", " ").split()}
+    modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert (modules | packages) - listed - set(OUTSIDE_THE_STAGES) == set()
+    assert set(OUTSIDE_THE_STAGES) & listed == set()
