@@ -112,6 +112,7 @@ def test_example_runs_one_pod_per_node_through_the_runs_volume(setup):
     outputs = ("02_intermediate/preprocessed_companies.pkl", "03_primary/model_input_table.csv",
                "08_reporting/model_comparison.csv")
     assert set(outputs) <= set(written), sorted(written)
+    assert "01_raw/companies.csv" in written  # data_volume_init copied the image's inputs in first
     for path in outputs:
         assert (written[path].st_uid, written[path].st_gid) == (IMAGE_USER, VOLUME_GROUP), path
 
