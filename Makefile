@@ -83,6 +83,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/python scripts/mypy_strict_ratchet.py
 	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck .github/workflows/*.yml
 	$(BIN)/zizmor --offline --no-progress .github/workflows
 	$(BIN)/hadolint --failure-threshold info Dockerfile
