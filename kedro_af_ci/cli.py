@@ -149,7 +149,8 @@ def _report_assets(plan) -> None:
 def _airflow_options(func):
     func = click.option("--host", help="Airflow base URL (default: host from the config).")(func)
     func = click.option("--insecure", is_flag=True,
-                        help="Do not verify the server's TLS certificate (AIRFLOW_CA_BUNDLE sets a CA file).")(func)
+                        help="Do not verify the server's TLS certificate (AIRFLOW_CA_BUNDLE sets a CA file), and "
+                             "allow the credentials over plain http to a host other than this machine.")(func)
     return func
 
 
@@ -317,7 +318,7 @@ def ui(opts: Options, open_dag, host, insecure):
 
     from .config import load_config
     from .errors import AirflowApiError
-    from .k8s_names import dag_id_of
+    from .kedro_project import project_dag_id
 
     config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source)
     client = _client(host, config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
@@ -327,9 +328,7 @@ def ui(opts: Options, open_dag, host, insecure):
         raise AirflowApiError(f"{exc}; nothing to open") from None
     url = client.host
     if open_dag:
-        rc = config.run_config
-        url = client.dag_url(dag_id_of(rc.run_name or rc.experiment_name
-                                         or project_identity(opts.project_path)["package_name"]))
+        url = client.dag_url(project_dag_id(config, opts.project_path))
     echo(url)
     with contextlib.suppress(webbrowser.Error):
         webbrowser.open_new_tab(url)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_example, make_repo, run_cli
+from conftest import copy_example, make_repo, run_cli, secret
 
 from kedro_af_ci.config import load_config
 from kedro_af_ci.errors import PreflightError
@@ -305,3 +305,12 @@ def test_no_command_leaves_a_temporary_folder_behind(example_repo, tmp_path):
         result = run_cli("--project-path", str(project), *args, env=env)
         assert (result.returncode == 0) == ("not there" not in name), (name, result.stderr[-2000:])
         assert sorted(p.name for p in scratch.iterdir()) == [], name
+
+
+def test_the_cli_sends_no_credential_over_plain_http_to_another_machine(project):
+    """The action's rule, now the CLI's too (kedro_af_ci/deliver/client.py, check_transport)."""
+    env = {"AIRFLOW_API_TOKEN": secret("tok-never-in-clear")}
+    refused = run_cli("--project-path", str(project), "list-pipelines", "--host", "http://airflow.example.com",
+                      env=env)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "plain http to airflow.example.com would send the Airflow credentials in clear" in refused.stderr

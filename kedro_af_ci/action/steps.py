@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ..errors import BuildError, ConfigError, GraphError, KafError, RunFailed
-from ..hosts import is_loopback
 from ..image.docker import Docker, branch_tag, image_ref, registry_of, repository_of
 from .ci import Reporter
 from .inputs import ActionInputs
@@ -547,20 +545,9 @@ def _client(ctx: RunContext, host: str | None, *, credentials: bool, **options):
         return None
     from ..deliver.client import airflow_client
 
-    if credentials:
-        _check_transport(host, ctx.inputs.insecure)
     environ = {**ctx.environ, "AIRFLOW_API_TOKEN": ctx.inputs.airflow_token}
-    return airflow_client(host, ctx.inputs.insecure, environ=environ, credentials=credentials, **options)
-
-
-def _check_transport(host: str, insecure: bool) -> None:
-    """Credentials travel over https, or plain http on this machine's loopback, or where insecure says so."""
-    parts = urlsplit(host)
-    if parts.scheme == "https" or insecure:
-        return
-    if not is_loopback(parts.hostname or ""):
-        raise ConfigError(f"plain http to {parts.hostname} would send the Airflow credentials in clear: use https "
-                          "(or set insecure: true on a network you trust)", key="input airflow-host")
+    return airflow_client(host, ctx.inputs.insecure, environ=environ, credentials=credentials,
+                          host_key="input airflow-host", **options)
 
 
 def write_dry_run(ctx: RunContext) -> None:

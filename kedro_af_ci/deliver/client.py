@@ -26,6 +26,7 @@ from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 
 from ..errors import AirflowApiError, ConfigError
+from ..hosts import is_loopback
 from ..redact import forms, redact
 from .answers import DagInfo, DagRunInfo, ImportErrorInfo, TaskInstanceInfo, kind
 
@@ -521,12 +522,25 @@ def _cause(exc: requests.RequestException) -> str:
 
 
 def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | None = None, credentials: bool = True,
-                   **options):
+                   host_key: str = "host", **options):
     """The Airflow client of the CLI and the container action: credentials from the environment
-    (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file)."""
+    (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file).
+    ``host_key`` names where the host came from, for the error of :func:`check_transport`."""
     environ = os.environ if environ is None else environ
     secrets = Credentials(token=environ.get("AIRFLOW_API_TOKEN") or None,
                           username=environ.get("AIRFLOW_USERNAME") or None,
                           password=environ.get("AIRFLOW_PASSWORD") or None) if credentials else Credentials()
+    if secrets.token or secrets.username or secrets.password:
+        check_transport(host, insecure, host_key)
     verify: bool | str = False if insecure else environ.get("AIRFLOW_CA_BUNDLE") or True
     return AirflowClient(host, secrets, verify=verify, **options)
+
+
+def check_transport(host: str, insecure: bool, host_key: str = "host") -> None:
+    """Credentials travel over https, or plain http to this machine's loopback, or where ``insecure`` says
+    so: the one rule for the CLI and the action (kedro_af_ci/hosts.py)."""
+    parts = urlsplit(host)
+    if parts.scheme == "https" or insecure or is_loopback(parts.hostname or ""):
+        return
+    raise ConfigError(f"plain http to {parts.hostname} would send the Airflow credentials in clear: use https "
+                      "(or --insecure, the insecure input, on a network you trust)", key=host_key)

@@ -357,3 +357,24 @@ def test_a_pods_dump_does_not_push_its_output_out_of_the_tail():
                       "[2026-12-06, 22:03:17 UTC] {taskinstance.py:3} INFO - Marking task as FAILED."])
     lines = log_lines(text)
     assert len(lines) == 5 and lines[-1].endswith("Marking task as FAILED.") and "[base] cp: denied" in lines[0]
+
+
+@pytest.mark.parametrize(("host", "insecure", "refused"), [
+    ("http://airflow.example.com", False, True), ("http://airflow.example.com", True, False),
+    ("http://127.0.0.1:8080", False, False), ("http://localhost:8080", False, False),
+    ("http://[::1]:8080", False, False), ("https://airflow.example.com", False, False),
+    ("http://127.0.0.1.nip.io", False, True),
+])
+def test_credentials_travel_over_https_or_to_this_machine(host, insecure, refused):
+    """The one rule for the CLI and the action (issue 36: the CLI lacked the action's refusal)."""
+    from kedro_af_ci.deliver.client import airflow_client
+    from kedro_af_ci.errors import ConfigError
+
+    with_token = {"AIRFLOW_API_TOKEN": "tok"}
+    if refused:
+        with pytest.raises(ConfigError, match="would send the Airflow credentials in clear") as info:
+            airflow_client(host, insecure, environ=with_token, host_key="--host")
+        assert info.value.key == "--host"
+    else:
+        assert airflow_client(host, insecure, environ=with_token).host
+    assert airflow_client(host, insecure, environ={}).host  # nothing to send: no refusal
