@@ -410,7 +410,7 @@ def _runner(ctx: RunContext) -> Runner:
     """Where the project's code runs: in the project image, else (opt-in) a cleaned child process."""
     from ..image.isolated import ChildRunner, ImageRunner
 
-    if ctx.image_runs:
+    if ctx.image_runs and ctx.docker is not None:  # image_runs says the engine is there
         return ImageRunner(ctx.docker, ctx.image, ctx.config.run_config.project_path)
     if not ctx.inputs.extract_without_docker:
         raise GraphError("no project image to read the pipeline graph in (no Docker engine, or execution local): "

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def _strip_credentials(catalog_conf: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _pattern_matcher(resolver: Any, catalog_conf: dict[str, Any]):
+def _pattern_matcher(resolver: Any, catalog_conf: dict[str, Any]) -> Callable[[str], Any]:
     """First user pattern matching a name, in Kedro's order; each pattern is compiled once (Kedro
     recompiles it for every dataset, a quarter of a second at 5000 nodes)."""
     try:
@@ -194,9 +195,9 @@ def _mlflow_info(loader: Any) -> MlflowInfo | None:
         return None
     if not isinstance(conf, dict):
         return None
-    server: dict = conf["server"] if isinstance(conf.get("server"), dict) else {}
-    tracking: dict = conf["tracking"] if isinstance(conf.get("tracking"), dict) else {}
-    experiment: dict = tracking["experiment"] if isinstance(tracking.get("experiment"), dict) else {}
+    server: dict[str, Any] = conf["server"] if isinstance(conf.get("server"), dict) else {}
+    tracking: dict[str, Any] = conf["tracking"] if isinstance(conf.get("tracking"), dict) else {}
+    experiment: dict[str, Any] = tracking["experiment"] if isinstance(tracking.get("experiment"), dict) else {}
     uri, name = server.get("mlflow_tracking_uri"), experiment.get("name")
     return MlflowInfo(tracking_uri=str(uri) if uri else None, experiment_name=str(name) if name else None,
                       installed=importlib.util.find_spec("mlflow") is not None)  # importing it takes a second

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 
 @dataclass
@@ -26,11 +28,11 @@ class Trace:
     imported: set[str] = field(default_factory=set)
     # [path, mode, uid, gid] of the project folder and each folder above it: who owns them in the built image,
     # which a code-only image's new layer must say again (image/code_layer.py, with_folders)
-    folders: list[list] = field(default_factory=list)
+    folders: list[list[Any]] = field(default_factory=list)
     # what ran that the hooks cannot see into: a process it started, or project code that replaced the hooks
     unseen: set[str] = field(default_factory=set)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"called": sorted([path, line] for path, line in self.called), "opened": sorted(self.opened),
                 "imported": sorted(self.imported), "folders": self.folders, "unseen": sorted(self.unseen)}
 
@@ -40,7 +42,7 @@ SPAWNS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spaw
           "pty.spawn")
 
 
-def _folders(root: Path) -> list[list]:
+def _folders(root: Path) -> list[list[Any]]:
     found = []
     for folder in (root, *root.parents):
         if folder == folder.parent:
@@ -76,13 +78,13 @@ def recording(root: Path) -> Iterator[Trace]:
     trace, prefix, active = Trace(folders=_folders(root.resolve())), str(root.resolve()) + os.sep, [True]
     inside = functools.partial(_inside, prefix)
 
-    def profile(frame, event, arg):
+    def profile(frame: FrameType, event: str, arg: object) -> None:
         if event == "call":
             code = frame.f_code
             if code.co_filename.startswith(prefix):
                 trace.called.add((inside(code.co_filename) or "", code.co_firstlineno))
 
-    def audit(event, args):
+    def audit(event: str, args: tuple[Any, ...]) -> None:
         if not active[0]:
             return
         if event == "open" and args:
@@ -101,7 +103,7 @@ def recording(root: Path) -> Iterator[Trace]:
         if sys.getprofile() is not profile:
             trace.unseen.add("the profile hook was replaced")
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         active[0] = False
         trace.imported |= _imported_under(prefix)
         trace.opened = {path for path in trace.opened if os.path.isfile(prefix + path)}  # not a path hook's name

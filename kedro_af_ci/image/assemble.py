@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .code_layer import CodeLayer
 
@@ -32,7 +33,7 @@ class Assembled:
     config: bytes
 
 
-def replace_code_layer(manifest: dict, config: dict, layer: CodeLayer, *, labels: dict[str, str],
+def replace_code_layer(manifest: dict[str, Any], config: dict[str, Any], layer: CodeLayer, *, labels: dict[str, str],
                        created_by: str, created: str) -> Assembled:
     """``manifest`` and ``config`` (the previous image's) with the top layer swapped for ``layer``."""
     media_type = manifest.get("mediaType") or MANIFEST_OCI

@@ -18,10 +18,14 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BuildError
 from .dockerfile import CodeCopy
 from .graph_inputs import LayerFile
+
+if TYPE_CHECKING:
+    from .docker import Docker
 
 MAX_LAYER = 2 * 2**30
 
@@ -41,7 +45,7 @@ class CodeLayer:
         return "sha256:" + hashlib.sha256(self.gzipped).hexdigest()
 
 
-def make_code_layer(docker, context: Path, copy: CodeCopy) -> CodeLayer:
+def make_code_layer(docker: Docker, context: Path, copy: CodeCopy) -> CodeLayer:
     """Docker's copy of ``context`` to ``copy.dest``, as a reproducible layer."""
     ref = f"kaf-code-layer:{uuid.uuid4().hex[:16]}"
     chown = f"--chown={copy.chown} " if copy.chown else ""

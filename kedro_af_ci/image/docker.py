@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import BuildError, ConfigError
 
@@ -84,7 +85,7 @@ def _without_notices(text: str) -> str:
 class Docker:
     executable: str = "docker"
     # around every docker command: its output is the branch's (a Dockerfile's RUN prints anything)
-    quarantine: Callable[[], contextlib.AbstractContextManager] = field(default=contextlib.nullcontext)
+    quarantine: Callable[[], contextlib.AbstractContextManager[Any]] = field(default=contextlib.nullcontext)
 
     @classmethod
     def find(cls) -> Docker | None:
@@ -92,7 +93,7 @@ class Docker:
         return cls(path) if path else None
 
     def _run(self, args: list[str], *, what: str, stdin: str | None = None, capture: bool = False,
-             timeout: float | None = None) -> subprocess.CompletedProcess:
+             timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         log.debug("docker %s", " ".join(args[:2]))
         try:
             # captured output is only ever shown escaped (in an error): no need to quarantine it
@@ -174,7 +175,7 @@ class Docker:
         self._succeeds(["image", "rm", "--force", ref], what=f"docker image rm of {ref}", timeout=60)
 
     def run_python(self, ref: str, script: str, args: list[str], *, workdir: str, env: dict[str, str],
-                   timeout: float = 900) -> subprocess.CompletedProcess:
+                   timeout: float = 900) -> subprocess.CompletedProcess[str]:
         """Run ``python - ARGS`` in the image, ``script`` on stdin, without network; the caller reads the result."""
         cmd = [self.executable, "run", "--rm", "-i", "--network", "none", "--entrypoint", "python",
                "--workdir", workdir]

@@ -7,9 +7,14 @@ the dependencies but not this tool, so the extraction modules travel to it (acti
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import GraphError
 from ..graph.model import PipelineGraph
 from .isolated import ImageRunner, Runner, run_job
+
+if TYPE_CHECKING:
+    from .docker import Docker
 
 
 def extract_with(runner: Runner, pipeline: str, env: str | None) -> PipelineGraph:
@@ -29,6 +34,6 @@ def extract_traced(runner: Runner, pipeline: str, env: str | None) -> tuple[Pipe
         raise GraphError(f"graph extraction in {runner.where} printed no valid graph: {exc}") from None
 
 
-def extract_in_image(docker, image: str, *, project_path: str, pipeline: str, env: str | None) -> PipelineGraph:
+def extract_in_image(docker: Docker, image: str, *, project_path: str, pipeline: str, env: str | None) -> PipelineGraph:
     return extract_with(ImageRunner(docker, image, project_path), pipeline, env)
 

@@ -22,6 +22,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MAX_ENTRIES = 100_000
 
@@ -42,7 +43,7 @@ class GraphInputs:
     opened: tuple[str, ...]
     modules: dict[str, tuple[str, ...]]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"opened": list(self.opened), "modules": {path: list(names) for path, names in self.modules.items()}}
 
     @classmethod

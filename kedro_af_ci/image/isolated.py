@@ -17,11 +17,15 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import BuildError
+
+if TYPE_CHECKING:
+    from .docker import Docker
 
 RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
@@ -92,7 +96,7 @@ class Runner(Protocol):
     @property
     def where(self) -> str: ...  # for messages: "image X", "a child process"
 
-    def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess: ...
+    def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess[str]: ...
 
 
 _QUIET = {"KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -102,7 +106,7 @@ _QUIET = {"KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PYTHONDONTWRI
 class ImageRunner:
     """``python -`` in the project image: no network, no mount, only the variables below."""
 
-    docker: Any  # image.docker.Docker
+    docker: Docker
     image: str
     workdir: str
 
@@ -110,7 +114,7 @@ class ImageRunner:
     def where(self) -> str:
         return f"image {self.image}"
 
-    def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess:
+    def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess[str]:
         return self.docker.run_python(self.image, script, args, workdir=self.workdir, env=_QUIET)
 
 
@@ -133,7 +137,7 @@ class ChildRunner:
     timeout: float = 900
     where: str = "a child process"
 
-    def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess:
+    def run(self, script: str, args: list[str]) -> subprocess.CompletedProcess[str]:
         try:
             return subprocess.run([sys.executable, "-P", "-", *args], input=script, text=True, capture_output=True,
                                   env=child_environment(), cwd=self.project, timeout=self.timeout)
@@ -141,7 +145,7 @@ class ChildRunner:
             raise BuildError(f"running the project's code in {self.where} failed: {exc}") from None
 
 
-def run_job(runner: Runner, job: str, request: dict[str, Any], error) -> Any:
+def run_job(runner: Runner, job: str, request: dict[str, Any], error: Callable[[str], Exception]) -> Any:
     """Run ``job`` ("graph" or "spark-factory") and return its JSON answer; ``error(message)`` makes
     the exception to raise (a GraphError or a ConfigError, as the caller's step)."""
     proc = runner.run(bootstrap_script(), [job, json.dumps(request)])

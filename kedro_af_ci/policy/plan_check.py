@@ -129,7 +129,7 @@ def _template_problems(plan: DagPlan, policy: DeploymentPolicy | None) -> list[t
     return problems
 
 
-def _placement_problems(pod: dict, policy: DeploymentPolicy | None) -> list[str]:
+def _placement_problems(pod: dict[str, Any], policy: DeploymentPolicy | None) -> list[str]:
     """CI: the template's service account and namespace, among the deployment's."""
     if policy is None:
         return []

@@ -23,8 +23,9 @@ from typing import Any
 
 from ..config.run import PodSecurity
 
+Pod = dict[str, Any]  # a pod, or any part of it, as Kubernetes' own camelCase mapping
 Problems = list[str]
-Control = Callable[[dict], Problems]
+Control = Callable[[Pod], Problems]
 
 # Capabilities: what a baseline container may add (the container runtimes' default set)
 BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -52,19 +53,19 @@ def problem(field: str, value: Any, level: str, control: str, allowed: str) -> s
     return f"{field} is {shown}: the {level} Pod Security Standard's {control} control allows {allowed}"
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> Pod:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def spec_of(pod: dict) -> dict:
+def spec_of(pod: Pod) -> Pod:
     return _dict(pod.get("spec"))
 
 
-def containers(pod: dict) -> Iterator[tuple[str, dict]]:
+def containers(pod: Pod) -> Iterator[tuple[str, Pod]]:
     """Every container of the pod with its field path (``spec.containers[base]``): the controls
     hold for init and ephemeral containers as for the others."""
     for kind in CONTAINER_KINDS:
@@ -73,7 +74,7 @@ def containers(pod: dict) -> Iterator[tuple[str, dict]]:
                 yield f"spec.{kind}[{container.get('name', index)}]", container
 
 
-def security_contexts(pod: dict) -> Iterator[tuple[str, dict]]:
+def security_contexts(pod: Pod) -> Iterator[tuple[str, Pod]]:
     """The pod's security context and each container's, with their paths (the pod-level fields a
     container also has are checked at both levels)."""
     yield "spec.securityContext", _dict(spec_of(pod).get("securityContext"))
@@ -81,7 +82,7 @@ def security_contexts(pod: dict) -> Iterator[tuple[str, dict]]:
         yield f"{path}.securityContext", _dict(container.get("securityContext"))
 
 
-def container_contexts(pod: dict) -> Iterator[tuple[str, dict]]:
+def container_contexts(pod: Pod) -> Iterator[tuple[str, Pod]]:
     """Each container's security context alone (fields a pod-level context does not have)."""
     for path, container in containers(pod):
         yield f"{path}.securityContext", _dict(container.get("securityContext"))
@@ -90,27 +91,27 @@ def container_contexts(pod: dict) -> Iterator[tuple[str, dict]]:
 # --- baseline: no known privilege escalation -------------------------------------------------------
 
 
-def host_process(pod: dict) -> Problems:
+def host_process(pod: Pod) -> Problems:
     """HostProcess: a Windows HostProcess container runs on the node itself, as its administrator."""
     return [problem(f"{path}.windowsOptions.hostProcess", value, "baseline", "HostProcess", UNSET_OR_FALSE)
             for path, context in security_contexts(pod)
             if (value := _dict(context.get("windowsOptions")).get("hostProcess")) not in (None, False)]
 
 
-def host_namespaces(pod: dict) -> Problems:
+def host_namespaces(pod: Pod) -> Problems:
     """Host Namespaces: the node's network, processes or IPC would be the pod's own."""
     spec = spec_of(pod)
     return [problem(f"spec.{flag}", spec[flag], "baseline", "Host Namespaces", UNSET_OR_FALSE)
             for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag) not in (None, False)]
 
 
-def privileged_containers(pod: dict) -> Problems:
+def privileged_containers(pod: Pod) -> Problems:
     """Privileged Containers: a privileged container has every device and capability of the node."""
     return [problem(f"{path}.privileged", value, "baseline", "Privileged Containers", UNSET_OR_FALSE)
             for path, context in container_contexts(pod) if (value := context.get("privileged")) not in (None, False)]
 
 
-def baseline_capabilities(pod: dict) -> Problems:
+def baseline_capabilities(pod: Pod) -> Problems:
     """Capabilities: beyond the runtime's default set, a capability (SYS_ADMIN…) reaches the kernel."""
     found = []
     for path, context in container_contexts(pod):
@@ -121,21 +122,21 @@ def baseline_capabilities(pod: dict) -> Problems:
     return found
 
 
-def host_path_volumes(pod: dict) -> Problems:
+def host_path_volumes(pod: Pod) -> Problems:
     """HostPath Volumes: a host path mounts the node's own files into the pod."""
     return [problem(f"spec.volumes[{volume.get('name')}].hostPath", volume["hostPath"], "baseline",
                     "HostPath Volumes", "no hostPath volume")
             for volume in _list(spec_of(pod).get("volumes")) if isinstance(volume, dict) and "hostPath" in volume]
 
 
-def host_ports(pod: dict) -> Problems:
+def host_ports(pod: Pod) -> Problems:
     """Host Ports: a host port listens on the node's own address."""
     return [problem(f"{path}.ports[{index}].hostPort", port["hostPort"], "baseline", "Host Ports", "0 or unset")
             for path, container in containers(pod) for index, port in enumerate(_list(container.get("ports")))
             if isinstance(port, dict) and port.get("hostPort") not in (None, 0)]
 
 
-def host_probes(pod: dict) -> Problems:
+def host_probes(pod: Pod) -> Problems:
     """Host Probes / Lifecycle Hooks (1.34): a probe or hook with a host makes the kubelet connect
     to any address for the pod, the node's own included."""
     handlers = ("livenessProbe", "readinessProbe", "startupProbe", "lifecycle.postStart", "lifecycle.preStop")
@@ -151,7 +152,7 @@ def host_probes(pod: dict) -> Problems:
     return found
 
 
-def apparmor(pod: dict) -> Problems:
+def apparmor(pod: Pod) -> Problems:
     """AppArmor: ``unconfined`` (annotation) or ``Unconfined`` (profile) lifts the runtime's AppArmor
     confinement; only the runtime's default or a profile loaded on the node is allowed."""
     annotations = _dict(_dict(pod.get("metadata")).get("annotations"))
@@ -166,7 +167,7 @@ def apparmor(pod: dict) -> Problems:
     return found
 
 
-def selinux(pod: dict) -> Problems:
+def selinux(pod: Pod) -> Problems:
     """SELinux: another type (spc_t…) lifts the container's confinement; a user or role chooses
     the node's own SELinux identities."""
     found = []
@@ -180,14 +181,14 @@ def selinux(pod: dict) -> Problems:
     return found
 
 
-def proc_mount(pod: dict) -> Problems:
+def proc_mount(pod: Pod) -> Problems:
     """/proc Mount Type: ``Unmasked`` shows the container the node's /proc without its masks."""
     return [problem(f"{path}.procMount", value, "baseline", "/proc Mount Type", "Default or unset")
             for path, context in container_contexts(pod)
             if (value := context.get("procMount")) not in (None, "Default")]
 
 
-def baseline_seccomp(pod: dict) -> Problems:
+def baseline_seccomp(pod: Pod) -> Problems:
     """Seccomp: ``Unconfined`` lets the container make any system call."""
     return [problem(f"{path}.seccompProfile.type", _dict(context["seccompProfile"]).get("type"), "baseline",
                     "Seccomp", "RuntimeDefault, Localhost or no seccompProfile")
@@ -195,7 +196,7 @@ def baseline_seccomp(pod: dict) -> Problems:
             and _dict(context["seccompProfile"]).get("type") not in CONFINED_PROFILES]
 
 
-def sysctls(pod: dict) -> Problems:
+def sysctls(pod: Pod) -> Problems:
     """Sysctls: beyond the safe set, a kernel setting is not isolated to the pod."""
     context = _dict(spec_of(pod).get("securityContext"))
     return [problem(f"spec.securityContext.sysctls[{index}].name", name, "baseline", "Sysctls",
@@ -207,7 +208,7 @@ def sysctls(pod: dict) -> Problems:
 # --- restricted: current hardening practice, on top of baseline ------------------------------------
 
 
-def volume_types(pod: dict) -> Problems:
+def volume_types(pod: Pod) -> Problems:
     """Volume Types: only volumes that reach no storage of the node's or the cloud's directly."""
     found = []
     for index, volume in enumerate(_list(spec_of(pod).get("volumes"))):
@@ -218,14 +219,14 @@ def volume_types(pod: dict) -> Problems:
     return found
 
 
-def privilege_escalation(pod: dict) -> Problems:
+def privilege_escalation(pod: Pod) -> Problems:
     """Privilege Escalation: set-user-ID programs could give a process more than its parent had."""
     return [problem(f"{path}.allowPrivilegeEscalation", context.get("allowPrivilegeEscalation"), "restricted",
                     "Privilege Escalation", "only false (on every container)")
             for path, context in container_contexts(pod) if context.get("allowPrivilegeEscalation") is not False]
 
 
-def run_as_non_root(pod: dict) -> Problems:
+def run_as_non_root(pod: Pod) -> Problems:
     """Running as Non-root: the kubelet refuses to start a container whose user would be root."""
     at_pod = _dict(spec_of(pod).get("securityContext")).get("runAsNonRoot")
     allowed = "true, on the pod or on every container (no container false)"
@@ -238,7 +239,7 @@ def run_as_non_root(pod: dict) -> Problems:
     return found
 
 
-def run_as_user(pod: dict) -> Problems:
+def run_as_user(pod: Pod) -> Problems:
     """Running as Non-root user: user id 0 is root, whatever the image says."""
     return [problem(f"{path}.runAsUser", value, "restricted", "Running as Non-root user",
                     "a user id other than 0, or unset")
@@ -246,7 +247,7 @@ def run_as_user(pod: dict) -> Problems:
             and (isinstance(value, bool) or not isinstance(value, int) or value == 0)]
 
 
-def restricted_seccomp(pod: dict) -> Problems:
+def restricted_seccomp(pod: Pod) -> Problems:
     """Seccomp: a profile must be set, the runtime's default or one on the node (baseline's check
     refuses the other types)."""
     at_pod = _dict(_dict(spec_of(pod).get("securityContext")).get("seccompProfile")).get("type")
@@ -257,7 +258,7 @@ def restricted_seccomp(pod: dict) -> Problems:
             for path, context in container_contexts(pod) if context.get("seccompProfile") is None]
 
 
-def restricted_capabilities(pod: dict) -> Problems:
+def restricted_capabilities(pod: Pod) -> Problems:
     """Capabilities: every capability dropped, NET_BIND_SERVICE alone added back."""
     found = []
     for path, context in container_contexts(pod):
@@ -279,12 +280,12 @@ CONTROLS: dict[PodSecurity, tuple[Control, ...]] = {
     PodSecurity.PRIVILEGED: (), PodSecurity.BASELINE: BASELINE, PodSecurity.RESTRICTED: BASELINE + RESTRICTED}
 
 
-def pod_security_problems(pod: dict, level: PodSecurity | str) -> Problems:
+def pod_security_problems(pod: Pod, level: PodSecurity | str) -> Problems:
     """Every field of ``pod`` outside the standard ``level`` (none for ``privileged``)."""
     return [found for control in CONTROLS[PodSecurity(level)] for found in control(pod)]
 
 
-def laid_over(pod: dict, pod_context: dict | None, container_context: dict | None) -> dict:
+def laid_over(pod: Pod, pod_context: Pod | None, container_context: Pod | None) -> Pod:
     """``pod`` with the security contexts the DAG gives every pod laid over it, leaf by leaf: the pod's
     context, and the first container's (the one the operator merges with its own). Airflow's merge
     replaces the template's context whole; checking what a deep merge would keep is never looser."""
@@ -299,7 +300,7 @@ def laid_over(pod: dict, pod_context: dict | None, container_context: dict | Non
     return {**pod, "spec": spec}
 
 
-def _merged(base: dict, over: dict) -> dict:
+def _merged(base: Pod, over: Pod) -> Pod:
     merged = dict(base)
     for key, value in over.items():
         merged[key] = _merged(_dict(base.get(key)), value) if isinstance(value, dict) else value

@@ -58,7 +58,7 @@ class _Narrowing:
                               f"{allowed!r} is ({setting})")
         return allowed
 
-    def pick(self, key: str, value: Any, allowed: list, setting: str) -> None:
+    def pick(self, key: str, value: Any, allowed: list[Any], setting: str) -> None:
         """One of a list of allowed values."""
         if value not in allowed:
             listed = ", ".join(str(a) for a in allowed) or "none"
@@ -139,7 +139,7 @@ def _task_settings(run: _Narrowing, rc: RunConfig) -> None:
             run.pick(f"run_config.resources.{name}.pool", profile.pool, run.policy.pools, "deployment.pools")
 
 
-def _docker(run: _Narrowing, rc: RunConfig):
+def _docker(run: _Narrowing, rc: RunConfig) -> Any:
     """The engine the worker drives, the credentials it pulls with, the network it puts containers on."""
     policy, docker = run.policy, rc.docker
     url = run.single("run_config.docker.url", docker.url, policy.docker_url, "deployment.docker_url")
