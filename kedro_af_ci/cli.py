@@ -40,6 +40,29 @@ class Options:
     graph_file: Path | None
     verbose: bool
     grouping: str | None = None
+    local: dict | None = None  # config overrides while `up`'s Airflow runs (outside CI): see _local_target
+
+
+# `up`'s Airflow by URL: its own login, used for it instead of the credentials the environment holds for
+# another Airflow (which never go there)
+_UP_LOGINS: dict[str, dict[str, str]] = {}
+
+
+def _local_target(project_path: Path) -> dict | None:
+    """Outside CI, while the Airflow `up` started for this project runs, commands deploy there: its host and
+    DAGs folder, the nodes run in its worker (`execution: local`), its login unless one is set; said on every
+    command. In CI never: where a DAG goes is the deployment's (docs/architecture.md, "Trust")."""
+    from .deliver.local_airflow import running
+    from .trust import in_ci
+
+    local = None if in_ci() else running(project_path)
+    if local is None:
+        return None
+    _UP_LOGINS[local.url] = local.credentials_env()
+    log.warning("deploying to the Airflow `up` started at %s (execution local); `down` stops it", local.url)
+    return {"host": local.url, "output": local.dags_folder,
+            "run_config": {"execution": "local", "project_path": str(project_path.resolve()),
+                           "volume": {"disabled": True}}}
 
 
 def echo(text: str, err: bool = False) -> None:
@@ -91,17 +114,33 @@ def _check_env_name(ctx, param, value):
 def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, grouping, verbose):
     """Compile Kedro pipelines to Airflow DAGs on Kubernetes, upload and run them."""
     setup_logging(verbose)
+    command = ctx.invoked_subcommand
+    local = _local_target(project_path) if command not in (None, "init", "up", "down", "export-graph") else None
     ctx.obj = Options(env=env, pipeline=pipeline, project_path=project_path, conf_source=conf_source,
-                      graph_file=graph_file, verbose=verbose, grouping=grouping)
+                      graph_file=graph_file, verbose=verbose, grouping=grouping, local=local)
 
 
 def _request(opts: Options, **kwargs):
     from .compiler import CompileRequest
     from .policy.model import policy_for
 
+    if opts.local:
+        kwargs["overrides"] = _deep_merged(opts.local, kwargs.get("overrides") or {})
     return CompileRequest(project_path=opts.project_path, env=opts.env, pipeline=opts.pipeline,
                           conf_source=opts.conf_source, graph_file=opts.graph_file, grouping=opts.grouping,
                           policy=policy_for(), **kwargs)
+
+
+def _deep_merged(base: dict, over: dict) -> dict:
+    return {**base, **{k: _deep_merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                       for k, v in over.items()}}
+
+
+def _load_config(opts: Options, **kwargs):
+    """The project's config as the command sees it (with `up`'s target while it runs)."""
+    from .config import load_config
+
+    return load_config(opts.project_path, opts.env, conf_source=opts.conf_source, overrides=opts.local, **kwargs)
 
 
 def _report_warnings(warnings) -> None:
@@ -172,6 +211,9 @@ def _client(option: str | None, config_host: str | None, insecure: bool, **optio
         raise ConfigError("no Airflow host: set host in airflow-k8s.yaml or pass --host", key="host")
     from .deliver.client import airflow_client
 
+    if host in _UP_LOGINS:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")} | _UP_LOGINS[host]
+        return airflow_client(host, insecure, environ=environ, **options)
     return airflow_client(host, insecure, **options)
 
 
@@ -302,9 +344,7 @@ def list_pipelines(opts: Options, host, insecure):
 
 
 def _config_host(opts: Options) -> str | None:
-    from .config import load_config
-
-    return load_config(opts.project_path, opts.env, conf_source=opts.conf_source).host
+    return _load_config(opts).host
 
 
 @airflow_k8s.command()
@@ -316,11 +356,10 @@ def ui(opts: Options, open_dag, host, insecure):
     """Open Apache Airflow UI in new browser tab."""
     import webbrowser
 
-    from .config import load_config
     from .errors import AirflowApiError
     from .kedro_project import project_dag_id
 
-    config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source)
+    config = _load_config(opts)
     client = _client(host, config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
     try:
         client.api  # noqa: B018 - the URL layout depends on the Airflow version
@@ -441,7 +480,6 @@ def _existing_branches(project_path: Path, branches_file: Path | None, remote: s
 
 def _dag_of(opts: Options, branch: str | None):
     """The config, git facts and DAG id of this project, for ``branch`` when given (its run name)."""
-    from .config import load_config
     from .gitinfo import read_git_info
     from .kedro_project import project_dag_id
     from .policy.model import policy_for
@@ -450,7 +488,7 @@ def _dag_of(opts: Options, branch: str | None):
     git = read_git_info(opts.project_path)
     if branch:
         git = dataclasses.replace(git, branch_name=branch)
-    config = load_config(opts.project_path, opts.env, conf_source=opts.conf_source, git_info=git)
+    config = _load_config(opts, git_info=git)
     policy = policy_for()
     if policy is not None:
         config, _ = narrow(config, policy)
@@ -468,6 +506,38 @@ def _destination_of(config, output: str | None) -> str:
     if not chosen:
         raise ConfigError("no DAG location: set output in airflow-k8s.yaml or pass -o/--output", key="output")
     return chosen
+
+
+@airflow_k8s.command("up")
+@click.option("--timeout", type=click.FloatRange(min=10), default=300, show_default=True,
+              help="Seconds to wait for Airflow to answer.")
+@click.pass_obj
+@handle_errors
+def up(opts: Options, timeout):
+    """Start an Airflow 3 on this machine for this project; run-once then deploys there."""
+    from .deliver.local_airflow import PASSWORDS_FILE, STATE_FOLDER, STATE_IGNORE, start
+    from .scaffold import ignore_in_git
+    from .trust import in_ci
+
+    if in_ci():
+        raise ConfigError("up starts an Airflow on your own machine; in CI the deployment names the Airflow",
+                          key="up")
+    local = start(opts.project_path, timeout)
+    ignore_in_git(opts.project_path, STATE_IGNORE, "the Airflow of `kedro airflow-k8s up` (its home, DAGs, logs)")
+    echo(f"Airflow 3 is up at {local.url}: user {local.username}, password in "
+         f"{opts.project_path / STATE_FOLDER / PASSWORDS_FILE}")
+    echo("Until `kedro airflow-k8s down`, compile, run-once and the other commands deploy there (not to the "
+         "config's host), with execution local: the nodes run in its worker, in this Python environment")
+
+
+@airflow_k8s.command("down")
+@click.pass_obj
+@handle_errors
+def down(opts: Options):
+    """Stop the Airflow `up` started for this project (every process of it)."""
+    from .deliver.local_airflow import stop
+
+    echo("Stopped the Airflow of up" if stop(opts.project_path) else "No Airflow of up runs for this project")
 
 
 @airflow_k8s.command("export-graph")

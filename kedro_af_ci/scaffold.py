@@ -259,15 +259,22 @@ COMPILED_DAGS_IGNORE = "/dag/"  # compile's default output (compiler.default_out
 
 
 def ignore_compiled_dags(project_path: Path) -> Path | None:
-    """Add compile's output folder to the project's .gitignore (created when missing), so committing what
-    init wrote does not commit DAGs compiled on a laptop; the .gitignore changed, or None."""
+    """Add compile's output folder to the project's .gitignore, so committing what init wrote does not
+    commit DAGs compiled on a laptop; the .gitignore changed, or None."""
+    return ignore_in_git(project_path, COMPILED_DAGS_IGNORE, "DAGs compiled here (kedro airflow-k8s compile); "
+                                                             "CI compiles its own")
+
+
+def ignore_in_git(project_path: Path, pattern: str, why: str) -> Path | None:
+    """``pattern`` (a folder at the project's root: ``/name/``) in the project's .gitignore (created when
+    missing), under a comment saying ``why``; the .gitignore changed, or None when it ignores it already."""
     path = project_path / ".gitignore"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if any(line.strip() in ("dag", "dag/", "/dag", "/dag/") for line in text.splitlines()):
+    name = pattern.strip("/")
+    if any(line.strip() in (name, f"{name}/", f"/{name}", f"/{name}/") for line in text.splitlines()):
         return None
     separator = "" if not text or text.endswith("\n") else "\n"
-    atomic_write_text(path, f"{text}{separator}# DAGs compiled here (kedro airflow-k8s compile); CI compiles its own\n"
-                            f"{COMPILED_DAGS_IGNORE}\n")
+    atomic_write_text(path, f"{text}{separator}# {why}\n{pattern}\n")
     return path
 
 

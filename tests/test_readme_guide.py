@@ -48,7 +48,8 @@ def run(command: str, project: Path, env: dict[str, str]) -> subprocess.Complete
 
 def test_the_guide_on_a_new_project(airflow_server, tmp_path):
     commands = guide_commands()
-    assert [c.split()[:2] for c in commands] == [["kedro", "airflow-k8s"]] * 3  # init, compile, run-once
+    assert [c.split()[:3] for c in commands] == [["kedro", "airflow-k8s", step] for step in
+                                                 ("init", "up", "compile", "run-once")]
     project = new_project(tmp_path)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "AIRFLOW_URL": airflow_server.url, "DAGS_FOLDER": str(airflow_server.dags_folder),
@@ -60,14 +61,27 @@ def test_the_guide_on_a_new_project(airflow_server, tmp_path):
     git(project, "add", "-A")
     git(project, "commit", "-qm", "kedro airflow-k8s init")
 
-    compile_ = run(commands[1], project, env)
+    try:  # step 3: an Airflow of its own, the whole pipeline run in its worker, then stopped
+        local = run(commands[1], project, env)
+    finally:
+        subprocess.run([str(Path(sys.executable).with_name("kedro-af-ci")), "--project-path", str(project), "down"],
+                       capture_output=True, timeout=120)
+    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+    assert "Airflow 3 is up at http://127.0.0.1:" in local.stdout and ": success —" in local.stdout
+    assert "deploying to the Airflow `up` started at" in local.stderr and "Stopped the Airflow of up" in local.stdout
+    assert (project / "data" / "06_models" / "model.pkl").is_file()  # the last node ran, in the project
+    assert "/.kaf/" in (project / ".gitignore").read_text()
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "the local Airflow's state stays out of git")
+
+    compile_ = run(commands[2], project, env)
     assert compile_.returncode == 0, compile_.stderr[-3000:]
     assert "pre-flight: loaded in Airflow's DagBag" in compile_.stdout
     [dag_file] = (project / "dag").glob("*.py")
     dag = load_dag(dag_file.read_text(), dag_file.stem, tmp_path)
     assert dag.dag_id == "rocket_prices-main" and len(dag.tasks) >= 4
 
-    run_once = run(commands[2], project, env)
+    run_once = run(commands[3], project, env)
     assert run_once.returncode == 0, run_once.stderr[-3000:]
     assert (airflow_server.dags_folder / "rocket_prices-main.py").is_file()
     assert "Run kaf_run_once__" in run_once.stdout
@@ -81,9 +95,14 @@ def test_the_guide_without_airflow_stops_at_the_pre_flight(tmp_path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(hide),
            "AIRFLOW_URL": "https://airflow.example.com", "DAGS_FOLDER": str(tmp_path / "dags"),
            "IMAGE": "registry.example.com/ml/rocket-prices"}
-    init, compile_ = guide_commands()[:2]
+    init, local, compile_, _ = guide_commands()
     assert run(init, project, env).returncode == 0
     result = run(compile_, project, env)
     assert result.returncode == 5, result.stderr[-3000:]
     assert "pip install 'kedro-airflow-k8s-action[airflow]'" in result.stderr
     assert not (project / "dag").exists()
+    up = run(local, project, env)  # step 3 needs Airflow too, and says how to get it
+    assert up.returncode == 3, up.stderr[-3000:]
+    assert "up runs Airflow 3 from this environment, which has no Airflow: pip install " \
+           "'kedro-airflow-k8s-action[airflow]'" in up.stderr
+    assert not (project / ".kaf" / "airflow" / "up.json").exists()
