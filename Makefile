@@ -11,7 +11,7 @@ STAMP_TOOLS := .tools/.installed
 # every package of each environment pinned as it last passed the suite (make lock; docs/contributing.md)
 LOCK := requirements/lock
 
-.PHONY: demo test test-unit bench bench-quick bench-container bench-k8s lint fmt docs lock clean
+.PHONY: demo test test-unit bench bench-quick bench-container bench-k8s bench-own-project lint fmt docs lock clean
 
 # action-no-deps.txt: providers whose operators import without their dependencies, as in the action
 # image (the Spark provider's pyspark-client would make mlflow look for a Spark installation).
@@ -77,6 +77,10 @@ bench-container: $(STAMP) $(STAMP_TOOLS)
 ## against `kedro run` in one container; per-pod overhead and triggerer slots
 bench-k8s: $(STAMP) $(STAMP_TOOLS)
 	KEDRO_DISABLE_TELEMETRY=true $(BIN)/python benchmarks/k8s.py $(BENCH_ARGS)
+
+## bench-own-project: README's "Your own project" from a new virtualenv (warm cache) to a successful run on `up`
+bench-own-project: $(STAMP)
+	$(BIN)/python benchmarks/own_project.py
 
 ## lint: ruff, the layer contracts (import-linter), mypy, and the repository's own CI files
 lint: $(STAMP)
