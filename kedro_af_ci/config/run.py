@@ -154,7 +154,9 @@ class RunConfig(StrictModel):
         default_factory=list, description="Kubernetes Secrets exposed to every task.")
     macro_params: Annotated[list[ParamName], StrList] = Field(
         default_factory=list, description="Airflow macros passed as parameters: `ds` becomes "
-                                          "`--params ds={{ ds }}`.")
+                                          "`--params ds={{ ds }}`. Airflow 2's date macros that Airflow 3 "
+                                          "removed (`prev_ds`, `next_ds`…) are read there from their "
+                                          "replacement, under the same name, with a warning.")
     variables_params: Annotated[list[VariableName], StrList] = Field(
         default_factory=list, description="Airflow Variables passed as parameters: `env` becomes "
                                           "`--params env={{ var.value.get('env') }}`.")

@@ -73,9 +73,17 @@ _REMOVED_IN_AIRFLOW3 = {
 }
 
 
-def _params_template(config: PluginConfig) -> str | None:
+# Airflow 3's reading of a removed macro, kept under its old name (a predecessor's config loads as it is):
+# its replacement, formatted as the old macro was; `conf` has none (it is a variables_params entry now)
+AIRFLOW3_READING = {
+    name: f"{instead} | ds" if name.endswith("_ds") else f"{instead} | ds_nodash" if name.endswith("_nodash")
+    else instead for name, instead in _REMOVED_IN_AIRFLOW3.items() if name != "conf"}
+
+
+def _params_template(config: PluginConfig, airflow_major: int | None) -> str | None:
     rc = config.run_config
-    parts = [f"{name}={{{{ {name} }}}}" for name in rc.macro_params]
+    reading = AIRFLOW3_READING if airflow_major is not None and airflow_major >= 3 else {}
+    parts = [f"{name}={{{{ {reading.get(name, name)} }}}}" for name in rc.macro_params]
     parts += [f"{name}={{{{ var.value.get('{name}') }}}}" for name in rc.variables_params]
     return ",".join(parts) or None
 
@@ -111,7 +119,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     sensors = plan_sensors(rc.external_dependencies, run_once, warnings)
     templates = plan_pod_templates(rc, tasks, volume, warnings)
     mlflow = mlflow_plan(graph, config, git, warnings, templates.pods)
-    params = _params_template(config)
+    params = _params_template(config, airflow_major)
     kedro_args = kedro_args_of(kedro_env, graph.pipeline)
     spark_task_ids = tuple(t.task_id for t in tasks if t.group in set(spark_of.values()))
     if isinstance(rc.spark, KubernetesSpark):
@@ -220,9 +228,17 @@ def check_removed_macros(rc: RunConfig, airflow_major: int | None, warnings: lis
     if not removed:
         return
     instead = "; ".join(f"{name}: use {_REMOVED_IN_AIRFLOW3[name]}" for name in removed)
-    if airflow_major is not None and airflow_major >= 3:  # every task would fail to render
-        raise ConfigError(f"{', '.join(removed)} no longer exist in Airflow 3 ({instead})",
-                          key="run_config.macro_params")
+    if airflow_major is not None and airflow_major >= 3:
+        unreadable = [name for name in removed if name not in AIRFLOW3_READING]
+        if unreadable:  # every task would fail to render
+            raise ConfigError(f"{', '.join(unreadable)} no longer exist in Airflow 3 (use "
+                              f"{_REMOVED_IN_AIRFLOW3[unreadable[0]]})", key="run_config.macro_params")
+        warnings += [PlanWarning("macro-read-for-airflow3", "run_config.macro_params",
+            f"run_config.macro_params: {name} no longer exists in Airflow 3: the parameter {name} is "
+                                 f"{{{{ {AIRFLOW3_READING[name]} }}}} there, which can differ from Airflow 2's "
+                                 f"{name} (a previous *successful* run, the data interval); to say so in the "
+                                 f"config, use {_REMOVED_IN_AIRFLOW3[name]}") for name in removed]
+        return
     warnings.append(PlanWarning("macro-removed-in-airflow3", "run_config.macro_params",
         f"run_config.macro_params: {', '.join(removed)} no longer exist in Airflow 3; "
                     f"tasks using them fail to render there ({instead})"))

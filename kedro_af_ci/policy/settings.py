@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import Execution, KubernetesSpark, PluginConfig, RunConfig, SparkConfig
 from ..errors import ConfigError
+from ..plan.build import AIRFLOW3_READING
 from .jinja import RUN_VALUES
 from .model import DeploymentPolicy, account_allowed
 
@@ -183,7 +184,7 @@ def _reads(run: _Narrowing, rc: RunConfig) -> None:
     for i, handler in enumerate(rc.failure_handlers):
         run.pick(f"run_config.failure_handlers.{i}.connection_id", handler.connection_id,
                  policy.airflow_connections, "deployment.airflow_connections")
-    for name in rc.macro_params:
-        if name not in RUN_VALUES:
+    for name in rc.macro_params:  # Airflow 2's date macros too: read from their replacement on Airflow 3
+        if name not in RUN_VALUES and name not in AIRFLOW3_READING:
             run.refuse("run_config.macro_params", f"{name!r} is not a run value a parameter may take (allowed: "
                                                   f"{', '.join(sorted(RUN_VALUES))})")

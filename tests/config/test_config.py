@@ -321,7 +321,7 @@ run_config:
             deploy_target: "SQL_CONN"
             secret: "airflow-secrets"
             key: "sql_alchemy_conn"
-    macro_params: [ds]
+    macro_params: [ds, prev_ds]
     variables_params: [env]
     group_spark_nodes: True
 """
@@ -354,11 +354,16 @@ def test_the_predecessors_sample_config_loads_unchanged(tmp_path, caplog):
         update={"service_account_name": "airflow-admin"})})
     with pytest.raises(ConfigError, match="'airflow-admin' is not allowed here"):
         narrow(other, load_policy(deployment, source="KAF_DEPLOYMENT"))
-    plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GIT)
+    plan = build_plan(make_graph([("a", [], ["x"], [])]), config, GIT, airflow_major=3)  # prev_ds read for 3
+    assert [w.code for w in plan.warnings if w.key == "run_config.macro_params"] == ["macro-read-for-airflow3"]
     assert plan.dag.dag_id == "spaceflights-experiment"  # run_name defaults to experiment_name, as in the seed
     dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
     assert "experiment:spaceflights-experiment" in dag.tags
-    pod = build_pod(dag.get_task("a"), var=FakeVariables({"env": "prod"}))
+    from datetime import datetime, timezone
+
+    pod = build_pod(dag.get_task("a"), var=FakeVariables({"env": "prod"}),
+                    prev_data_interval_start_success=datetime(2026, 11, 21, tzinfo=timezone.utc))
+    assert "prev_ds=2026-11-21" in pod.spec.containers[0].args[-1]
     assert dag.get_task("a").startup_timeout_seconds == 900 and pod.spec.service_account_name == "default"
     assert pod.spec.image_pull_secrets[0].name == "my-registry-credentials"
     both = dict(yaml.safe_load(PREDECESSOR_SAMPLE))

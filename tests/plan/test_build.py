@@ -78,10 +78,33 @@ def test_params_template_and_airflow3_removed_macros(tmp_path):
     assert plan.run.params == "ds={{ ds }},prev_ds={{ prev_ds }},env={{ var.value.get('env') }}"
     assert any("prev_ds no longer exist in Airflow 3; tasks using them fail to render there (prev_ds: use "
                "prev_data_interval_start_success)" in w for w in plan.warnings)
-    with pytest.raises(ConfigError, match=r"prev_ds no longer exist in Airflow 3 \(prev_ds: use "
-                                          r"prev_data_interval_start_success\)") as info:
-        build_plan(make_graph([("a", [], [], [])]), config, GIT, airflow_major=3)  # the pre-flight's Airflow
+    # checked against Airflow 3 (the pre-flight's), as the predecessor's sample config has it: read, and said
+    on3 = build_plan(make_graph([("a", [], [], [])]), config, GIT, airflow_major=3)
+    assert on3.run.params == ("ds={{ ds }},prev_ds={{ prev_data_interval_start_success | ds }},"
+                              "env={{ var.value.get('env') }}")
+    [read] = [w for w in on3.warnings if w.code == "macro-read-for-airflow3"]
+    assert "the parameter prev_ds is {{ prev_data_interval_start_success | ds }} there" in read
+    assert "use prev_data_interval_start_success" in read
+    conf = make_config(tmp_path / "conf", {"image": "a:1", "macro_params": ["conf"]})
+    with pytest.raises(ConfigError, match=r"conf no longer exist in Airflow 3 \(use a variables_params entry\)") \
+            as info:
+        build_plan(make_graph([("a", [], [], [])]), conf, GIT, airflow_major=3)
     assert info.value.key == "run_config.macro_params"
+
+
+def test_a_removed_macro_read_for_airflow_3_renders_there(tmp_path):
+    """The pod's --params, as Airflow 3 renders them: the date of the previous successful run, or None."""
+    from datetime import datetime, timezone
+
+    from conftest import build_pod, load_dag
+
+    from kedro_af_ci.render.dag import render_dag
+
+    config = make_config(tmp_path, {"image": "a:1", "macro_params": ["prev_ds", "prev_ds_nodash"]})
+    plan = build_plan(make_graph([("a", [], [], [])]), config, GIT, airflow_major=3)
+    dag = load_dag(render_dag(plan).source, plan.dag.dag_id, tmp_path)
+    pod = build_pod(dag.get_task("a"), prev_data_interval_start_success=datetime(2026, 11, 21, 6, tzinfo=timezone.utc))
+    assert pod.spec.containers[0].args[-2:] == ["--params", "prev_ds=2026-11-21,prev_ds_nodash=20261121"]
 
 
 def test_schedule_override_and_none(tmp_path):
