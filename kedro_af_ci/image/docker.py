@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,9 +145,26 @@ class Docker:
     def tag(self, source: str, target: str) -> None:
         self._run(["tag", source, target], what=f"docker tag of {target}", capture=True)
 
-    def buildkit(self) -> bool:
-        """True when builds go through BuildKit (buildx, the default builder of Docker 23+ when installed)."""
-        return self._succeeds(["buildx", "version"], what="docker buildx version", timeout=30)
+    def buildkit(self, environ: Mapping[str, str] | None = None) -> bool:
+        """True when `docker build` goes through BuildKit, decided as the CLI decides it: DOCKER_BUILDKIT when
+        set, else BuildKit by default from CLI 23.0 when buildx is installed (a 20.10 CLI builds with the
+        classic builder even beside buildx). The BuildKit path needs buildx itself: the layer cache is
+        looked up in the registry through it."""
+        setting = (os.environ if environ is None else environ).get("DOCKER_BUILDKIT", "").strip().lower()
+        if setting in ("0", "false") or not self._succeeds(["buildx", "version"], what="docker buildx version",
+                                                             timeout=30):
+            return False
+        return setting in ("1", "true") or self.client_major() >= 23
+
+    def client_major(self) -> int:
+        """The docker CLI's major version (0 when it does not say); the CLI answers even without an engine."""
+        try:
+            proc = subprocess.run([self.executable, "version", "--format", "{{.Client.Version}}"], text=True,
+                                  capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return 0
+        major = re.match(r"\s*v?(\d+)\.", proc.stdout or "")
+        return int(major.group(1)) if major else 0
 
     def in_registry(self, ref: str, timeout: float = 60) -> bool:
         """True when the registry has ``ref`` (its manifest, read by buildx; no layer comes down)."""
