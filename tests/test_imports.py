@@ -1,5 +1,7 @@
-"""The package imports no private name of another distribution (docs/contributing.md, "Checks"): a
-library's underscored names change without notice between its releases."""
+"""What the import contracts cover, and what no tool checks otherwise (docs/contributing.md, "Checks"):
+every module in `.importlinter`'s stages and on its forbidden contracts' lists unless allowed by name, so
+a new module is checked by default; and no private name of another distribution imported (a library's
+underscored names change without notice between its releases)."""
 
 from __future__ import annotations
 
