@@ -94,7 +94,7 @@ lint: $(STAMP)
 
 ## test-unit: the unit tier (no server, no Docker, no Kedro project; under a minute)
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider -q -m unit
+	$(BIN)/python -m pytest -p no:cacheprovider -q -m "unit and not slow"
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

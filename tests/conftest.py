@@ -366,19 +366,11 @@ if os.environ.get("KAF_DUMP_DAGS"):
     _dump_rendered_dags(os.environ["KAF_DUMP_DAGS"])
 
 
-# `make test-unit`: the modules whose tests start no server, no Docker engine and no Kedro project
-# (pure functions, config models, plans, DAGs loaded in-process); under a minute, for every change
-UNIT_TIER = ("config/", "plan/", "policy/test_jinja.py", "policy/test_pod_security.py", "policy/test_targets.py",
-             "render/test_task_settings.py", "render/test_task_groups.py", "deliver/test_ownership.py",
-             "deliver/test_answers.py", "deliver/test_client.py", "deliver/test_client_bounds.py",
-             "deliver/test_registry.py", "test_bounded_yaml.py", "test_logsafe.py", "test_gitinfo.py",
-             "test_benchmarks.py", "image/", "action/test_records.py", "test_hosts.py", "test_imports.py")
-
-
 def pytest_collection_modifyitems(config, items):
-    tests = Path(__file__).parent
+    """The tiers are markers (docs/contributing.md, "Tests in tiers"): `unit` (a module's own pytestmark:
+    no server, no Docker, no Kedro project; `make test-unit`), `slow` (servers, containers, the cluster),
+    and the middle tier, named here: every other test (a Kedro project, DagBag loads; no server)."""
     for item in items:
-        where = Path(str(item.fspath)).relative_to(tests).as_posix()
-        if where.startswith(UNIT_TIER) and item.get_closest_marker("slow") is None:
-            item.add_marker(pytest.mark.unit)
+        if item.get_closest_marker("unit") is None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.middle)
 

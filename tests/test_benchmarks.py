@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from conftest import ROOT, load_dag
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from synthetic import floor_dag, graph_edges, layered_edges, write_project
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 
 def test_synthetic_project_has_the_generated_graph(tmp_path):

@@ -13,6 +13,8 @@ from kedro_af_ci.config import load_config
 from kedro_af_ci.config.substitution import Substitution
 from kedro_af_ci.errors import ConfigError
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 
 def laughs(levels: int) -> str:
     """Each level a list of nine aliases of the level below: 9**levels strings once expanded."""

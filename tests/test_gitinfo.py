@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from attacks import plant_bare_repository
 from conftest import git, make_repo
 
 from kedro_af_ci.gitinfo import read_git_info
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 
 def test_branch_and_commit_from_a_real_repository(tmp_path):

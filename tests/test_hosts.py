@@ -7,6 +7,8 @@ import pytest
 
 from kedro_af_ci.hosts import is_loopback, registry_host_is_loopback
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 
 @pytest.mark.parametrize("name", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.8.9.10", "::1"])
 def test_loopback_names(name):

@@ -10,6 +10,8 @@ import ast
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 PACKAGE = ROOT / "kedro_af_ci"
 
 

@@ -16,6 +16,8 @@ from runner_commands import commands
 
 from kedro_af_ci.logsafe import SafeFormatter, safe_line, safe_text
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 FORMS = [
     "::error::forged", "  ::error title=x::forged", "\t::add-mask::the-real-log", "\u00a0::warning::forged",
     "build ok ##[error]forged mid-line", "##[add-mask]the-real-log", "step\n::error::forged", "step\r::error::forged",

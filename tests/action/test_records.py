@@ -20,7 +20,8 @@ from kedro_af_ci.deliver.registry import Registry
 from kedro_af_ci.image.docker import branch_tag
 from kedro_af_ci.image.dockerfile import CodeCopy
 
-pytestmark = pytest.mark.skipif(not shutil.which("docker-registry"), reason="needs Debian's docker-registry")
+pytestmark = [pytest.mark.skipif(not shutil.which("docker-registry"), reason="needs Debian's docker-registry"),
+              pytest.mark.unit]
 KEY, OTHER_KEY = "k" * 20 + "production-record-key", "x" * 20 + "an-attackers-own-key!"
 COPY = CodeCopy(dest="/home/kedro", chown="999:0", inputs="sha256:" + "1" * 64)
 PRODUCTION_IMAGE, ATTACKER_IMAGE = "sha256:" + "a" * 64, "sha256:" + "e" * 64

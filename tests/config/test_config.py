@@ -9,6 +9,8 @@ from kedro_af_ci.config import check_cron, load_config
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo(commit_id="a" * 40, branch_name="feature/x")
 MINIMAL = {"run_config": {"image": "repo/img:1"}}
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from conftest import run_cli
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 GOOD = "run_config:\n  image: repo/img:1\n"
 # (file content, dotted key expected in the message ('' for whole-file errors), fragment of the expectation)

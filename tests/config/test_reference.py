@@ -3,6 +3,7 @@ the README table is the generated one."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import ROOT
 
 from kedro_af_ci.config import (
@@ -25,6 +26,8 @@ from kedro_af_ci.config.reference import (
     rows,
     with_references,
 )
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 
 def test_the_key_references_are_generated_from_the_models():

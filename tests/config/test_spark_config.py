@@ -23,6 +23,8 @@ from kedro_af_ci.config import (
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo("a" * 40, "main")
 KUBERNETES = {"type": "kubernetes", "conn_id": "spark_k8s", "image": "repo/spark:1",
               "application": "local:///home/kedro/src/p/__main__.py", "conf": {"spark.sql.shuffle.partitions": 8},

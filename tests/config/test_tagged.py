@@ -3,8 +3,12 @@ and the error messages."""
 
 from __future__ import annotations
 
+import pytest
+
 from kedro_af_ci.config import CustomSpark, DataprocSpark, KubernetesSpark, RunConfig, SlackFailureHandler
 from kedro_af_ci.config.tagged import tagged_union
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 
 def test_the_spark_section_is_a_union_tagged_by_type():

@@ -17,6 +17,8 @@ from kedro_af_ci.deliver.answers import DagInfo, DagRunInfo, ImportErrorInfo, Ta
 from kedro_af_ci.deliver.client import AirflowClient, Credentials
 from kedro_af_ci.errors import AirflowApiError
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 TAGS = ("generated_with_kedro_airflow_k8s:0.1.0", "branch:main", "commit:abc")
 
 DAG_V2 = {"dag_id": "sf", "dag_display_name": "Spaceflights", "is_paused": True, "is_stale": False,

@@ -16,6 +16,8 @@ from kedro_af_ci.deliver.answers import DagInfo, DagRunInfo
 from kedro_af_ci.deliver.client import AirflowClient, Credentials, origin
 from kedro_af_ci.errors import AirflowApiError
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 PASSWORD, TOKEN = secret("pw-never-elsewhere-91"), secret("tok-never-elsewhere-17")
 
 

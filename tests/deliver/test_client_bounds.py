@@ -24,6 +24,8 @@ from kedro_af_ci.deliver import client as client_module
 from kedro_af_ci.deliver.client import AirflowClient, Credentials, origin
 from kedro_af_ci.errors import AirflowApiError
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 TOKEN, PASSWORD = secret("tok-bounds-never-elsewhere-52"), secret("pw-bounds-never-elsewhere-53")
 VERSION = (200, {"Content-Type": "application/json"}, b'{"version": "3.3.2"}')
 

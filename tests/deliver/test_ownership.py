@@ -23,6 +23,8 @@ from kedro_af_ci.k8s_names import dag_id_of, sanitize_id
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GRAPH = make_graph([("a", [], ["x"], [])])
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from kedro_af_ci.deliver.registry import ImageCleanup, Registry, RegistryRefused, remove_branch_image
 
-pytestmark = pytest.mark.skipif(not shutil.which("docker-registry"), reason="needs Debian's docker-registry")
+pytestmark = [pytest.mark.skipif(not shutil.which("docker-registry"), reason="needs Debian's docker-registry"),
+              pytest.mark.unit]
 REPO = "acme/spaceflights"
 MAIN, FEATURE = "kaf-branch-main", "kaf-branch-feature-x"
 

@@ -12,6 +12,8 @@ import pytest
 from kedro_af_ci.image.assemble import MANIFEST_V2, NotAssemblable, replace_code_layer
 from kedro_af_ci.image.code_layer import CodeLayer
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from kedro_af_ci.image.docker import Docker
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 
 def cli(tmp_path: Path, version: str, buildx: bool) -> Docker:
     """A docker CLI of ``version`` that has (or lacks) the buildx plugin; no engine behind it."""

@@ -11,6 +11,8 @@ import pytest
 
 from kedro_af_ci.image.code_layer import _normalised, folders_of, with_folders
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 FILES = {"home/kedro/src/nodes.py": b"X = 1\n", "home/kedro/conf/base/catalog.yml": b"a: 1\n"}
 
 

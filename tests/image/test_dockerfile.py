@@ -10,6 +10,8 @@ import pytest
 from kedro_af_ci.image.dockerfile import NotCodeOnly, code_copy, instructions
 from kedro_af_ci.templating import environment
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 
 def init_dockerfile(requirements: str | None = "requirements.txt") -> bytes:
     template = environment().get_template("project/Dockerfile.j2")

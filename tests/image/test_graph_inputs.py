@@ -16,6 +16,8 @@ import pytest
 
 from kedro_af_ci.image.graph_inputs import GraphInputs, LayerFile, record
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 PACKAGE = {
     "pkg/__init__.py": "",
     "pkg/nodes.py": '''

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kedro_af_ci.action.records import record_tag as graph_tag
 from kedro_af_ci.image.docker import TAG_LIMIT, branch_tag
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")  # the distribution spec's tag grammar
 

@@ -9,6 +9,8 @@ from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.plan.build import build_plan
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo("a" * 40, "main")
 
 

@@ -11,6 +11,8 @@ from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.grouping import group_nodes
 from kedro_af_ci.render.dag import render_dag
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo("a" * 40, "main")
 MEM = {"type": "kedro.io.MemoryDataset", "memory": True}
 FILE = {"type": "pandas.CSVDataset", "memory": False}

@@ -11,7 +11,7 @@ from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.pod_templates import parse_pod_template
 from kedro_af_ci.render.dag import render_dag
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.unit]
 GIT = GitInfo("a" * 40, "main")
 
 

@@ -16,6 +16,8 @@ from kedro_af_ci.compiler import CompileRequest, compile_dag
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.plan.spark_kubernetes import spark_memory
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "spaceflights_pyspark"
 GROUP_1 = ("to_spark", "preprocess_shuttles", "count_rows", "join_counts")
 IMAGE = "europe-docker.pkg.dev/acme/ml/spaceflights-pyspark"

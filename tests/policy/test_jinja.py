@@ -7,6 +7,8 @@ import pytest
 
 from kedro_af_ci.policy.jinja import TemplateRefused, read_template
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 
 @pytest.mark.parametrize(("text", "variables", "connections"), [
     ("{{ ds }}-{{ run_id | replace(':', '_') }}", set(), set()),

@@ -22,6 +22,8 @@ from kedro_af_ci.policy.pod_security import laid_over, pod_security_problems
 from kedro_af_ci.policy.settings import narrow
 from kedro_af_ci.render.dag import render_dag
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "feature/pss")
 CONFINED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 RESTRICTED_POD = {

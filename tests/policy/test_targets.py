@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kedro_af_ci.policy.model import ProductionTargets
 from kedro_af_ci.policy.targets import Aimed, production_targets_hit
+
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
 PRODUCTION = ProductionTargets(outputs=["gs://prod/dags/"], airflow_hosts=["https://airflow.prod.example"],
                                images=["europe-docker.pkg.dev/acme/ml/app"])

@@ -11,6 +11,8 @@ from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.task_groups import shared_namespace
 from kedro_af_ci.render.dag import render_dag
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "feature/x")
 # (name, inputs, outputs, namespace): a modular pipeline "ingest" with a nested "ingest.cleaning", and a
 # node whose name is also a namespace's

@@ -13,6 +13,8 @@ from kedro_af_ci.gitinfo import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
 
+pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
+
 GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "feature/x")
 NODES = [("train", ["raw"], ["model"], ["resources.gpu"]), ("report", ["model"], [], []),
          ("tidy", ["raw"], [], ["resources.small"])]
