@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from container import example_repo, git  # noqa: E402 - benchmarks/, beside this script
 from containers import docker, start_stack  # noqa: E402
 from kube import (  # noqa: E402
     CLUSTER_ENV,
@@ -45,21 +46,13 @@ from kedro_af_ci.deliver.client import AirflowClient, Credentials  # noqa: E402
 BIN = Path(sys.executable).parent
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@example.com"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def example_project(folder: Path) -> tuple[Path, str]:
-    project = folder / "spaceflights"
-    shutil.copytree(ROOT / "examples" / "spaceflights", project,
-                    ignore=shutil.ignore_patterns("__pycache__", "dag", "0[2-8]_*"))
+    """The example as benchmarks/container.py commits it, with the cluster's Kedro env "k8s" added."""
+    project, _ = example_repo(folder)
     (project / "conf" / "k8s").mkdir()
     (project / "conf" / "k8s" / "airflow-k8s.yaml").write_text(CLUSTER_ENV)
-    git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
-    git(project, "commit", "-qm", "example")
+    git(project, "commit", "-qm", "the cluster's settings")
     return project, git(project, "rev-parse", "HEAD")
 
 
