@@ -578,7 +578,8 @@ def export_graph(opts: Options, output):
                                        "branch, git's init.defaultBranch, else main).")
 @click.option("--topology", type=click.Choice(["isolated", "trusted-deployer"]), default="isolated",
               show_default=True, help="How branches deploy (README, \"Security model\"): from their own job to preview "
-                                      "targets, or as data a workflow of the default branch deploys (GitHub).")
+                                      "targets, or as data the default branch's workflow (GitHub) or a deployer "
+                                      "project (GitLab) deploys.")
 @click.option("--action-sha", callback=lambda ctx, param, value: _check_sha(value),
               help="Commit of this action's release the workflows pin (default: asked of GitHub).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
@@ -605,9 +606,6 @@ def init(opts: Options, host, dag_output, image, preview_image, github, gitlab, 
         host = check_host(host)
     except ValueError as exc:
         raise ConfigError(str(exc), key="host") from None
-    if topology == "trusted-deployer" and gitlab:
-        raise ConfigError("the trusted-deployer topology is generated for GitHub Actions only: on GitLab, use isolated "
-                          "previews (README, \"Security model\")", key="--topology")
     if (github or gitlab) and default_branch is None:
         default_branch, why = default_branch_of(git_root(opts.project_path))
         echo(f"Default branch: {default_branch} ({why}; --default-branch changes it): its pushes deploy production")

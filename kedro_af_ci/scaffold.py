@@ -193,8 +193,12 @@ def plan_workflows(project_path: Path, *, github: bool, gitlab: bool, env: str |
     if gitlab:
         gitlab_values = {**values, "image": image or "$KAF_IMAGE",
                          "preview_image": preview_image or "$CI_REGISTRY_IMAGE/preview"}
-        text = templates.get_template("gitlab/kedro-airflow-k8s.gitlab-ci.yml.j2").render(**gitlab_values)
+        text = templates.get_template("gitlab/kedro-airflow-k8s.gitlab-ci.yml.j2").render(**gitlab_values,
+                                                                                           topology=topology)
         planned.append(PlannedFile(root / ".gitlab" / "kedro-airflow-k8s.gitlab-ci.yml", text))
+        if topology == "trusted-deployer":  # the .gitlab-ci.yml of a deployer project of its own
+            text = templates.get_template("gitlab/kedro-airflow-k8s-deployer.gitlab-ci.yml.j2").render(**values)
+            planned.append(PlannedFile(root / ".gitlab" / "kedro-airflow-k8s-deployer.gitlab-ci.yml", text))
         main = root / ".gitlab-ci.yml"
         if not main.exists():
             inputs = f"\n    inputs:\n      env: {_to_yaml(env or '')}" if env else ""
@@ -246,12 +250,26 @@ def left_to_configure(*, github: bool, gitlab: bool, cloud: str, image: str | No
                          "overwrite the images production pulls; give previews a repository of their own "
                          "(--preview-image)")
     if gitlab:
-        image_vars = "" if image else "KAF_IMAGE, "
-        steps.append("GitLab CI/CD variables scoped to the environment production and protected (only protected "
-                     "branches see them): AIRFLOW_HOST, KAF_DAGS_OUTPUT, KAF_DEPLOYMENT, KAF_RECORD_KEY (masked), "
-                     f"{image_vars}KAF_REGISTRY, KAF_REGISTRY_USER and KAF_REGISTRY_PASSWORD "
-                     "(a registry the job token cannot write); scoped to review/*: AIRFLOW_HOST, KAF_DAGS_OUTPUT, "
-                     f"AIRFLOW_API_TOKEN (the preview Airflow's) and KAF_DEPLOYMENT{deployment}")
+        steps += _gitlab_settings(image, deployment, topology)
+    return steps
+
+
+def _gitlab_settings(image: str | None, deployment: str, topology: str) -> list[str]:
+    image_vars = "" if image else "KAF_IMAGE, "
+    steps = ["GitLab CI/CD variables scoped to the environment production and protected (only protected "
+             "branches see them): AIRFLOW_HOST, KAF_DAGS_OUTPUT, KAF_DEPLOYMENT, KAF_RECORD_KEY (masked), "
+             f"{image_vars}KAF_REGISTRY, KAF_REGISTRY_USER and KAF_REGISTRY_PASSWORD "
+             "(a registry the job token cannot write)"]
+    if topology == "trusted-deployer":
+        steps.append("A GitLab deployer project of its own (maintainers only), with .gitlab/kedro-airflow-k8s-"
+                     "deployer.gitlab-ci.yml as its .gitlab-ci.yml, a maintainer's pipeline schedule every 5 minutes, "
+                     "and protected variables scoped to preview-deployer: KAF_SOURCE_PROJECT, GITLAB_SOURCE_TOKEN "
+                     "(masked: a project access token of this project, Reporter, read_api), AIRFLOW_HOST, "
+                     "AIRFLOW_API_TOKEN and KAF_DAGS_OUTPUT (the preview Airflow's), KAF_IMAGE (its own registry) "
+                     f"and KAF_DEPLOYMENT{deployment}; this project's branches get no variable at all")
+    else:
+        steps[0] += ("; scoped to review/*: AIRFLOW_HOST, KAF_DAGS_OUTPUT, AIRFLOW_API_TOKEN (the preview Airflow's) "
+                     f"and KAF_DEPLOYMENT{deployment}")
     return steps
 
 

@@ -281,13 +281,40 @@ def test_trusted_deployer_branch_jobs_hold_nothing_and_the_deploy_reads_the_arti
     assert default["jobs"]["schedule"]["environment"] == "production"
 
 
-def test_the_trusted_deployer_topology_is_refused_for_gitlab(tmp_path):
+def test_gitlab_trusted_deployer_branch_jobs_hold_nothing_and_a_deployer_project_deploys(tmp_path):
+    """The Kedro project's branch job packages with no variable and no registry login; the deployer project's file
+    runs only from a schedule (or a maintainer's click), reads no checkout, and names the source project."""
     project = copy_example(tmp_path / "spaceflights")
     make_repo(tmp_path)
-    result = run_cli("--project-path", str(project), "init", "https://airflow.example.com", "--with-gitlab-ci",
-                     "--topology", "trusted-deployer")
-    assert result.returncode == 3 and "generated for GitHub Actions only" in result.stderr
-    assert not (tmp_path / ".gitlab").exists()
+    result = run_cli("--project-path", str(project), "-e", "prod", "init", "https://airflow.example.com",
+                     "--output", "gs://dags-bucket/dags", "--with-gitlab-ci", "--topology", "trusted-deployer")
+    assert result.returncode == 0, result.stderr
+    assert "deployer project of its own" in result.stdout and "GITLAB_SOURCE_TOKEN" in result.stdout
+    template, deployer = (tmp_path / ".gitlab" / name for name in ("kedro-airflow-k8s.gitlab-ci.yml",
+                                                                  "kedro-airflow-k8s-deployer.gitlab-ci.yml"))
+    header, _, body = template.read_text().partition("\n---\n")
+    (tmp_path / "header.yml").write_text(header)
+    (tmp_path / "body.yml").write_text(body)
+    check([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(tmp_path / "header.yml"),
+           str(tmp_path / "body.yml"), str(deployer)])
+    jobs = yaml.safe_load(body)
+    assert set(jobs) == {".kedro-airflow-k8s", "kedro-airflow-k8s-package", "kedro-airflow-k8s-schedule"}
+    package = jobs["kedro-airflow-k8s-package"]
+    assert "environment" not in package and package["variables"]["INPUT_PACKAGE"] == "true"
+    for name in ("INPUT_REGISTRY_PASSWORD", "INPUT_REGISTRY_USERNAME", "INPUT_OUTPUT", "INPUT_DEPLOYMENT",
+                 "INPUT_IMAGE"):
+        assert package["variables"][name] == ""  # the base job's values are replaced: nothing to push or upload with
+    assert "kedro-airflow-k8s-package/" in package["artifacts"]["paths"]
+    assert package["rules"] == [{"if": "$CI_COMMIT_BRANCH && $CI_COMMIT_BRANCH != $CI_DEFAULT_BRANCH"}]
+    assert jobs["kedro-airflow-k8s-schedule"]["variables"]["INPUT_RECORD_KEY"] == "$KAF_RECORD_KEY"
+    pipeline = yaml.safe_load(deployer.read_text())
+    rule = '$CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web"'  # a maintainer's schedule or click
+    assert pipeline["workflow"]["rules"] == [{"if": rule}]
+    deploy = pipeline["kedro-airflow-k8s-deploy-packages"]
+    assert deploy["environment"] == {"name": "preview-deployer"} and deploy["script"] == ["/entrypoint.sh"]
+    assert deploy["variables"]["GIT_STRATEGY"] == "none"  # nothing checked out: the packages are all it reads
+    assert deploy["variables"]["INPUT_GITLAB_PACKAGES_FROM"] == "$KAF_SOURCE_PROJECT"
+    assert deploy["variables"]["INPUT_ENV"] == "prod" and "services" not in deploy  # no engine: nothing is built
 
 
 @pytest.mark.parametrize(("image", "output", "cloud"), [

@@ -109,6 +109,19 @@ def _commit(value: str) -> str:
     return value
 
 
+def _gitlab_project(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,255}(/[A-Za-z0-9_.-]{1,255}){1,20}|[0-9]{1,20}", value):
+        raise ConfigError(f"{value[:80]!r} is not a GitLab project's path (group/name) or id",
+                          key="input gitlab-packages-from")
+    return value
+
+
+def _job_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_. :/-]{1,255}", value):
+        raise ConfigError(f"{value[:80]!r} is not a GitLab job's name", key="input package-job")
+    return value
+
+
 def _dag_id(value: str) -> str:
     if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", value):
         raise ConfigError(f"{value[:60]!r} is not an Airflow DAG id", key="input dag-id")
@@ -143,6 +156,9 @@ class ActionInputs:
     package: bool  # trusted deployer: the branch's half (action/deployer.py)
     deploy_package: str  # trusted deployer: the package folder the trusted half deploys
     commit: str  # deploy-package: the commit of the triggering event
+    gitlab_packages_from: str  # trusted deployer on GitLab: the source project (action/gitlab_deployer.py)
+    package_job: str
+    gitlab_api: str
     run_once: bool
     wait: bool
     wait_timeout: float
@@ -190,6 +206,9 @@ class ActionInputs:
             package=_bool("package", raw["package"]),
             deploy_package=_relative("deploy-package", raw["deploy-package"]),
             commit=_commit(raw["commit"]),
+            gitlab_packages_from=_gitlab_project(raw["gitlab-packages-from"]),
+            package_job=_job_name(raw["package-job"]),
+            gitlab_api=raw["gitlab-api"],
             run_once=_bool("run-once", raw["run-once"]),
             wait=_bool("wait", raw["wait"]),
             wait_timeout=_number("wait-timeout", raw["wait-timeout"], 1),

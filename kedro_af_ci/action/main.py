@@ -115,6 +115,12 @@ def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryDa
     deploy-package); the first failure stops the run (the caller reports it)."""
     ctx = read_inputs(environ, reporter, summary)
     inputs = ctx.inputs
+    if inputs.gitlab_packages_from:  # a deployer project's schedule: each new package, through the steps below
+        from .gitlab_deployer import deploy_new_packages
+
+        _steps_for(inputs.delete, inputs.package, bool(inputs.deploy_package), gitlab=True)
+        deploy_new_packages(ctx)
+        return
     if inputs.verify and not (inputs.delete or inputs.package):  # docs/architecture.md, "Verify": Airflow imports
         from ..verify import PreflightWorker
 
@@ -123,11 +129,12 @@ def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryDa
         step(ctx)
 
 
-def _steps_for(delete: bool, package: bool, deploy_package: bool) -> tuple[Step, ...]:
+def _steps_for(delete: bool, package: bool, deploy_package: bool, gitlab: bool = False) -> tuple[Step, ...]:
     from .deployer import DEPLOY_STEPS, PACKAGE_STEPS
 
-    if sum((delete, package, deploy_package)) > 1:
-        raise ConfigError("delete, package and deploy-package are three different runs: set one", key="input delete")
+    if sum((delete, package, deploy_package, gitlab)) > 1:
+        raise ConfigError("delete, package, deploy-package and gitlab-packages-from are different runs: set one",
+                          key="input delete")
     return DELETE_STEPS if delete else PACKAGE_STEPS if package else DEPLOY_STEPS if deploy_package else STEPS
 
 

@@ -87,7 +87,7 @@ def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: Summary
 
     inputs = ActionInputs.from_environ(environ)
     username = environ.get("AIRFLOW_USERNAME", "")
-    for secret in [*inputs.secrets, environ.get("AIRFLOW_PASSWORD", "")]:
+    for secret in [*inputs.secrets, environ.get("AIRFLOW_PASSWORD", ""), environ.get("GITLAB_SOURCE_TOKEN", "")]:
         for form in sorted(forms(secret, username)):  # as sent, and as a server could echo it
             reporter.mask(form)
     if inputs.airflow_token:
@@ -98,7 +98,8 @@ def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: Summary
     project = (workspace / (f"{inputs.deploy_package}/project" if inputs.deploy_package else inputs.project_path))
     project = project.resolve()
     deleting_by_id = inputs.delete and inputs.dag_id  # a stop job without the project's files
-    if not (deleting_by_id or inputs.deploy_package) and not (project / "pyproject.toml").is_file():
+    elsewhere = deleting_by_id or inputs.deploy_package or inputs.gitlab_packages_from  # no checkout of the project
+    if not elsewhere and not (project / "pyproject.toml").is_file():
         raise ConfigError(f"{project} is not a Kedro project (no pyproject.toml)", key="input project-path")
     return RunContext(inputs, environ, reporter, summary, workspace, project)
 
@@ -658,6 +659,13 @@ def delete_branch_dag(ctx: RunContext) -> None:
     ctx.reporter.line(f"Deleted DAG {dag_id!r} of branch {ctx.git.branch_name!r}: {ctx.summary.deleted}")
     ctx.summary.image_cleanup = _remove_branch_image(ctx, client)
     ctx.reporter.line(f"Image: {ctx.summary.image_cleanup}")
+
+
+def client_for_deployment(ctx: RunContext) -> tuple[AirflowClient, str]:
+    """The deployment's Airflow, with its credentials, and its DAGs location: the workflow's settings only."""
+    _read_workflow_settings(ctx)
+    location = _require_for_delete(ctx.policy.output, ctx.trusted_host)
+    return _client(ctx, ctx.trusted_host, credentials=True), location
 
 
 def _remove_branch_image(ctx: RunContext, client: AirflowClient) -> str:

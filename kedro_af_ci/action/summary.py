@@ -58,6 +58,8 @@ class SummaryData:
     cache_from: list[str] = field(default_factory=list)  # images whose layers the build could reuse
     airflow_host: str = ""  # and where it came from
     archive_files: list[str] = field(default_factory=list)  # Spark: what project.tar.gz holds
+    packages_found: str = ""  # GitLab's deployer: how many branches were packaged, how many to deploy
+    packages: list[tuple[str, str, str]] = field(default_factory=list)  # GitLab's deployer: branch, commit, outcome
     error: str = ""
     exit_code: int = 0
     tasks: list[str] = field(default_factory=list)

@@ -47,9 +47,10 @@ report:
     repo.commit_all("run on this runner")
 
 
-def gitlab_ci_local(repo: UserRepo, variables: dict[str, str], jobs: tuple[str, ...] = ()
+def gitlab_ci_local(repo: UserRepo, variables: dict[str, str], jobs: tuple[str, ...] = (), cwd: Path | None = None
                     ) -> subprocess.CompletedProcess:
-    """The whole pipeline, or the ``jobs`` named (a manual one included, as a click in GitLab runs it)."""
+    """The whole pipeline, or the ``jobs`` named (a manual one included, as a click in GitLab runs it), of the
+    repository at ``cwd`` (the user's by default)."""
     assert GITLAB_CI_LOCAL.exists(), f"gitlab-ci-local is not installed at {GITLAB_CI_LOCAL} (make installs it)"
     docker("image", "inspect", "firecow/gitlab-ci-local-util:latest")  # it copies files with this image
     cmd = [str(GITLAB_CI_LOCAL), "--pull-policy", "if-not-present", "--network", "host",
@@ -58,7 +59,7 @@ def gitlab_ci_local(repo: UserRepo, variables: dict[str, str], jobs: tuple[str, 
     for key, value in variables.items():
         cmd += ["--variable", f"{key}={value}"]
     cmd += list(jobs)
-    result = subprocess.run(cmd, cwd=repo.root, capture_output=True, text=True, timeout=1200,
+    result = subprocess.run(cmd, cwd=cwd or repo.root, capture_output=True, text=True, timeout=1200,
                             env={**os.environ, "HOME": str(repo.root.parent / "home")})
     log_outputs("gitlab-ci-local", result.stdout, result.stderr)
     return result

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 import requests
+from conftest import git
 from container_scenario import BRANCH, UserRepo
 from containers import buildkit_steps, docker
 from test_docker_run import action_env, run_readme
@@ -138,6 +139,51 @@ def test_a_code_only_change_is_deployed_without_building_or_pulling(docker_stack
     assert third.returncode == 0, (third.stdout + third.stderr)[-4000:]
     assert "Code-only deploy: no (the change can alter the pipeline graph" in third.stdout
     assert "Extracting the pipeline graph" in third.stdout
+
+
+def test_production_takes_back_only_what_its_key_signed(docker_stack, airflow_server, tmp_path):
+    """The default branch's deploy, as production runs it (record-key from its environment), each on a runner
+    whose engine has none of the project's layers: its first deploy signs its record; a node's body change is
+    a code-only deploy from that record; a pipeline change builds with BuildKit reading the layer cache from
+    the image the record names, by digest (never a tag a branch's job could have written)."""
+    repo = UserRepo(tmp_path, docker_stack, airflow_server, "prod-spaceflights")
+    git(repo.root, "branch", "-m", "main")  # the default branch: production
+    env = {**action_env(repo, docker_stack.registry.password), "INPUT_RUN_ONCE": "false",
+           "INPUT_RECORD_KEY": "production-record-key-" + uuid.uuid4().hex}
+    first = run_readme("docker-run-action", repo, env)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    assert "Code-only deploy: no (no record yet" in first.stdout
+    assert "the default branch takes none from the registry" in first.stdout
+    repository = repo.image_repo.split("/", 1)[1]
+    registry = repo.stack.registry
+    manifest = requests.get(f"http://{registry.host}/v2/{repository}/manifests/{graph_tag('main')}", timeout=10,
+                            auth=(registry.username, registry.password),
+                            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+    assert "dev.kedro-af-ci.record.hmac-sha256" in manifest.get("annotations", {})  # signed with the key
+    built = repo.stack.registry.manifest(repository, repo.commit).headers["Docker-Content-Digest"]
+    forget_project_images(repo)
+
+    nodes = repo.project / NODES
+    nodes.write_text(nodes.read_text().replace('return x == "t"', 'return x.str.lower() == "t"'))
+    repo.commit_all("a node's body")
+    second = run_readme("docker-run-action", repo, env)
+    log = second.stdout + second.stderr
+    assert second.returncode == 0, log[-4000:]
+    assert "Code-only deploy: yes" in second.stdout
+    assert "RUN pip install" not in log and "Pulling from" not in log
+    forget_project_images(repo)
+
+    pipeline = repo.project / PIPELINE
+    pipeline.write_text(pipeline.read_text().replace('tags=["preprocessing"]', 'tags=["preprocessing", "w"]', 1))
+    repo.commit_all("the pipeline itself")
+    third = run_readme("docker-run-action", repo, env)
+    log = third.stdout + third.stderr
+    assert third.returncode == 0, log[-4000:]
+    assert "Code-only deploy: no (the change can alter the pipeline graph" in third.stdout
+    assert f"Layer cache: {repo.image_repo}@{built} (read from the registry by BuildKit)" in third.stdout
+    assert "docker pull" not in log and "Pulling from" not in log
+    install = next(lines for step, lines in buildkit_steps(log) if step.startswith("RUN pip install"))
+    assert "CACHED" in install  # BuildKit read the inline cache through the digest reference
 
 
 def file_tree(image: str) -> dict[str, tuple]:

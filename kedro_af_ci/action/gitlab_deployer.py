@@ -1,0 +1,198 @@
+"""The trusted deployer on GitLab (docs/action.md, "Trusted deployer on GitLab"; README, "Security model").
+
+GitLab runs a branch's CI file as the branch has it, and a pipeline it triggers in another project runs only
+for users who may push there, so nothing a branch's pipeline starts can be trusted to deploy. The trusted half
+is a *deployer project* whose pipeline schedule (owned by a maintainer, with protected variables) runs this
+mode: it asks GitLab, with a read-only token of the source project, for each branch's newest successful
+package job, and deploys each package not deployed yet through the same steps as GitHub's ``deploy-package``.
+Branch and commit come from GitLab's answer (the job's ref and commit, which must still be the branch's head),
+never from the package; the package is unpacked as data (``unpack_artifacts``) and checked file by file
+(action/package.py). DAGs of branches that are gone are deleted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..deliver.gitlab import GitLabRefused, PackageJob, SourceProject
+from ..errors import ConfigError, KafError, UploadError
+from ..image.docker import image_ref, repository_of
+from .package import FOLDER, LIMITS
+from .steps import RunContext
+
+MAX_ARCHIVE = sum(LIMITS.values()) + 64 * 2**20  # a package's files and the zip's own entries
+MAX_MEMBERS = 10_000
+# the deployer's protected, masked variable: a read_api token of the source project
+TOKEN_VARIABLE = "GITLAB_SOURCE_TOKEN"  # noqa: S105 (its name, not a token)
+
+
+class BadArtifacts(Exception):
+    """The artifacts archive is not a package's folder; the message says which entry and why."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: PackageJob
+    ok: bool
+    said: str
+
+
+def deploy_new_packages(ctx: RunContext) -> None:
+    """Each branch's newest package that is its head and not deployed yet, then the DAGs of gone branches."""
+    source = _source(ctx)
+    try:
+        default, heads = source.default_branch(), source.branches()
+        jobs = source.package_jobs(ctx.inputs.package_job)
+    except GitLabRefused as exc:
+        raise UploadError(f"GitLab: {exc}") from None
+    todo = [job for job in jobs if _to_deploy(ctx, job, default, heads)]
+    ctx.summary.packages_found = f"{len(jobs)} branch(es) packaged, {len(todo)} to deploy"
+    ctx.reporter.line(f"Packages of {source.project}: {ctx.summary.packages_found}")
+    outcomes = [_deploy_one(ctx, source, job, default) for job in todo]
+    pruned = _prune_gone_branches(ctx, source.project, default, set(heads))
+    ctx.summary.deleted = f"DAGs of gone branches: {', '.join(pruned)}" if pruned else ""
+    ctx.summary.packages = [(o.job.branch, o.job.commit, o.said) for o in outcomes]
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise UploadError(f"{len(failed)} of {len(outcomes)} package(s) not deployed: "
+                          + "; ".join(f"{o.job.branch!r}: {o.said}" for o in failed))
+
+
+def _source(ctx: RunContext) -> SourceProject:
+    token, api = ctx.environ.get(TOKEN_VARIABLE, ""), ctx.inputs.gitlab_api or ctx.environ.get("CI_API_V4_URL", "")
+    if not token:
+        raise ConfigError(f"reading the source project's packages needs {TOKEN_VARIABLE}: a project access token of "
+                          f"{ctx.inputs.gitlab_packages_from} with the Reporter role and the read_api scope, as a "
+                          "protected, masked variable of the deployer project", key=TOKEN_VARIABLE)
+    if not api:
+        raise ConfigError("no GitLab API URL: GitLab sets CI_API_V4_URL in every job", key="input gitlab-api")
+    ctx.reporter.mask(token)
+    try:
+        return SourceProject(api, ctx.inputs.gitlab_packages_from, token, insecure=ctx.inputs.insecure)
+    except GitLabRefused as exc:
+        raise ConfigError(str(exc), key="input gitlab-api") from None
+
+
+def _to_deploy(ctx: RunContext, job: PackageJob, default: str, heads: dict[str, str]) -> bool:
+    """A preview's package, of the branch's head commit (an older one waits for the newer's package), whose
+    image the preview's registry does not have yet (only this deployer writes there)."""
+    if job.branch == default or heads.get(job.branch) != job.commit:
+        return False
+    if not ctx.inputs.image:
+        raise ConfigError("no image repository to push the packages' images to: set the image input "
+                          "(KAF_IMAGE)", key="input image")
+    return not _deployed(ctx, job.commit)
+
+
+def _deployed(ctx: RunContext, commit: str) -> bool:
+    from ..deliver.registry import RegistryRefused
+    from .code_only import registry_for
+
+    repository = repository_of(image_ref(ctx.inputs.image, commit))
+    registry, name = registry_for(ctx.inputs, repository, "pull")
+    try:
+        return registry.digest(name, commit) is not None
+    except RegistryRefused as exc:
+        raise UploadError(f"the preview's registry: {exc}") from None
+
+
+def _deploy_one(ctx: RunContext, source: SourceProject, job: PackageJob, default: str) -> Outcome:
+    """The package's artifacts unpacked in a folder of its own, then deploy-package's steps with the branch and
+    commit GitLab gave; a failure is this package's, reported, and the others still deploy."""
+    from .main import run_steps
+    from .summary import SummaryData
+
+    folder = Path(tempfile.mkdtemp(prefix=f"kaf-package-{job.job_id}-", dir=ctx.workspace))
+    summary = SummaryData(ok=False)
+    try:
+        with ctx.reporter.section(f"Package of {job.branch} at {job.commit[:12]} (job {job.job_id})"):
+            archive = folder / "artifacts.zip"
+            source.download_artifacts(job.job_id, archive, MAX_ARCHIVE)
+            unpack_artifacts(archive, folder / "unpacked")
+            archive.unlink()
+            run_steps(_package_environ(ctx, source.project, job, default, folder), ctx.reporter, summary)
+        return Outcome(job, True, f"deployed as {summary.dag_id}" + (f", run {summary.run_state}"
+                                                                      if summary.run_state else ""))
+    except (GitLabRefused, BadArtifacts) as exc:
+        ctx.reporter.error(f"package of {job.branch!r}: {exc}", title="kedro-airflow-k8s")
+        return Outcome(job, False, str(exc))
+    except KafError as exc:
+        ctx.reporter.error(f"package of {job.branch!r}: {exc}", title="kedro-airflow-k8s")
+        return Outcome(job, False, f"exit {exc.exit_code}: {exc}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _package_environ(ctx: RunContext, project: str, job: PackageJob, default: str, folder: Path) -> dict[str, str]:
+    package = (folder / "unpacked" / FOLDER).relative_to(ctx.workspace).as_posix()
+    return {**ctx.environ, "INPUT_GITLAB_PACKAGES_FROM": "", "INPUT_DEPLOY_PACKAGE": package,
+            "INPUT_BRANCH": job.branch, "INPUT_COMMIT": job.commit,
+            "CI_PROJECT_PATH": project, "CI_DEFAULT_BRANCH": default}  # the source project's, not the deployer's
+
+
+def unpack_artifacts(archive: Path, destination: Path) -> None:
+    """The zip GitLab serves, as data: only regular files and folders under the package's folder, no link, no
+    path out of it, at most MAX_MEMBERS entries and MAX_ARCHIVE bytes unpacked (counted as written, not as the
+    archive claims). What is unpacked is then checked file by file by read_package."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = zipped.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise BadArtifacts(f"the artifacts hold {len(members)} entries, over {MAX_MEMBERS}")
+            written = 0
+            for member in members:
+                target = destination / _member_path(member)
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written = _copy_member(zipped, member, target, written)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise BadArtifacts(f"the artifacts are not a readable zip: {exc}") from None
+
+
+def _member_path(member: zipfile.ZipInfo) -> PurePosixPath:
+    name = member.filename
+    path = PurePosixPath(name)
+    kind = stat.S_IFMT(member.external_attr >> 16)
+    if "\\" in name or path.is_absolute() or ".." in path.parts or path.parts[:1] != (FOLDER,):
+        raise BadArtifacts(f"entry {name[:120]!r} is not inside {FOLDER}/")
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise BadArtifacts(f"entry {name[:120]!r} is not a file or a folder (a link or a device)")
+    return path
+
+
+def _copy_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, written: int) -> int:
+    with zipped.open(member) as source, target.open("xb") as out:
+        while chunk := source.read(2**20):
+            written += len(chunk)
+            if written > MAX_ARCHIVE:
+                raise BadArtifacts(f"the artifacts unpack to over {MAX_ARCHIVE // 2**20} MiB")
+            out.write(chunk)
+    return written
+
+
+def _prune_gone_branches(ctx: RunContext, project: str, default: str, branches: set[str]) -> list[str]:
+    """The DAGs this deployer made for the source project's branches that are gone (by their tags); those deleted."""
+    from ..dag_tags import BRANCH_TAG
+    from ..deliver.delete import DeleteRequest, delete_pipeline
+    from ..deliver.prune import stale_dags
+    from ..plan.model import owner_tag
+    from .steps import client_for_deployment
+
+    client, destination, deleted = *client_for_deployment(ctx), []
+    for stale in stale_dags(client, branches, repository=project):
+        request = DeleteRequest(dag_id=stale.dag_id, destination=destination, owner_tags=(),
+                                default_branch_tag=owner_tag(BRANCH_TAG, default), any_branch=True)
+        try:
+            delete_pipeline(client, request)
+            ctx.reporter.line(f"Deleted DAG {stale.dag_id!r}: its branch {stale.branch!r} is gone")
+            deleted.append(stale.dag_id)
+        except KafError as exc:
+            ctx.reporter.warning(f"DAG {stale.dag_id!r} of the gone branch {stale.branch!r} not deleted: {exc}")
+    return deleted
