@@ -15,20 +15,30 @@ from __future__ import annotations
 import shutil
 import stat
 import tempfile
+import traceback
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..dag_tags import BRANCH_TAG, COMMIT_TAG, REPOSITORY_TAG
+from ..deliver.client import AirflowClient
 from ..deliver.gitlab import GitLabRefused, PackageJob, SourceProject
 from ..errors import ConfigError, KafError, UploadError
 from ..image.docker import image_ref, repository_of
+from ..plan.model import owner_tag
+from .ci import Reporter
 from .package import FOLDER, LIMITS
-from .steps import RunContext
+from .steps import RunContext, client_for_deployment
+from .summary import SummaryData
 
 MAX_ARCHIVE = sum(LIMITS.values()) + 64 * 2**20  # a package's files and the zip's own entries
 MAX_MEMBERS = 10_000
 # the deployer's protected, masked variable: a read_api token of the source project
 TOKEN_VARIABLE = "GITLAB_SOURCE_TOKEN"  # noqa: S105 (its name, not a token)
+
+
+RunSteps = Callable[[Mapping[str, str], Reporter, SummaryData], None]
 
 
 class BadArtifacts(Exception):
@@ -42,19 +52,26 @@ class Outcome:
     said: str
 
 
-def deploy_new_packages(ctx: RunContext) -> None:
-    """Each branch's newest package that is its head and not deployed yet, then the DAGs of gone branches."""
+def deploy_new_packages(ctx: RunContext, run_steps: RunSteps) -> None:
+    """Each branch's newest package that is its head and not deployed yet, through ``run_steps`` (deploy-package's
+    steps, action/main.py), then the DAGs of gone branches."""
     source = _source(ctx)
+    _refuse_source_registry(ctx, source.project)
     try:
         default, heads = source.default_branch(), source.branches()
         jobs = source.package_jobs(ctx.inputs.package_job)
     except GitLabRefused as exc:
         raise UploadError(f"GitLab: {exc}") from None
-    todo = [job for job in jobs if _to_deploy(ctx, job, default, heads)]
+    if default not in heads:  # a list that lacks it cannot be every branch: pruning by it would delete live DAGs
+        raise UploadError(f"GitLab listed no default branch {default!r} among the branches: nothing deployed or pruned")
+    client, destination = client_for_deployment(ctx)
+    deployed = _deployed(client, source.project)
+    todo = [job for job in jobs if job.branch != default and heads.get(job.branch) == job.commit
+            and (owner_tag(BRANCH_TAG, job.branch), owner_tag(COMMIT_TAG, job.commit)) not in deployed]
     ctx.summary.packages_found = f"{len(jobs)} branch(es) packaged, {len(todo)} to deploy"
     ctx.reporter.line(f"Packages of {source.project}: {ctx.summary.packages_found}")
-    outcomes = [_deploy_one(ctx, source, job, default) for job in todo]
-    pruned = _prune_gone_branches(ctx, source.project, default, set(heads))
+    outcomes = [_deploy_one(ctx, source, job, default, run_steps) for job in todo]
+    pruned = _prune_gone_branches(ctx, client, destination, source.project, default, set(heads))
     ctx.summary.deleted = f"DAGs of gone branches: {', '.join(pruned)}" if pruned else ""
     ctx.summary.packages = [(o.job.branch, o.job.commit, o.said) for o in outcomes]
     failed = [o for o in outcomes if not o.ok]
@@ -78,35 +95,33 @@ def _source(ctx: RunContext) -> SourceProject:
         raise ConfigError(str(exc), key="input gitlab-api") from None
 
 
-def _to_deploy(ctx: RunContext, job: PackageJob, default: str, heads: dict[str, str]) -> bool:
-    """A preview's package, of the branch's head commit (an older one waits for the newer's package), whose
-    image the preview's registry does not have yet (only this deployer writes there)."""
-    if job.branch == default or heads.get(job.branch) != job.commit:
-        return False
+def _refuse_source_registry(ctx: RunContext, project: str) -> None:
+    """The previews' images never go to the source project's registry: every branch job's token writes it."""
     if not ctx.inputs.image:
-        raise ConfigError("no image repository to push the packages' images to: set the image input "
-                          "(KAF_IMAGE)", key="input image")
-    return not _deployed(ctx, job.commit)
+        raise ConfigError("no image repository to push the packages' images to: set the image input (KAF_IMAGE, the "
+                          "deployer project's own registry)", key="input image")
+    registry = ctx.environ.get("CI_REGISTRY", "").strip().lower()
+    source = f"{registry}/{project.lower()}"
+    repository = repository_of(image_ref(ctx.inputs.image, "latest")).lower()
+    if registry and (repository == source or repository.startswith(source + "/")):
+        raise ConfigError(f"{ctx.inputs.image!r} is in {project}'s own registry, which every branch job's token of "
+                          f"{project} writes: push the previews to the deployer project's registry "
+                          "($CI_REGISTRY_IMAGE/previews)", key="input image")
 
 
-def _deployed(ctx: RunContext, commit: str) -> bool:
-    from ..deliver.registry import RegistryRefused
-    from .code_only import registry_for
-
-    repository = repository_of(image_ref(ctx.inputs.image, commit))
-    registry, name = registry_for(ctx.inputs, repository, "pull")
-    try:
-        return registry.digest(name, commit) is not None
-    except RegistryRefused as exc:
-        raise UploadError(f"the preview's registry: {exc}") from None
+def _deployed(client: AirflowClient, project: str) -> set[tuple[str, str]]:
+    """(branch tag, commit tag) of the source project's DAGs Airflow has: what this deployer uploaded."""
+    found = set()
+    for dag in client.list_dags(tags=[owner_tag(REPOSITORY_TAG, project)]):
+        branch = next((t for t in dag.tags if t.startswith(BRANCH_TAG)), None)
+        found |= {(branch, t) for t in dag.tags if branch and t.startswith(COMMIT_TAG)}
+    return found
 
 
-def _deploy_one(ctx: RunContext, source: SourceProject, job: PackageJob, default: str) -> Outcome:
+def _deploy_one(ctx: RunContext, source: SourceProject, job: PackageJob, default: str, run_steps: RunSteps
+                ) -> Outcome:
     """The package's artifacts unpacked in a folder of its own, then deploy-package's steps with the branch and
     commit GitLab gave; a failure is this package's, reported, and the others still deploy."""
-    from .main import run_steps
-    from .summary import SummaryData
-
     folder = Path(tempfile.mkdtemp(prefix=f"kaf-package-{job.job_id}-", dir=ctx.workspace))
     summary = SummaryData(ok=False)
     try:
@@ -124,6 +139,11 @@ def _deploy_one(ctx: RunContext, source: SourceProject, job: PackageJob, default
     except KafError as exc:
         ctx.reporter.error(f"package of {job.branch!r}: {exc}", title="kedro-airflow-k8s")
         return Outcome(job, False, f"exit {exc.exit_code}: {exc}")
+    except Exception as exc:  # a bug: said, with its traceback in the log; the other packages still deploy
+        traceback.print_exc()
+        ctx.reporter.error(f"package of {job.branch!r}: internal error: {type(exc).__name__}: {exc}",
+                           title="kedro-airflow-k8s")
+        return Outcome(job, False, f"internal error: {type(exc).__name__}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -154,6 +174,8 @@ def unpack_artifacts(archive: Path, destination: Path) -> None:
                 written = _copy_member(zipped, member, target, written)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise BadArtifacts(f"the artifacts are not a readable zip: {exc}") from None
+    except OSError as exc:  # an entry twice, or a file where a folder of another entry goes
+        raise BadArtifacts(f"the artifacts do not unpack: {type(exc).__name__}: {exc.strerror or exc}") from None
 
 
 def _member_path(member: zipfile.ZipInfo) -> PurePosixPath:
@@ -177,15 +199,13 @@ def _copy_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path,
     return written
 
 
-def _prune_gone_branches(ctx: RunContext, project: str, default: str, branches: set[str]) -> list[str]:
+def _prune_gone_branches(ctx: RunContext, client: AirflowClient, destination: str, project: str, default: str,
+                         branches: set[str]) -> list[str]:
     """The DAGs this deployer made for the source project's branches that are gone (by their tags); those deleted."""
-    from ..dag_tags import BRANCH_TAG
     from ..deliver.delete import DeleteRequest, delete_pipeline
     from ..deliver.prune import stale_dags
-    from ..plan.model import owner_tag
-    from .steps import client_for_deployment
 
-    client, destination, deleted = *client_for_deployment(ctx), []
+    deleted = []
     for stale in stale_dags(client, branches, repository=project):
         request = DeleteRequest(dag_id=stale.dag_id, destination=destination, owner_tags=(),
                                 default_branch_tag=owner_tag(BRANCH_TAG, default), any_branch=True)

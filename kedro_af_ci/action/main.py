@@ -119,7 +119,7 @@ def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryDa
         from .gitlab_deployer import deploy_new_packages
 
         _steps_for(inputs.delete, inputs.package, bool(inputs.deploy_package), gitlab=True)
-        deploy_new_packages(ctx)
+        deploy_new_packages(ctx, run_steps)
         return
     if inputs.verify and not (inputs.delete or inputs.package):  # docs/architecture.md, "Verify": Airflow imports
         from ..verify import PreflightWorker

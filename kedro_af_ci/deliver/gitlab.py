@@ -63,9 +63,10 @@ class SourceProject:
         return branch
 
     def branches(self) -> dict[str, str]:
-        """Every branch and its head commit."""
+        """Every branch and its head commit; refused when there are more than MAX_PAGES pages of them (a list
+        cut short would make the branches past it look deleted, and their DAGs pruned)."""
         heads = {}
-        for item in self._pages("/repository/branches", {}):
+        for item in self._pages("/repository/branches", {}, whole=True):
             name, commit = item.get("name"), (item.get("commit") or {}).get("id")
             if isinstance(name, str) and isinstance(commit, str) and COMMIT.match(commit):
                 heads[name] = commit
@@ -96,7 +97,8 @@ class SourceProject:
         except requests.RequestException as exc:
             raise GitLabRefused(f"the artifacts of job {job_id}: {type(exc).__name__}") from None
 
-    def _pages(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+    def _pages(self, path: str, params: dict[str, str], *, whole: bool = False) -> Iterator[dict[str, Any]]:
+        """The items of up to MAX_PAGES pages, newest first; with ``whole``, all of them or GitLabRefused."""
         for page in range(1, MAX_PAGES + 1):
             items = self._get(path, {**params, "per_page": str(PAGE), "page": str(page)})
             if not isinstance(items, list):
@@ -104,6 +106,8 @@ class SourceProject:
             yield from (item for item in items if isinstance(item, dict))
             if len(items) < PAGE:
                 return
+        if whole:
+            raise GitLabRefused(f"more than {MAX_PAGES * PAGE} items in {path}: not all read")
 
     def _get(self, path: str, params: dict[str, str]) -> object:
         try:

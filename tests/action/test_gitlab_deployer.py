@@ -71,3 +71,61 @@ def test_not_a_zip_is_refused(tmp_path):
     path.write_bytes(b"<html>a login page</html>")
     with pytest.raises(BadArtifacts, match="not a readable zip"):
         unpack_artifacts(path, tmp_path / "out")
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile's, writing the crafted archive
+def test_an_entry_twice_or_a_file_where_a_folder_goes_is_refused(tmp_path):
+    twice = archive(tmp_path, (f"{FOLDER}/graph.json", b"{}", stat.S_IFREG | 0o644),
+                    (f"{FOLDER}/graph.json", b"[]", stat.S_IFREG | 0o644))
+    with pytest.raises(BadArtifacts, match="do not unpack"):
+        unpack_artifacts(twice, tmp_path / "out")
+    under_a_file = archive(tmp_path, (f"{FOLDER}/project", b"x", stat.S_IFREG | 0o644),
+                           (f"{FOLDER}/project/pyproject.toml", b"x", stat.S_IFREG | 0o644))
+    with pytest.raises(BadArtifacts, match="do not unpack"):
+        unpack_artifacts(under_a_file, tmp_path / "out2")
+
+
+def context(tmp_path, image: str, **environ: str):
+    from types import SimpleNamespace
+
+    inputs = SimpleNamespace(image=image, gitlab_packages_from="acme/spaceflights", gitlab_api="", insecure=False,
+                             package_job="kedro-airflow-k8s-package")
+    return SimpleNamespace(inputs=inputs, environ=environ, workspace=tmp_path, reporter=None, summary=None)
+
+
+@pytest.mark.parametrize(("image", "project"), [
+    ("registry.gitlab.example/acme/spaceflights", "acme/spaceflights"),
+    ("registry.gitlab.example/acme/spaceflights/previews", "Acme/SpaceFlights")])
+def test_previews_are_never_pushed_to_the_source_projects_registry(tmp_path, image, project):
+    from kedro_af_ci.errors import ConfigError
+
+    ctx = context(tmp_path, image, CI_REGISTRY="registry.gitlab.example")
+    with pytest.raises(ConfigError, match="every branch job's token"):  # GitLab's registry paths are lower case
+        gitlab_deployer._refuse_source_registry(ctx, project)
+    gitlab_deployer._refuse_source_registry(context(tmp_path, "registry.gitlab.example/acme/deployer/previews",
+                                                    CI_REGISTRY="registry.gitlab.example"), "acme/spaceflights")
+    gitlab_deployer._refuse_source_registry(context(tmp_path, "registry.gitlab.example/acme/spaceflights-previews",
+                                                    CI_REGISTRY="registry.gitlab.example"), "acme/spaceflights")
+
+
+def test_a_branch_list_without_the_default_branch_deploys_and_prunes_nothing(tmp_path):
+    """A list that lacks the default branch cannot be every branch: pruning by it would delete live DAGs."""
+    from fake_gitlab import FakeGitLab, serve
+
+    from kedro_af_ci.errors import UploadError
+
+    fake = FakeGitLab("acme/spaceflights", "t" * 20, branches={"feature/x": "b" * 40})
+    api, server = serve(fake)
+    ctx = context(tmp_path, "registry.example/previews/app", GITLAB_SOURCE_TOKEN="t" * 20)
+    ctx.inputs.gitlab_api, ctx.reporter = api, _Reporter()
+    try:
+        with pytest.raises(UploadError, match="no default branch 'main'"):
+            gitlab_deployer.deploy_new_packages(ctx, run_steps=None)
+    finally:
+        server.shutdown()
+    assert not any(path.endswith("/artifacts") for path in fake.requests)
+
+
+class _Reporter:
+    def mask(self, value: str) -> None:
+        pass

@@ -63,3 +63,15 @@ def test_the_token_goes_over_https_or_to_loopback_only():
         check_api("http://gitlab.example.com/api/v4", insecure=False)
     with pytest.raises(GitLabRefused):
         check_api("file:///etc/passwd", insecure=True)
+
+
+def test_a_branch_list_cut_short_is_refused_not_taken_for_every_branch(gitlab, monkeypatch):
+    from kedro_af_ci.deliver import gitlab as module
+
+    fake, api = gitlab
+    fake.branches.update({f"b{i}": C for i in range(120)})
+    monkeypatch.setattr(module, "MAX_PAGES", 1)
+    with pytest.raises(GitLabRefused, match="not all read"):
+        SourceProject(api, "acme/spaceflights", TOKEN).branches()
+    monkeypatch.setattr(module, "MAX_PAGES", 2)
+    assert len(SourceProject(api, "acme/spaceflights", TOKEN).branches()) == 122
