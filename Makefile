@@ -101,7 +101,7 @@ fmt: $(STAMP)
 
 ## docs: regenerate the key references (docs/configuration.md, README's deployment settings) from the models
 docs: $(STAMP)
-	$(BIN)/python -m kedro_af_ci.config.reference --write README.md docs/configuration.md
+	$(BIN)/python -m kedro_af_ci.policy.reference --write README.md docs/configuration.md
 
 ## lock: re-resolve the three test environments from their requirements (newest releases) and pin them;
 ## run `make test` after it, and commit the lock files only when it is green

@@ -24,7 +24,7 @@ def write_stale_dags(project: Path, graph_file: Path, folder: Path, env: dict[st
     """STALE branches' run-once DAGs of the example, rendered as the tool renders them (each with its
     branch, repository and commit tags, as the CI left them)."""
     from kedro_af_ci.config import load_config
-    from kedro_af_ci.gitinfo import GitInfo
+    from kedro_af_ci.gitinfo.commit import GitInfo
     from kedro_af_ci.graph.model import PipelineGraph
     from kedro_af_ci.plan.build import build_plan
     from kedro_af_ci.render.dag import render_dag

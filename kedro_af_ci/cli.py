@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
+from .compiler.project import project_identity
 from .errors import ConfigError, KafError
-from .kedro_project import project_identity
-from .logsafe import safe_line, safe_text, setup_logging
-from .modes import GROUPINGS
+from .guards.logsafe import safe_line, safe_text, setup_logging
+from .vocabulary.modes import GROUPINGS
 
 if TYPE_CHECKING:
     from .deliver.answers import TaskInstanceInfo
@@ -53,7 +53,7 @@ def _local_target(project_path: Path) -> dict | None:
     DAGs folder, the nodes run in its worker (`execution: local`), its login unless one is set; said on every
     command. In CI never: where a DAG goes is the deployment's (docs/architecture.md, "Trust")."""
     from .deliver.local_airflow import running
-    from .trust import in_ci
+    from .guards.trust import in_ci
 
     local = None if in_ci() else running(project_path)
     if local is None:
@@ -121,7 +121,7 @@ def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, group
 
 
 def _request(opts: Options, **kwargs):
-    from .compiler import CompileRequest
+    from .compiler.pipeline import CompileRequest
     from .policy.model import policy_for
 
     if opts.local:
@@ -159,7 +159,7 @@ def _report_warnings(warnings) -> None:
 @handle_errors
 def compile(opts: Options, output, image, cron, no_verify):
     """Create an Airflow DAG for a project."""
-    from .compiler import compile_dag, default_output
+    from .compiler.pipeline import compile_dag, default_output
     from .deliver.fileio import atomic_write_text
 
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
@@ -198,7 +198,7 @@ def _client(option: str | None, config_host: str | None, insecure: bool, **optio
     to a host the job names: --host or AIRFLOW_HOST (docs/architecture.md, "Trust")."""
     import os
 
-    from .trust import in_ci
+    from .guards.trust import in_ci
 
     host = option or config_host
     if in_ci():
@@ -240,7 +240,7 @@ def _upload(result, output: str | None):
 @handle_errors
 def upload_pipeline(opts: Options, output, image, no_verify):
     """Uploads pipeline to Airflow DAG location."""
-    from .compiler import compile_dag
+    from .compiler.pipeline import compile_dag
 
     overrides = {"run_config": {"image": image}} if image else None
     result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
@@ -259,7 +259,7 @@ def upload_pipeline(opts: Options, output, image, no_verify):
 @handle_errors
 def schedule(opts: Options, cron, output, image):
     """Uploads pipeline to Airflow with given schedule."""
-    from .compiler import compile_dag
+    from .compiler.pipeline import compile_dag
 
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
     result = compile_dag(_request(opts, overrides=overrides))
@@ -285,7 +285,7 @@ def schedule(opts: Options, cron, output, image):
 @handle_errors
 def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_interval, run_id, host, insecure):
     """Uploads pipeline to Airflow and runs once."""
-    from .compiler import compile_dag
+    from .compiler.pipeline import compile_dag
     from .deliver.deploy import deploy_and_run, failure_message
     from .errors import RunFailed
 
@@ -356,8 +356,8 @@ def ui(opts: Options, open_dag, host, insecure):
     """Open Apache Airflow UI in new browser tab."""
     import webbrowser
 
+    from .compiler.project import project_dag_id
     from .errors import AirflowApiError
-    from .kedro_project import project_dag_id
 
     config = _load_config(opts)
     client = _client(host, config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
@@ -466,7 +466,7 @@ def _existing_branches(project_path: Path, branches_file: Path | None, remote: s
     """The branches that exist: a file's lines, else the remote's heads (through the hardened git)."""
     import subprocess
 
-    from .gitinfo import git
+    from .gitinfo.commit import git
 
     if branches_file is not None:
         return {line.strip() for line in branches_file.read_text().splitlines() if line.strip()}
@@ -480,8 +480,8 @@ def _existing_branches(project_path: Path, branches_file: Path | None, remote: s
 
 def _dag_of(opts: Options, branch: str | None):
     """The config, git facts and DAG id of this project, for ``branch`` when given (its run name)."""
-    from .gitinfo import read_git_info
-    from .kedro_project import project_dag_id
+    from .compiler.project import project_dag_id
+    from .gitinfo.commit import read_git_info
     from .policy.model import policy_for
     from .policy.settings import narrow
 
@@ -516,8 +516,8 @@ def _destination_of(config, output: str | None) -> str:
 def up(opts: Options, timeout):
     """Start an Airflow 3 on this machine for this project; run-once then deploys there."""
     from .deliver.local_airflow import PASSWORDS_FILE, STATE_FOLDER, STATE_IGNORE, start
+    from .guards.trust import in_ci
     from .scaffold import ignore_in_git
-    from .trust import in_ci
 
     if in_ci():
         raise ConfigError("up starts an Airflow on your own machine; in CI the deployment names the Airflow",
@@ -724,7 +724,7 @@ _VERIFYING = {"compile", "upload-pipeline", "run-once", "schedule"}
 
 def main() -> None:
     if _VERIFYING & set(sys.argv[1:]) and "--no-verify" not in sys.argv:  # docs/architecture.md, "Verify"
-        from .verify import PreflightWorker
+        from .verify.preflight import PreflightWorker
 
         PreflightWorker.prestart()
     airflow_k8s.main(prog_name="kedro-af-ci")

@@ -1,7 +1,7 @@
 """Spark's operator-factory API: what users import to run their Spark groups with operators of their own.
 
 Which nodes are Spark nodes is the plan's (``plan/spark_detect.py``); a factory run in the project
-image talks through ``spark_wire.py``. Operators are described as data (:class:`OperatorSpec`: class
+image talks through ``spark_factory/wire.py``. Operators are described as data (:class:`OperatorSpec`: class
 path + JSON-like arguments), never as code strings; the renderer imports the class and passes the
 arguments as literals. The built-in backend is Dataproc; ``type: custom`` loads a
 :class:`SparkOperatorFactory` subclass.
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .airflow_template import AirflowTemplate, ConfigTemplate  # noqa: F401 - part of the factory API
 from .errors import ConfigError
+from .vocabulary.airflow_template import AirflowTemplate, ConfigTemplate  # noqa: F401 - part of the factory API
 
 PROJECT_HOME = "/opt/kedro/project"  # where the init script unpacks the project on every cluster node
 _CLASS_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")  # used with fullmatch

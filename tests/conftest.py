@@ -98,7 +98,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check:
 
 def load_dag(source: str, dag_id: str, folder: Path):
     """Load ``source`` in Airflow's DagBag and return the DAG (fails on any import error)."""
-    from kedro_af_ci.verify import _dagbag_class
+    from kedro_af_ci.verify.preflight import _dagbag_class
 
     path = folder / f"{dag_id}.py"
     path.write_text(source, encoding="utf-8")
@@ -139,7 +139,7 @@ def make_config(tmp_path, run_config: dict, environ=None, git_info=None, **top):
     import yaml
 
     from kedro_af_ci.config import load_config
-    from kedro_af_ci.gitinfo import GitInfo
+    from kedro_af_ci.gitinfo.commit import GitInfo
 
     conf = tmp_path / "conf" / "base"
     conf.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ gitlab-ci-local run in test_github_act.py, test_gitlab_ci_local.py and test_dock
 It records every call (argv, and the size of stdin, never its content) as JSON lines in
 $DOCKER_STUB_LOG; a ``build`` also records the files of its context and its Dockerfile.
 ``build``, ``push`` and ``login`` succeed unless $DOCKER_STUB_FAIL names them; a ``build`` also records
-whether the action's pre-flight worker (``python -m kedro_af_ci.verify``) runs meanwhile.
+whether the action's pre-flight worker (``python -m kedro_af_ci.verify.preflight``) runs meanwhile.
 ``build`` prints $DOCKER_STUB_BUILD_OUTPUT (a Dockerfile's RUN output).
 ``run`` stands in for the project image: it runs the command with this machine's Python in
 $DOCKER_STUB_IMAGE_ROOT (the image's working directory), with the ``--env`` values and stdin, so
@@ -40,7 +40,7 @@ if command == "build":  # what the build would send to the engine: the context's
                                     for folder, _, names in os.walk(context) for name in names)
     entry["dockerfile"] = open(argv[argv.index("--file") + 1]).read()
     entry["preflight_worker_running"] = any(  # the action's pre-flight worker, importing Airflow meanwhile
-        "-m kedro_af_ci.verify" in cmdline for cmdline in commands())
+        "-m kedro_af_ci.verify.preflight" in cmdline for cmdline in commands())
 with open(os.environ["DOCKER_STUB_LOG"], "a") as log:
     log.write(json.dumps(entry) + "\\n")
 if command == "buildx":  # no buildx: the classic builder (DOCKER_STUB_BUILDX=1: BuildKit)

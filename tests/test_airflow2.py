@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import make_config, make_graph
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
 

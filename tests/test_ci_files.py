@@ -208,7 +208,7 @@ def test_the_pull_request_workflow_runs_lint_and_the_unit_tier():
 
 def test_the_grouping_modes_are_one_list_everywhere_users_read_them():
     from kedro_af_ci.config import Grouping
-    from kedro_af_ci.modes import GROUPINGS
+    from kedro_af_ci.vocabulary.modes import GROUPINGS
 
     listed = ", ".join(GROUPINGS)
     assert tuple(g.value for g in Grouping) == GROUPINGS

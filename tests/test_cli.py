@@ -13,7 +13,7 @@ from conftest import copy_example, make_repo, run_cli, secret
 
 from kedro_af_ci.config import load_config
 from kedro_af_ci.errors import PreflightError
-from kedro_af_ci.verify import verify_source
+from kedro_af_ci.verify.preflight import verify_source
 
 
 @pytest.fixture

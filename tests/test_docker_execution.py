@@ -8,8 +8,8 @@ import pytest
 from conftest import build_pod, copy_example, load_dag, make_config, make_graph, make_repo, render, run_cli
 from containers import docker
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
 

@@ -12,7 +12,7 @@ from hostile_corpus import corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
 

@@ -6,6 +6,8 @@ underscored names change without notice between its releases)."""
 from __future__ import annotations
 
 import ast
+import os
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -47,46 +49,54 @@ def test_the_check_finds_each_form():
     assert private_imports("from .x import _mine\nfrom kedro_af_ci.y import _ours\nfrom kedro import __version__") == []
 
 
-# modules outside the stages on purpose: they run where the package's layering does not reach
-OUTSIDE_THE_STAGES = {
-    "kedro_hooks": "a Kedro hook entry point, loaded by Kedro inside the project",
-    "mlflow_run": "copied into the DAG and run in the project image (standard library and mlflow only)",
-}
-
-
-def test_every_module_is_in_the_stages_contract():
-    """A new module is placed in .importlinter's layers (docs/architecture.md, "Layout"), or named above
-    with the reason: an unlisted module is one the layering contract silently does not check."""
+def _contracts():
     import configparser
 
     contracts = configparser.ConfigParser()
     contracts.read(ROOT / ".importlinter")
-    layers = contracts["importlinter:contract:stages"]["layers"]
+    return contracts
+
+
+def test_every_file_and_folder_at_the_root_is_in_a_layer():
+    """A new module is placed in .importlinter's layers (docs/architecture.md, "Layout"): an unlisted module is
+    one the layering contract silently does not check."""
+    layers = _contracts()["importlinter:contract:stages"]["layers"]
     listed = {name.removeprefix("kedro_af_ci.") for name in layers.replace("|", " ").replace(":", " ").split()}
     modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert (modules | packages) - listed - set(OUTSIDE_THE_STAGES) == set()
-    assert set(OUTSIDE_THE_STAGES) & listed == set()
+    assert modules | packages == listed
 
 
-# who may import what the forbidden contracts guard; every other module is on their lists
+# who may import what the protected contracts guard, and why; no other module may (import-linter's `protected`)
 MAY_IMPORT = {
     "kedro": {"graph": "the one reader of a Kedro project", "cli": "the Kedro plugin's commands",
               "kedro_hooks": "the Kedro hook entry point"},
-    "http": {"deliver": "the Airflow API, the registry, the DAGs folder's buckets"},
+    "http": {"deliver": "the Airflow API, the registry, GitLab's API, the DAGs folder's buckets"},
 }
 
 
 @pytest.mark.parametrize("contract", sorted(MAY_IMPORT))
-def test_the_forbidden_contracts_list_every_module_but_those_allowed(contract):
-    """A new module is forbidden Kedro and HTTP unless named above with why (issue 36: the contracts
-    listed the modules they checked, so a new one went unchecked)."""
-    import configparser
+def test_the_protected_contracts_allow_only_the_modules_named_here(contract):
+    allowed = _contracts()[f"importlinter:contract:{contract}"]["allowed_importers"].split()
+    assert {name.removeprefix("kedro_af_ci.") for name in allowed} == set(MAY_IMPORT[contract])
 
-    contracts = configparser.ConfigParser()
-    contracts.read(ROOT / ".importlinter")
-    listed = {name.removeprefix("kedro_af_ci.")
-              for name in contracts[f"importlinter:contract:{contract}"]["source_modules"].split()}
-    modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
-    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert (modules | packages) - listed == set(MAY_IMPORT[contract])
+
+def test_a_new_module_is_checked_by_default(tmp_path):
+    """The attack on the contracts: a module nobody listed imports Kedro and requests, and two siblings import
+    each other; lint-imports refuses all three (before, a new module was in no forbidden contract's list)."""
+    import shutil
+    import subprocess
+    import sys
+
+    package = tmp_path / "kedro_af_ci"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__", "templates"))
+    (package / "newcomer.py").write_text("import kedro\nimport requests\n")
+    (package / "plan" / "sibling_a.py").write_text("from . import sibling_b\n")
+    (package / "plan" / "sibling_b.py").write_text("from . import sibling_a\n")
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint), "--config", str(ROOT / ".importlinter")], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    out = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "a new module may not BROKEN" in out and out.count("kedro_af_ci.newcomer") >= 2, out[-3000:]
+    assert "No cycle between the siblings of any package, at any depth BROKEN" in out and "sibling_" in out

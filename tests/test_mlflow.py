@@ -26,7 +26,7 @@ from conftest import (
     run_cli,
 )
 
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.graph.model import MlflowInfo, PipelineGraph
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
@@ -77,7 +77,7 @@ def test_start_and_end_tasks_wrap_the_pipeline(tmp_path):
 
 @pytest.mark.airflow
 def test_pods_run_the_helper_and_nodes_get_the_run_id(tmp_path):
-    from kedro_af_ci import mlflow_run
+    from kedro_af_ci.render import mlflow_run
 
     _, _, dag = compile_mlflow(tmp_path, {"experiment_name": HOSTILE})
     dag_run = types.SimpleNamespace(dag_id=dag.dag_id, run_id=RUN_ID)
@@ -232,7 +232,7 @@ def test_helper_script_against_a_real_tracking_server(mlflow_server, tmp_path):
 
     from mlflow import MlflowClient
 
-    from kedro_af_ci import mlflow_run
+    from kedro_af_ci.render import mlflow_run
 
     def helper(*args):
         out = subprocess.run([sys.executable, mlflow_run.__file__, *args, "--tracking-uri", mlflow_server],

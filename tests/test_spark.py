@@ -17,14 +17,14 @@ from conftest import RUN_ID, load_dag, make_config, make_repo, render, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.spark_detect import spark_groups, spark_nodes, spark_reasons
 from kedro_af_ci.render.dag import render_dag
-from kedro_af_ci.spark_factory import apply_factory
+from kedro_af_ci.spark_factory.apply import apply_factory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spaceflights_pyspark"
 GIT = GitInfo("b" * 40, "main")
@@ -378,7 +378,7 @@ PLANTED_SECRETS = (  # what CI auth steps, SDKs and people leave in a workspace
 
 
 def test_project_archive_ships_no_credentials_and_only_tracked_files(pyspark_project, tmp_path):
-    from kedro_af_ci.deliver.artifacts import archive_members
+    from kedro_af_ci.render.artifacts import archive_members
 
     project = tmp_path / "project"
     shutil.copytree(pyspark_project[0], project)
@@ -475,7 +475,7 @@ def test_a_real_project_with_spark_dataset_v2(tmp_path):
 def test_cluster_init_scripts_follow_the_archive_rules(pyspark_project, pyspark_graph, tmp_path, script, why):
     """user_init_path is pasted into init.sh, which goes to the bucket and runs on every cluster node: a
     path to a credential file would ship it; the script must be one the archive itself ships."""
-    from kedro_af_ci.deliver.artifacts import build_artifacts
+    from kedro_af_ci.render.artifacts import build_artifacts
 
     project = tmp_path / "project"
     shutil.copytree(pyspark_project[0], project)

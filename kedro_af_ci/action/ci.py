@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..deliver.fileio import atomic_write_text
-from ..logsafe import safe_line, safe_text
+from ..guards.logsafe import safe_line, safe_text
 
 
 def _escape_data(text: str) -> str:

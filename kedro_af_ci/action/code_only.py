@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from .records import EMPTY, EMPTY_DIGEST, Readers, encode_record, read_record, t
 
 if TYPE_CHECKING:
     from ..deliver.registry import Registry
+    from ..gitinfo.commit import GitInfo
     from ..graph.model import PipelineGraph
     from ..image.assemble import Assembled
     from ..image.code_layer import CodeLayer
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
     from ..image.graph_inputs import GraphInputs
     from .inputs import ActionInputs
     from .records import EncodedRecord
-    from .steps import RunContext
 
 RECORD_VERSION = 2  # 2: the record says who owns the project folder, and the image a build takes its cache from
 
@@ -43,22 +44,55 @@ class NoCodeOnly(Exception):
     """Why this deploy builds the image as usual."""
 
 
-@dataclass
-class CodeState:
-    """The code layer of this commit, and what a code-only deploy adds to it."""
+@dataclass(frozen=True)
+class CodeOnlyRun:
+    """What code-only deploys need of the run, as values: the run's context stays the steps' (action/steps.py
+    makes this from it), so this module never reaches back into them."""
+
+    inputs: ActionInputs
+    image: str
+    git: GitInfo
+    default_branch: str
+    project_path: str  # run_config.project_path: where the code must go
+    custom_factory: bool  # a custom Spark operator factory runs in the project image
+    log: Callable[[str], None]
+    decided: Callable[[str], None]  # whether the deploy is code-only, or why not (the log and the summary)
+
+    @property
+    def readers(self) -> Readers:
+        return Readers(self.git.branch_name, self.default_branch, self.inputs.record_key)
+
+
+@dataclass(frozen=True)
+class CodeLayerPlan:
+    """Every deploy whose Dockerfile's top layer is the code alone: this commit's code layer, and the registry
+    its records live in."""
 
     copy: CodeCopy
     layer: CodeLayer
     registry: Registry
     repository: str  # the name in the registry (no host)
-    assembled: Assembled | None = None  # code-only: the new image
-    graph: PipelineGraph | None = None  # code-only: the previous graph
-    inputs: GraphInputs | None = None  # what the graph depends on (from the record, or recorded now)
-    previous: str = ""  # code-only: the image whose layers are reused
-    record: EncodedRecord | None = None  # code-only: this deploy's record
-    uploads: Future | None = None  # code-only: the blobs, going up while the pre-flight runs
+
+
+@dataclass(frozen=True)
+class CodeOnlyImage:
+    """A code-only deploy: the image made in the registry from a matching record, its blobs going up."""
+
+    layer: CodeLayer  # the code layer, with entries for the project folder and those above it
+    assembled: Assembled
+    graph: PipelineGraph  # the previous deploy's
+    previous: str  # the image whose layers are reused
+    record: EncodedRecord  # this deploy's
+    uploads: Future[None]  # the blobs, going up while the pre-flight runs
+
+
+@dataclass(frozen=True)
+class CodeState:
+    """What build_image decided: the code layer, production's layer cache, and the code-only image if any."""
+
+    plan: CodeLayerPlan
     cache: str | None = None  # the default branch: the layer cache its own authenticated record names
-    folders: list | None = None  # code-only: the project folder and those above it, from the record
+    image: CodeOnlyImage | None = None
 
 
 def registry_for(inputs: ActionInputs, repository: str, actions: str) -> tuple[Registry, str]:
@@ -73,7 +107,7 @@ def registry_for(inputs: ActionInputs, repository: str, actions: str) -> tuple[R
     return registry, name
 
 
-def prepare(ctx: RunContext, docker: Any, context: Path, dockerfile: Path) -> CodeState | None:
+def prepare(run: CodeOnlyRun, docker: Any, context: Path, dockerfile: Path) -> CodeState | None:
     """This commit's code layer (None when the Dockerfile's top layer is not the code alone), and, when a
     record allows, the code-only image; what was decided goes to the log."""
     from ..errors import BuildError
@@ -81,95 +115,92 @@ def prepare(ctx: RunContext, docker: Any, context: Path, dockerfile: Path) -> Co
     from ..image.dockerfile import NotCodeOnly, code_copy
 
     try:
-        if tag_of(ctx.image) is None:
-            raise NotCodeOnly(f"the image {ctx.image} has no tag to push to")
-        copy = code_copy(dockerfile.read_bytes(), context, list(ctx.inputs.build_args))
-        if copy.dest != ctx.config.run_config.project_path.rstrip("/"):
-            raise NotCodeOnly(f"the code goes to {copy.dest}, not run_config.project_path "
-                              f"{ctx.config.run_config.project_path}")
+        if tag_of(run.image) is None:
+            raise NotCodeOnly(f"the image {run.image} has no tag to push to")
+        copy = code_copy(dockerfile.read_bytes(), context, list(run.inputs.build_args))
+        if copy.dest != run.project_path.rstrip("/"):
+            raise NotCodeOnly(f"the code goes to {copy.dest}, not run_config.project_path {run.project_path}")
     except NotCodeOnly as exc:
-        _say(ctx, f"no ({exc})")
+        run.decided(f"no ({exc})")
         return None
-    registry, name = registry_for(ctx.inputs, repository_of(ctx.image), "pull,push")
+    registry, name = registry_for(run.inputs, repository_of(run.image), "pull,push")
     try:
-        state = CodeState(copy, make_code_layer(docker, context, copy), registry, name)
+        plan = CodeLayerPlan(copy, make_code_layer(docker, context, copy), registry, name)
     except BuildError as exc:
-        _say(ctx, f"no (the code layer could not be made: {exc})")
+        run.decided(f"no (the code layer could not be made: {exc})")
         return None
+    cache = production_cache(run, plan)
     try:
-        _reuse(ctx, state)
+        image = _reuse(run, plan)
     except NoCodeOnly as exc:
-        _say(ctx, f"no ({exc})")
-    return state
+        run.decided(f"no ({exc})")
+        return CodeState(plan, cache)
+    run.decided(f"yes: the top layer of {image.previous} replaced by this commit's code; its pipeline graph reused")
+    return CodeState(plan, cache, image)
 
 
-def _say(ctx: RunContext, text: str) -> None:
-    ctx.summary.code_only = text
-    ctx.reporter.line(f"Code-only deploy: {text}")
-
-
-def _reuse(ctx: RunContext, state: CodeState) -> None:
-    """Find a record this commit matches, and make the image from it (NoCodeOnly says why not)."""
+def _reuse(run: CodeOnlyRun, plan: CodeLayerPlan) -> CodeOnlyImage:
+    """The image made from a record this commit matches (NoCodeOnly says why not)."""
     from ..deliver.registry import RegistryRefused
     from ..graph.model import PipelineGraph
     from ..image.code_layer import folders_of, with_folders
     from ..image.graph_inputs import GraphInputs
 
-    if _custom_factory(ctx):
+    if run.custom_factory:
         raise NoCodeOnly("a custom Spark operator factory runs in the project image")
     try:
-        previous, record = _matching_record(ctx, state)
+        previous, record = _matching_record(run, plan)
         inputs = GraphInputs.from_dict(record.get("graph_inputs"))
-        if inputs.digest(state.layer.files) != record.get("graph_digest"):
+        if inputs.digest(plan.layer.files) != record.get("graph_digest"):
             raise NoCodeOnly(f"the change can alter the pipeline graph (it touches code the graph extraction ran, "
                              f"a file it read, or the list of files) since {previous}")
-        state.graph, state.inputs = PipelineGraph.from_dict(record["graph"]), inputs
-        state.folders = record["folders"]
-        state.layer = with_folders(state.layer, folders_of(record["folders"], state.copy.dest),
-                                   _newest(state.layer))
-        state.assembled, state.previous = _assemble(ctx, state, record["image"]), previous
-        state.uploads = _upload_early(ctx, state)
+        graph, folders = PipelineGraph.from_dict(record["graph"]), record["folders"]
+        layer = with_folders(plan.layer, folders_of(folders, plan.copy.dest), _newest(plan.layer))
+        assembled = _assemble(run, plan, layer, record["image"])
+        # a code-only image holds no build cache (assemble.py): its record names the cache of the image it was made from
+        encoded = _record(run, plan, "sha256:" + hashlib.sha256(assembled.manifest).hexdigest(), graph, inputs,
+                          folders, cache=_digest(record.get("cache")))
     except RegistryRefused as exc:
         raise NoCodeOnly(f"the registry: {exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise NoCodeOnly(f"the record is not readable: {exc}") from None
-    _say(ctx, f"yes: the top layer of {previous} replaced by this commit's code; its pipeline graph reused")
+    return CodeOnlyImage(layer, assembled, graph, previous, encoded, _upload_early(plan, layer, assembled, encoded))
 
 
-def _custom_factory(ctx: RunContext) -> bool:
-    from ..config.spark import ClusterSpark
+def production_cache(run: CodeOnlyRun, plan: CodeLayerPlan) -> str | None:
+    """The default branch's layer cache: the image its own authenticated record names, matched or not (never a
+    tag a branch's job could have written); None elsewhere, or when there is no such record."""
+    from ..deliver.registry import RegistryRefused
 
-    spark = ctx.config.run_config.spark
-    return isinstance(spark, ClusterSpark) and spark.operator_factory is not None
+    readers = run.readers
+    if not (readers.production and readers.key):
+        return None
+    try:
+        record = read_record(plan.registry, plan.repository, readers.branch, readers.key)
+    except (RegistryRefused, ValueError, KeyError, TypeError):
+        return None
+    return None if record is None or readers.refusal(record) else _digest(record.data.get("cache"))
 
 
-def readers_of(ctx: RunContext) -> Readers:
-    from ..gitinfo import default_branch
-
-    return Readers(ctx.git.branch_name, default_branch(ctx.environ), ctx.inputs.record_key)
-
-
-def _matching_record(ctx: RunContext, state: CodeState) -> tuple[str, dict]:
+def _matching_record(run: CodeOnlyRun, plan: CodeLayerPlan) -> tuple[str, dict[str, Any]]:
     """The branch's record, else the default branch's, when it was made the way this run would make one; the
     default branch's deploy takes only its own record, authenticated by its key (action/records.py)."""
-    readers = readers_of(ctx)
+    readers = run.readers
     if readers.production and not readers.key:
         raise NoCodeOnly("the default branch reads back no record without record-key (a branch's job could have "
                          "written it): set the record-key input from a secret of the production environment")
     why = "no record yet (the first deploy of this branch and its default branch)"
     for branch in readers.branches:
-        record = read_record(state.registry, state.repository, branch, readers.key)
+        record = read_record(plan.registry, plan.repository, branch, readers.key)
         if record is None:
             continue
         refused = readers.refusal(record)
         if refused:
             why = refused
             continue
-        mismatch = _mismatch(ctx, state, record.data)
-        if readers.production or not mismatch:  # production's own last image is its layer cache, matched or not
-            state.cache = _digest(record.data.get("cache"))
+        mismatch = _mismatch(run, plan.copy, record.data)
         if not mismatch:
-            return f"{repository_of(ctx.image)}:{branch_tag(branch)}", record.data
+            return f"{repository_of(run.image)}:{branch_tag(branch)}", record.data
         why = mismatch
     raise NoCodeOnly(why)
 
@@ -178,8 +209,8 @@ def _digest(value: object) -> str | None:
     return value if isinstance(value, str) and len(value) == 71 and value.startswith("sha256:") else None
 
 
-def _mismatch(ctx: RunContext, state: CodeState, record: dict) -> str:
-    expected = _identity(ctx, state.copy)
+def _mismatch(run: CodeOnlyRun, copy: CodeCopy, record: dict[str, Any]) -> str:
+    expected = _identity(run, copy)
     if record.get("inputs") != expected["inputs"]:
         return "what the layers under the code are built from changed (Dockerfile, build arguments, .dockerignore " \
                "or a file an earlier COPY reads)"
@@ -187,32 +218,32 @@ def _mismatch(ctx: RunContext, state: CodeState, record: dict) -> str:
     return f"the record was made with another {', '.join(differ)}" if differ else ""
 
 
-def _identity(ctx: RunContext, copy: CodeCopy) -> dict[str, Any]:
+def _identity(run: CodeOnlyRun, copy: CodeCopy) -> dict[str, Any]:
     """What a record must share with this run to be reused."""
     return {"version": RECORD_VERSION, "tool": __version__, "python": list(sys.version_info[:2]),
-            "inputs": copy.inputs, "dest": copy.dest, "pipeline": ctx.inputs.pipeline, "env": ctx.inputs.env}
+            "inputs": copy.inputs, "dest": copy.dest, "pipeline": run.inputs.pipeline, "env": run.inputs.env}
 
 
-def _assemble(ctx: RunContext, state: CodeState, image_digest: str) -> Assembled:
+def _assemble(run: CodeOnlyRun, plan: CodeLayerPlan, layer: CodeLayer, image_digest: str) -> Assembled:
     from ..image.assemble import NotAssemblable, replace_code_layer
 
-    found = state.registry.manifest(state.repository, image_digest)
+    found = plan.registry.manifest(plan.repository, image_digest)
     if found is None:
         raise NoCodeOnly(f"the record's image {image_digest[:19]} is gone from the registry")
     manifest = json.loads(found[0])
-    config = json.loads(state.registry.blob(state.repository, manifest["config"]["digest"]))
-    chown = f"--chown={state.copy.chown} " if state.copy.chown else ""
+    config = json.loads(plan.registry.blob(plan.repository, manifest["config"]["digest"]))
+    chown = f"--chown={plan.copy.chown} " if plan.copy.chown else ""
     try:
-        return replace_code_layer(manifest, config, state.layer, labels=_labels(ctx),
-                                  created_by=f"COPY {chown}. {state.copy.dest} # kedro-af-ci code-only deploy",
-                                  created=_created(state.layer))
+        return replace_code_layer(manifest, config, layer, labels=_labels(run.git),
+                                  created_by=f"COPY {chown}. {plan.copy.dest} # kedro-af-ci code-only deploy",
+                                  created=_created(layer))
     except NotAssemblable as exc:
         raise NoCodeOnly(str(exc)) from None
 
 
-def _labels(ctx: RunContext) -> dict[str, str]:
-    return {"org.opencontainers.image.revision": ctx.git.commit_id,
-            "org.opencontainers.image.ref.name": ctx.git.branch_name[:128]}
+def _labels(git: GitInfo) -> dict[str, str]:
+    return {"org.opencontainers.image.revision": git.commit_id,
+            "org.opencontainers.image.ref.name": git.branch_name[:128]}
 
 
 def _newest(layer: CodeLayer) -> int:
@@ -226,22 +257,18 @@ def _created(layer: CodeLayer) -> str:
     return datetime.datetime.fromtimestamp(_newest(layer), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _upload_early(ctx: RunContext, state: CodeState) -> Future:
+def _upload_early(plan: CodeLayerPlan, layer: CodeLayer, assembled: Assembled, record: EncodedRecord
+                  ) -> Future[None]:
     """The layer, the config and the record go up while the DAG is compiled and checked: blobs no tag
     names are no image (nothing can pull them by name, and a registry's garbage collection removes
     them), so nothing is published before the pre-flight passed; the tags are written after it (push)."""
-    assembled = state.assembled
-    assert assembled is not None and state.graph is not None and state.inputs is not None
-    image = "sha256:" + hashlib.sha256(assembled.manifest).hexdigest()
-    # a code-only image holds no build cache (assemble.py): its record names the cache of the image it was made from
-    state.record = _record(ctx, state, image, state.graph, state.inputs, state.folders, cache=state.cache)
     config = json.loads(assembled.manifest)["config"]["digest"]
-    blobs = [(state.layer.digest, state.layer.gzipped), (config, assembled.config),
-             (state.record.digest, state.record.blob), (EMPTY_DIGEST, EMPTY)]
+    blobs = [(layer.digest, layer.gzipped), (config, assembled.config), (record.digest, record.blob),
+             (EMPTY_DIGEST, EMPTY)]
 
     def upload() -> None:
         for digest, data in blobs:
-            state.registry.put_blob(state.repository, digest, data)
+            plan.registry.put_blob(plan.repository, digest, data)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="kaf-upload")
     future = pool.submit(upload)
@@ -249,49 +276,47 @@ def _upload_early(ctx: RunContext, state: CodeState) -> Future:
     return future
 
 
-def push(ctx: RunContext, state: CodeState) -> None:
+def push(run: CodeOnlyRun, plan: CodeLayerPlan, image: CodeOnlyImage) -> None:
     """The code-only image under the commit's tag and the branch's, then its record."""
-    assembled = state.assembled
-    assert assembled is not None and state.uploads is not None and state.record is not None
-    state.uploads.result()  # the blobs (a RegistryRefused from the upload comes out here)
-    state.registry.restart_clock()  # the pre-flight ran since the lookup
-    for tag in (tag_of(ctx.image) or "", branch_tag(ctx.git.branch_name)):
-        state.registry.put_manifest(state.repository, tag, assembled.media_type, assembled.manifest)
-    tag_record(state.registry, state.repository, ctx.git.branch_name, state.record)
+    image.uploads.result()  # the blobs (a RegistryRefused from the upload comes out here)
+    plan.registry.restart_clock()  # the pre-flight ran since the lookup
+    for tag in (tag_of(run.image) or "", branch_tag(run.git.branch_name)):
+        plan.registry.put_manifest(plan.repository, tag, image.assembled.media_type, image.assembled.manifest)
+    tag_record(plan.registry, plan.repository, run.git.branch_name, image.record)
 
 
-def record_build(ctx: RunContext, state: CodeState, trace: object) -> None:
+def record_build(run: CodeOnlyRun, plan: CodeLayerPlan, trace: object, graph: PipelineGraph) -> None:
     """After a usual build and push: the record a later code-only deploy starts from; without it that deploy
     builds."""
     from ..image.code_layer import folders_of
     from ..image.graph_inputs import record
 
-    inputs = record(trace, state.layer.files)
+    inputs = record(trace, plan.layer.files)
     if inputs is None or not inputs.modules:
         unseen = ", ".join(trace.get("unseen") or []) if isinstance(trace, dict) else ""
-        ctx.reporter.line("Code-only deploys: no record (the extraction's trace was not usable, saw no module of the "
-                          f"project imported, or could not see into what ran{': ' + unseen if unseen else ''})")
+        run.log("Code-only deploys: no record (the extraction's trace was not usable, saw no module of the "
+                f"project imported, or could not see into what ran{': ' + unseen if unseen else ''})")
         return
     folders = trace.get("folders") if isinstance(trace, dict) else None
     try:
-        folders_of(folders, state.copy.dest)
+        folders_of(folders, plan.copy.dest)
     except ValueError as exc:
-        ctx.reporter.line(f"Code-only deploys: no record (the extraction did not say who owns the project: {exc})")
+        run.log(f"Code-only deploys: no record (the extraction did not say who owns the project: {exc})")
         return
-    state.registry.restart_clock()  # the build ran since the lookup
-    found = state.registry.manifest(state.repository, tag_of(ctx.image) or "")
+    plan.registry.restart_clock()  # the build ran since the lookup
+    found = plan.registry.manifest(plan.repository, tag_of(run.image) or "")
     if found is None:
-        ctx.reporter.line("Code-only deploys: no record (the pushed image is not in the registry)")
+        run.log("Code-only deploys: no record (the pushed image is not in the registry)")
         return
-    encoded = _record(ctx, state, found[2], ctx.graph, inputs, folders, cache=found[2])
-    upload_record(state.registry, state.repository, encoded)
-    tag_record(state.registry, state.repository, ctx.git.branch_name, encoded)
+    encoded = _record(run, plan, found[2], graph, inputs, folders, cache=found[2])
+    upload_record(plan.registry, plan.repository, encoded)
+    tag_record(plan.registry, plan.repository, run.git.branch_name, encoded)
 
 
-def _record(ctx: RunContext, state: CodeState, image: str, graph: PipelineGraph, inputs: GraphInputs,
-            folders: list | None, *, cache: str | None) -> EncodedRecord:
+def _record(run: CodeOnlyRun, plan: CodeLayerPlan, image: str, graph: PipelineGraph, inputs: GraphInputs,
+            folders: list[Any] | None, *, cache: str | None) -> EncodedRecord:
     """The record of this deploy, authenticated when this run holds the record key."""
-    record = {**_identity(ctx, state.copy), "branch": ctx.git.branch_name, "commit": ctx.git.commit_id,
+    record = {**_identity(run, plan.copy), "branch": run.git.branch_name, "commit": run.git.commit_id,
               "image": image, "cache": cache, "folders": folders, "graph": json.loads(graph.to_json()),
-              "graph_inputs": inputs.to_dict(), "graph_digest": inputs.digest(state.layer.files)}
-    return encode_record(record, state.repository, ctx.git.branch_name, ctx.inputs.record_key)
+              "graph_inputs": inputs.to_dict(), "graph_digest": inputs.digest(plan.layer.files)}
+    return encode_record(record, plan.repository, run.git.branch_name, run.inputs.record_key)

@@ -15,7 +15,7 @@ import hashlib
 import json
 
 from ..errors import BuildError, ConfigError
-from ..gitinfo import GitInfo
+from ..gitinfo.commit import GitInfo
 from ..image.docker import branch_tag, repository_of, tag_of
 from . import steps
 from .package import FOLDER, IMAGE, read_package, write_package
@@ -51,7 +51,7 @@ def write_branch_package(ctx: RunContext) -> None:
 def read_event(ctx: RunContext) -> None:
     """Branch and commit from the triggering event (the workflow's inputs), never from the package; a trusted
     deployer deploys previews only: the default branch deploys in its own workflow."""
-    from ..gitinfo import default_branch
+    from ..gitinfo.commit import default_branch
 
     inputs = ctx.inputs
     if not (inputs.branch and inputs.commit):

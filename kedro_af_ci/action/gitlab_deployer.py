@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..dag_tags import BRANCH_TAG, COMMIT_TAG, REPOSITORY_TAG
 from ..deliver.client import AirflowClient
 from ..deliver.gitlab import GitLabRefused, PackageJob, SourceProject
 from ..errors import ConfigError, KafError, UploadError
 from ..image.docker import image_ref, repository_of
 from ..plan.model import owner_tag
+from ..vocabulary.dag_tags import BRANCH_TAG, COMMIT_TAG, REPOSITORY_TAG
 from .ci import Reporter
 from .package import FOLDER, LIMITS
 from .steps import RunContext, client_for_deployment

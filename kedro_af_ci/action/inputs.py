@@ -80,7 +80,7 @@ def _env(value: str) -> str | None:
 
 
 def _group_by(value: str) -> str | None:
-    from ..modes import GROUPINGS
+    from ..vocabulary.modes import GROUPINGS
 
     if value and value not in GROUPINGS:
         raise ConfigError(f"expected one of {', '.join(GROUPINGS)}, got {value!r}", key="input group-by")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ConfigError, KafError
-from ..logsafe import safe_line
+from ..guards.logsafe import safe_line
 from .ci import Reporter, detect
 from .steps import DELETE_STEPS, STEPS, Step, read_inputs, workspace_of
 from .summary import SummaryData, render_summary
@@ -122,7 +122,7 @@ def run_steps(environ: Mapping[str, str], reporter: Reporter, summary: SummaryDa
         deploy_new_packages(ctx, run_steps)
         return
     if inputs.verify and not (inputs.delete or inputs.package):  # docs/architecture.md, "Verify": Airflow imports
-        from ..verify import PreflightWorker
+        from ..verify.preflight import PreflightWorker
 
         PreflightWorker.prestart()
     for step in _steps_for(inputs.delete, inputs.package, bool(inputs.deploy_package)):
@@ -144,7 +144,7 @@ def _raw_dotenv(environ: Mapping[str, str]) -> str:
 
 
 def main() -> None:
-    from ..logsafe import setup_logging
+    from ..guards.logsafe import setup_logging
 
     setup_logging(os.environ.get("RUNNER_DEBUG") == "1", OneLineFormatter)
     sys.exit(ActionRun(os.environ).run())

@@ -29,15 +29,15 @@ from .inputs import ActionInputs
 from .summary import SummaryData
 
 if TYPE_CHECKING:
-    from ..compiler import CompileResult
+    from ..compiler.pipeline import CompileResult
     from ..config import PluginConfig
     from ..deliver.client import AirflowClient
     from ..deliver.deploy import RunOutcome
-    from ..gitinfo import GitInfo
+    from ..gitinfo.commit import GitInfo
     from ..graph.model import PipelineGraph
     from ..image.isolated import Runner
     from ..policy.model import DeploymentPolicy
-    from .code_only import CodeState
+    from .code_only import CodeLayerPlan, CodeOnlyImage, CodeOnlyRun, CodeState
 
 log = logging.getLogger("kedro_af_ci")
 
@@ -83,7 +83,7 @@ def workspace_of(environ: Mapping[str, str]) -> Path:
 
 def read_inputs(environ: Mapping[str, str], reporter: Reporter, summary: SummaryData) -> RunContext:
     """The inputs, and the context made from them; secrets are masked before anything else is logged."""
-    from ..redact import forms
+    from ..guards.redact import forms
 
     inputs = ActionInputs.from_environ(environ)
     username = environ.get("AIRFLOW_USERNAME", "")
@@ -114,7 +114,7 @@ def _fix_google_credentials(workspace: Path) -> None:
     candidate = workspace / Path(path).name
     if not candidate.is_file():
         return
-    from ..gitinfo import is_tracked
+    from ..gitinfo.commit import is_tracked
 
     if is_tracked(workspace, candidate):
         log.warning("GOOGLE_APPLICATION_CREDENTIALS: ignoring %s, which is committed in the repository, not "
@@ -127,7 +127,7 @@ def _fix_google_credentials(workspace: Path) -> None:
 def read_git(ctx: RunContext) -> None:
     """Commit and branch, read once, from the CI's checkout only (a repository committed into the
     project is never read): the config's substitutions and the compile reuse them."""
-    from ..gitinfo import read_git_info
+    from ..gitinfo.commit import read_git_info
 
     checkout = ctx.workspace if (ctx.workspace / ".git").is_dir() else None
     ctx.git = read_git_info(ctx.project if ctx.project.is_dir() else ctx.workspace, ctx.environ, checkout=checkout)
@@ -172,7 +172,7 @@ CI_VARIABLES = {"image": "KAF_IMAGE", "output": "KAF_DAGS_OUTPUT", "host": "AIRF
 def check_ci_settings(ctx: RunContext) -> None:
     """In CI, a run that would deploy nowhere, push a placeholder or have no Airflow to run on is an
     error before anything is built, naming every variable left to set at once."""
-    from ..trust import in_ci
+    from ..guards.trust import in_ci
 
     if not in_ci(ctx.environ):
         return
@@ -197,7 +197,7 @@ def check_ci_settings(ctx: RunContext) -> None:
 
 def refuse_production_targets(ctx: RunContext) -> None:
     """A branch's run never writes to production's DAGs folder, Airflow or image repository (policy/targets.py)."""
-    from ..gitinfo import default_branch
+    from ..gitinfo.commit import default_branch
     from ..policy.settings import destination
     from ..policy.targets import Aimed, production_targets_hit
 
@@ -311,8 +311,24 @@ def _code_only(ctx: RunContext, docker: Docker, context: Path, dockerfile: Path)
     """True when the image is made in the registry instead (action/code_only.py): nothing to build."""
     from .code_only import prepare
 
-    ctx.code = prepare(ctx, docker, context, dockerfile)
-    return ctx.code is not None and ctx.code.assembled is not None
+    ctx.code = prepare(_code_only_run(ctx), docker, context, dockerfile)
+    return ctx.code is not None and ctx.code.image is not None
+
+
+def _code_only_run(ctx: RunContext) -> CodeOnlyRun:
+    """What code-only deploys need of this run, as values (action/code_only.py never sees the context)."""
+    from ..config.spark import ClusterSpark
+    from ..gitinfo.commit import default_branch
+    from .code_only import CodeOnlyRun
+
+    def decided(text: str) -> None:
+        ctx.summary.code_only = text
+        ctx.reporter.line(f"Code-only deploy: {text}")
+
+    spark = ctx.config.run_config.spark
+    return CodeOnlyRun(ctx.inputs, ctx.image, ctx.git, default_branch(ctx.environ), ctx.config.run_config.project_path,
+                       custom_factory=isinstance(spark, ClusterSpark) and spark.operator_factory is not None,
+                       log=ctx.reporter.line, decided=decided)
 
 
 def _layer_cache(ctx: RunContext, docker: Docker, buildkit: bool) -> list[str]:
@@ -329,9 +345,11 @@ def _layer_cache(ctx: RunContext, docker: Docker, buildkit: bool) -> list[str]:
 
 
 def _cache_candidates(ctx: RunContext) -> list[str]:
-    from .code_only import readers_of
+    from ..gitinfo.commit import default_branch
+    from .records import Readers
 
-    repository, readers = repository_of(ctx.image), readers_of(ctx)
+    readers = Readers(ctx.git.branch_name, default_branch(ctx.environ), ctx.inputs.record_key)
+    repository = repository_of(ctx.image)
     if not readers.production:
         return list(dict.fromkeys(f"{repository}:{branch_tag(b)}" for b in (readers.branch, readers.default_branch)))
     cache = ctx.code.cache if ctx.code is not None else None
@@ -353,9 +371,9 @@ def _login(ctx: RunContext, docker: Docker) -> None:
 @contextlib.contextmanager
 def _build_context(ctx: RunContext) -> Iterator[tuple[Path, Path]]:
     """The build context and Dockerfile as the commit holds them, in a temporary folder, minus
-    credential files: never the workspace, where CI steps leave tokens (source_tree.py)."""
-    from ..source_tree import commit_blob, export_commit
-    from ..trust import in_ci
+    credential files: never the workspace, where CI steps leave tokens (gitinfo/source_tree.py)."""
+    from ..gitinfo.source_tree import commit_blob, export_commit
+    from ..guards.trust import in_ci
 
     inputs, project = ctx.inputs, ctx.project
     context = (project / inputs.build_context).resolve() if inputs.build_context else project
@@ -392,9 +410,9 @@ def extract_graph(ctx: RunContext) -> None:
     from ..image.graph_in_image import extract_traced, extract_with
 
     code = ctx.code
-    if code is not None and code.graph is not None:
-        ctx.runner, ctx.graph = None, code.graph
-        ctx.summary.graph_source = f"reused from {code.previous} (code-only deploy)"
+    if code is not None and code.image is not None:
+        ctx.runner, ctx.graph = None, code.image.graph
+        ctx.summary.graph_source = f"reused from {code.image.previous} (code-only deploy)"
         ctx.reporter.line(f"Pipeline graph: {ctx.summary.graph_source}")
         return
     with ctx.reporter.section("Pipeline graph"):
@@ -424,7 +442,7 @@ def _runner(ctx: RunContext) -> Runner:
 def compile_and_verify(ctx: RunContext) -> None:
     """Compile the graph and config already in hand into the DAG, and pre-flight it in Airflow's
     DagBag: the same compile_dag as the CLI, so both produce the same DAG."""
-    from ..compiler import CompileRequest, compile_dag
+    from ..compiler.pipeline import CompileRequest, compile_dag
 
     inputs = ctx.inputs
     with ctx.reporter.section("Compile and pre-flight"):
@@ -453,7 +471,7 @@ def _factory_in(runner: Runner | None):
     """A custom Spark operator factory is project code: it runs where the graph was read (never on a
     code-only deploy, action/code_only.py)."""
     from ..image.isolated import run_job
-    from ..spark_wire import factory_output, factory_request
+    from ..spark_factory.wire import factory_output, factory_request
 
     def run(class_path, settings, jobs):
         if runner is None:
@@ -474,8 +492,8 @@ def push_image(ctx: RunContext) -> None:
         return
     code = ctx.code
     with ctx.reporter.section(f"Push {ctx.image}"):
-        if code is not None and code.assembled is not None:
-            _push_code_only(ctx, code)
+        if code is not None and code.image is not None:
+            _push_code_only(ctx, code.plan, code.image)
         else:
             _login(ctx, docker)
             docker.push(ctx.image)
@@ -487,16 +505,16 @@ def push_image(ctx: RunContext) -> None:
     ctx.summary.pushed = True
 
 
-def _push_code_only(ctx: RunContext, code: CodeState) -> None:
+def _push_code_only(ctx: RunContext, plan: CodeLayerPlan, image: CodeOnlyImage) -> None:
     from ..deliver.registry import RegistryRefused
     from .code_only import push
 
     try:
-        push(ctx, code)
+        push(_code_only_run(ctx), plan, image)
     except RegistryRefused as exc:
         raise BuildError(f"pushing the code-only image to the registry failed: {exc}") from None
-    ctx.reporter.line(f"Pushed {ctx.image}: the layers of {code.previous} and a new code layer "
-                      f"({len(code.layer.gzipped) / 1e3:,.0f} kB)")
+    ctx.reporter.line(f"Pushed {ctx.image}: the layers of {image.previous} and a new code layer "
+                      f"({len(image.layer.gzipped) / 1e3:,.0f} kB)")
 
 
 def _record_build(ctx: RunContext, code: CodeState) -> None:
@@ -505,7 +523,7 @@ def _record_build(ctx: RunContext, code: CodeState) -> None:
     from .code_only import record_build
 
     try:
-        record_build(ctx, code, ctx.trace)
+        record_build(_code_only_run(ctx), code.plan, ctx.trace, ctx.graph)
     except RegistryRefused as exc:
         ctx.reporter.warning(f"no code-only record for the next deploy (the registry: {exc}): it will build")
 
@@ -555,7 +573,7 @@ def write_dry_run(ctx: RunContext) -> None:
     """A dry run ends with the DAG file in the project: nothing pushed, uploaded or triggered."""
     if not ctx.inputs.dry_run:
         return
-    from ..compiler import default_output
+    from ..compiler.pipeline import default_output
     from ..deliver.fileio import atomic_write_text
 
     target = default_output(ctx.project, ctx.dag_id)
@@ -630,9 +648,9 @@ def _record_run(ctx: RunContext, outcome: RunOutcome) -> None:
 def delete_branch_dag(ctx: RunContext) -> None:
     """Instead of deploying: remove the branch's DAG, its file then its entry in Airflow (deliver/delete.py),
     refusing another branch's DAG, a scheduled one and the default branch's."""
+    from ..compiler.project import project_dag_id
     from ..deliver.delete import DeleteRequest, delete_pipeline
-    from ..gitinfo import default_branch
-    from ..kedro_project import project_dag_id
+    from ..gitinfo.commit import default_branch
     from ..plan.model import BRANCH_TAG, owner_tag, owner_tags
     from ..policy.settings import destination
 

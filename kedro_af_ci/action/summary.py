@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from ..templating import environment
+from ..render.templating import environment
 
 if TYPE_CHECKING:
     from ..deliver.answers import TaskInstanceInfo

@@ -29,7 +29,7 @@ def main() -> int:
     import kedro_af_ci.action.main
     import kedro_af_ci.deliver.client
     import kedro_af_ci.deliver.deploy  # noqa: F401
-    from kedro_af_ci.compiler import CompileRequest, compile_dag
+    from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
     from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 
     graph = PipelineGraph(

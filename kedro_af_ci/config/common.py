@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
-from .. import k8s_names as names
+from ..vocabulary import k8s_names as names
 
 
 class StrictModel(BaseModel):

@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..bounded_yaml import YamlLimitError, load_bounded
 from ..errors import ConfigError
-from ..gitinfo import GitInfo, read_git_info
+from ..gitinfo.commit import GitInfo, read_git_info
+from ..guards.bounded_yaml import YamlLimitError, load_bounded
 from .messages import summarize
 from .run import PluginConfig
 from .substitution import Substitution

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .. import k8s_names as names
+from ..vocabulary import k8s_names as names
 from .common import StrictModel
 
 

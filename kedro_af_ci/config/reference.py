@@ -1,20 +1,13 @@
-"""The key references, generated from the models: every key (dotted, nested sections included) with
-its type, default and description, as Markdown tables between marker comments: the config's in
-docs/configuration.md, the deployment's settings in README.md ("Security model").
-
-``python -m kedro_af_ci.config.reference --write README.md docs/configuration.md`` (``make docs``)
-regenerates them; ``--check`` fails when one is stale; with neither, the config table is printed.
-"""
+"""A key reference, generated from a model: every key (dotted, nested sections included) with its type,
+default and description, as a Markdown table between marker comments. policy/reference.py writes the
+config's and the deployment's into the documents (``make docs``)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
@@ -26,11 +19,6 @@ from .tagged import Tagged, is_union, tagged_union
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
-# the deployment's settings in CI (kedro_af_ci.policy.model): README's "Security model"
-DEPLOYMENT_START = "<!-- deployment-reference:start -->"
-DEPLOYMENT_END = "<!-- deployment-reference:end -->"
-COMMAND = "python -m kedro_af_ci.config.reference --write README.md docs/configuration.md"
-DOCUMENTS = ("README.md", "docs/configuration.md")
 _NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", datetime: "date",
           timedelta: "duration (seconds or ISO 8601)", Any: "any"}
 
@@ -169,52 +157,9 @@ def markdown_table(model: type[BaseModel] = PluginConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def deployment_table() -> str:
-    """The deployment's settings (the action's ``deployment`` input), from their model."""
-    from ..policy.model import DeploymentPolicy  # the trust boundary sits above config: imported here only
-
-    return markdown_table(DeploymentPolicy)
-
-
 def with_reference(text: str, table: str, start_marker: str = START, end_marker: str = END) -> str:
     """``text`` with the part between the markers replaced by ``table``."""
     start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
         raise ValueError(f"the markers {start_marker} and {end_marker} are missing (or out of order)")
     return f"{text[:start]}{start_marker}\n{table}{text[end:]}"
-
-
-def with_references(text: str) -> str:
-    """``text`` with each generated table whose markers it has in place."""
-    for start, end, table in ((START, END, markdown_table), (DEPLOYMENT_START, DEPLOYMENT_END, deployment_table)):
-        if start in text:
-            text = with_reference(text, table(), start, end)
-    return text
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kedro_af_ci.config.reference", description=__doc__)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", type=Path, nargs="+", metavar="FILE", help="replace the tables between markers")
-    group.add_argument("--check", type=Path, nargs="+", metavar="FILE", help="fail when a table differs")
-    args = parser.parse_args(argv)
-    paths = args.write or args.check
-    if paths is None:
-        sys.stdout.write(markdown_table())
-        return 0
-    stale = []
-    for path in paths:
-        text = path.read_text(encoding="utf-8")
-        updated = with_references(text)
-        if updated != text:
-            stale.append(path)
-            if args.write:
-                path.write_text(updated, encoding="utf-8")
-    if args.check and stale:
-        print(f"{', '.join(map(str, stale))}: a key reference is stale; run: {COMMAND}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

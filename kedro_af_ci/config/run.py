@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from ..asset_uris import asset_uri
-from ..dag_tags import check_user_tag
-from ..modes import GROUPINGS
+from ..vocabulary.asset_uris import asset_uri
+from ..vocabulary.dag_tags import check_user_tag
+from ..vocabulary.modes import GROUPINGS
 from .common import (
     AirflowKey,
     Choice,
@@ -83,7 +83,7 @@ class Grouping(Choice):
     TAG = "tag"
 
 
-if tuple(g.value for g in Grouping) != GROUPINGS:  # modes.py is the one list the CLI and the action read
+if tuple(g.value for g in Grouping) != GROUPINGS:  # vocabulary/modes.py is the one list the CLI and the action read
     raise ImportError("config.run.Grouping and modes.GROUPINGS differ")
 
 

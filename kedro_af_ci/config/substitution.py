@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from ..errors import ConfigError
-from ..gitinfo import GitInfo
+from ..gitinfo.commit import GitInfo
 
 ENV_PREFIX = "KEDRO_CONFIG_"
 GIT_NAMES = ("commit_id", "branch_name")

@@ -26,8 +26,8 @@ from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 
 from ..errors import AirflowApiError, ConfigError
-from ..hosts import is_loopback
-from ..redact import forms, redact
+from ..guards.hosts import is_loopback
+from ..guards.redact import forms, redact
 from .answers import DagInfo, DagRunInfo, ImportErrorInfo, TaskInstanceInfo, kind
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ class AirflowClient:
         raise AirflowApiError(f"{method} {urlsplit(url).path}: more than {MAX_REDIRECTS} redirects")
 
     def secret_forms(self) -> set[str]:
-        """Every credential in every encoding this client sends it in (:mod:`kedro_af_ci.redact`)."""
+        """Every credential in every encoding this client sends it in (:mod:`kedro_af_ci.guards.redact`)."""
         found: set[str] = set()
         for secret in (self.credentials.token, self._jwt):
             if secret:
@@ -538,7 +538,7 @@ def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | No
 
 def check_transport(host: str, insecure: bool, host_key: str = "host") -> None:
     """Credentials travel over https, or plain http to this machine's loopback, or where ``insecure`` says
-    so: the one rule for the CLI and the action (kedro_af_ci/hosts.py)."""
+    so: the one rule for the CLI and the action (kedro_af_ci/guards/hosts.py)."""
     parts = urlsplit(host)
     if parts.scheme == "https" or insecure or is_loopback(parts.hostname or ""):
         return

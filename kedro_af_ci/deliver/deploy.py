@@ -16,14 +16,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AirflowApiError, ConfigError, RunFailed
-from ..logsafe import safe_line
+from ..guards.logsafe import safe_line
 from ..plan.model import TAG_PREFIX
 from .answers import DagInfo, ImportErrorInfo, TaskInstanceInfo
 from .client import TERMINAL_RUN_STATES, AirflowClient
 from .ownership import check_replace, tags_in_source
 
 if TYPE_CHECKING:
-    from .artifacts import Artifacts
+    from ..render.artifacts import Artifacts
 
 log = logging.getLogger(__name__)
 MAX_LOGS = 3  # failed tasks whose log tail is shown

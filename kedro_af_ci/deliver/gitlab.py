@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..hosts import is_loopback
+from ..guards.hosts import is_loopback
 from .client import read_bounded
 
 TIMEOUT = (5, 30)  # connect, read: per request

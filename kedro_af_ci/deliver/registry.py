@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import requests
 from requests.utils import parse_dict_header
 
-from ..hosts import registry_host_is_loopback
+from ..guards.hosts import registry_host_is_loopback
 from .client import origin, read_bounded
 
 MANIFEST_TYPES = ", ".join((

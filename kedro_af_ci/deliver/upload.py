@@ -111,7 +111,7 @@ def read_existing(location: str, storage_options: dict | None = None) -> bytes |
 
 
 def upload_artifacts(artifacts, storage_options: dict | None = None) -> list[UploadResult]:
-    """Spark artifacts (:class:`~kedro_af_ci.deliver.artifacts.Artifacts`), uploaded before the DAG
+    """Spark artifacts (:class:`~kedro_af_ci.render.artifacts.Artifacts`), uploaded before the DAG
     that points at them; each is verified like the DAG."""
     if artifacts is None:
         return []

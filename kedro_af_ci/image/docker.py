@@ -59,7 +59,7 @@ def branch_tag(branch: str, prefix: str = BRANCH_PREFIX) -> str:
     """The moving tag of a branch's latest image (``kaf-branch-``) or of its code-only record (``kaf-graph-``):
     one-to-one with the branch name (k8s_names.one_to_one), so no branch can be named to read, overwrite or
     delete another branch's tags."""
-    from ..k8s_names import one_to_one
+    from ..vocabulary.k8s_names import one_to_one
 
     return prefix + one_to_one(branch, TAG_LIMIT - len(prefix))
 

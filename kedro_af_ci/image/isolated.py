@@ -31,7 +31,7 @@ RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
 _PACKAGE = Path(__file__).resolve().parent.parent
 _MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py", "graph/trace.py",
-            "airflow_template.py", "spark.py", "spark_wire.py", "templates/kedro_logging.yml")
+            "vocabulary/airflow_template.py", "spark.py", "spark_factory/wire.py", "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
 import base64, io, shutil, sys, tempfile, zipfile
@@ -67,7 +67,7 @@ def main(argv):
             else:
                 answer = json.loads(extract_graph(Path.cwd(), request["pipeline"], request["env"]).to_json())
         else:
-            from kedro_af_ci.spark_wire import run_factory_request
+            from kedro_af_ci.spark_factory.wire import run_factory_request
             answer = run_factory_request(request)
     except KafError as exc:
         real_stdout.write("\\n%s %s\\n" % (ERROR_MARKER, " ".join(str(exc).split())))

@@ -9,8 +9,8 @@ datasets, parameters and paths with no fixed location (relative, templated) are 
 
 from __future__ import annotations
 
-from ..asset_uris import asset_uri
 from ..graph.model import PipelineGraph, strip_transcoding
+from ..vocabulary.asset_uris import asset_uri
 from .model import AssetPlan, PlannedTask
 
 

@@ -21,9 +21,9 @@ from ..config import (
     RunConfig,
 )
 from ..errors import ConfigError
-from ..gitinfo import GitInfo
+from ..gitinfo.commit import GitInfo
 from ..graph.model import PipelineGraph
-from ..k8s_names import dag_id_of, dns_name, quantity_value, sanitize_id
+from ..vocabulary.k8s_names import dag_id_of, dns_name, quantity_value, sanitize_id
 from .assets import plan_assets
 from .mlflow import mlflow_plan
 from .model import (
@@ -96,7 +96,7 @@ def build_plan(graph: PipelineGraph, config: PluginConfig, git: GitInfo, *,
     the config's cron; ``None``/``False`` means no schedule. ``run_once``: the DAG runs once, now, by
     hand: it does not wait for other DAGs (as the original plugin). ``airflow_major``: the Airflow the
     DAG is checked against (None: not known here). A custom Spark factory's operators are left to
-    :func:`kedro_af_ci.spark_factory.apply_factory`, which runs project code. ``outlet_prefixes``: the
+    :func:`kedro_af_ci.spark_factory.apply.apply_factory`, which runs project code. ``outlet_prefixes``: the
     Asset URIs whose events the DAG may emit (None: every one; a run-once DAG emits none, so a preview
     never triggers the DAGs scheduled on production data)."""
     rc = config.run_config

@@ -6,7 +6,7 @@ from ..config import (
     PluginConfig,
     RunConfig,
 )
-from ..gitinfo import GitInfo
+from ..gitinfo.commit import GitInfo
 from ..graph.model import MlflowInfo, PipelineGraph
 from .model import MlflowPlan
 from .warnings import PlanWarning

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import __version__
-from ..airflow_template import ConfigTemplate
 from ..config import (
     DockerConfig,
     Execution,
@@ -17,7 +16,13 @@ from ..config import (
     SecretConfig,
     SlackFailureHandler,
 )
-from ..dag_tags import (  # noqa: F401 - the plan's tags, imported from here by the stages after it
+from ..spark import (
+    OperatorSpec,
+    SparkJob,
+    SparkSettings,
+)
+from ..vocabulary.airflow_template import ConfigTemplate
+from ..vocabulary.dag_tags import (  # noqa: F401 - the plan's tags, imported from here by the stages after it
     BRANCH_TAG,
     COMMIT_TAG,
     CONTENT_TAG,
@@ -27,12 +32,7 @@ from ..dag_tags import (  # noqa: F401 - the plan's tags, imported from here by 
     REPOSITORY_TAG,
     TAG_PREFIX,
 )
-from ..k8s_names import short_hash
-from ..spark import (
-    OperatorSpec,
-    SparkJob,
-    SparkSettings,
-)
+from ..vocabulary.k8s_names import short_hash
 from .fixed_tasks import FIXED_TASKS
 from .warnings import PlanWarning
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from ..airflow_template import ConfigTemplate
-from ..bounded_yaml import YamlLimitError, load_bounded
 from ..errors import ConfigError
+from ..guards.bounded_yaml import YamlLimitError, load_bounded
+from ..vocabulary.airflow_template import ConfigTemplate
 
 _UNIQUE_NAME = re.compile(r"\{PodGenerator\.make_unique_pod_id\((?:[^{}]|\{\{[^{}]*\}\})*\)\}")
 _QUOTED_JINJA = re.compile(r"""\{(['"])(\{\{.*?\}\})\1\}""")

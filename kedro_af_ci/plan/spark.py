@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..airflow_template import AirflowTemplate
 from ..config import (
     ClusterSpark,
     DataprocSpark,
@@ -10,9 +9,8 @@ from ..config import (
     PluginConfig,
     ResourceConfig,
 )
-from ..gitinfo import GitInfo
+from ..gitinfo.commit import GitInfo
 from ..graph.model import PipelineGraph
-from ..k8s_names import dns_name
 from ..spark import (
     PROJECT_HOME,
     DataprocOperatorFactory,
@@ -21,6 +19,8 @@ from ..spark import (
     SparkSettings,
     run_factory,
 )
+from ..vocabulary.airflow_template import AirflowTemplate
+from ..vocabulary.k8s_names import dns_name
 from .model import MLFLOW_RUN_ID, PlannedTask, SparkPlan, airflow_env
 from .spark_kubernetes import SUBMIT_OPERATOR, KubernetesSubmit, default_application, submit_spec
 from .warnings import PlanWarning

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..graph.model import PipelineGraph
-from ..k8s_names import short_hash
+from ..vocabulary.k8s_names import short_hash
 from .fixed_tasks import RESERVED_TASK_IDS
 from .model import PlannedTask
 

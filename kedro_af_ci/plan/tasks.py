@@ -11,7 +11,7 @@ from ..config import (
 )
 from ..errors import GraphError
 from ..graph.model import PipelineGraph, strip_transcoding
-from ..k8s_names import dns_name, sanitize_id
+from ..vocabulary.k8s_names import dns_name, sanitize_id
 from .fixed_tasks import RESERVED_TASK_IDS
 from .grouping import NodeGroup, group_nodes
 from .model import PlannedTask

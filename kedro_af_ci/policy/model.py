@@ -15,14 +15,14 @@ from typing import Annotated
 import yaml
 from pydantic import AfterValidator, Field, ValidationError
 
-from ..bounded_yaml import YamlLimitError, load_bounded
 from ..config.common import AirflowKey, DnsLabel, DnsSubdomain, StrictModel, VariableName
 from ..config.docker import DockerName, check_docker_url
 from ..config.messages import summarize
 from ..config.run import Execution, PodSecurity
 from ..config.spark import CLASS_PATH
 from ..errors import ConfigError
-from ..trust import in_ci
+from ..guards.bounded_yaml import YamlLimitError, load_bounded
+from ..guards.trust import in_ci
 
 ENV_VARIABLE = "KAF_DEPLOYMENT"  # the CLI's source in CI; the action reads its `deployment` input
 INPUT = "input deployment"

@@ -16,9 +16,9 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from ..airflow_template import AirflowTemplate, ConfigTemplate
 from ..errors import ConfigError
 from ..plan.model import DagPlan, SparkPlan
+from ..vocabulary.airflow_template import AirflowTemplate, ConfigTemplate
 from .jinja import TemplateRefused, read_template
 from .model import DeploymentPolicy, account_allowed
 from .pod_security import laid_over, pod_security_problems

@@ -1,6 +1,6 @@
 """DagPlan → DAG source: a :class:`~kedro_af_ci.render.model.DagModel` rendered by ``templates/dag.py.j2``.
 
-Every value reaches the source through the encoders of :mod:`kedro_af_ci.templating` (``py``,
+Every value reaches the source through the encoders of :mod:`kedro_af_ci.render.templating` (``py``,
 ``tpl``), never as raw text. The file carries its own content tag, and the template is
 syntax-checked before the source is returned.
 """
@@ -16,8 +16,8 @@ import jinja2
 
 from ..errors import PreflightError
 from ..plan.model import DagPlan, content_tag
-from ..templating import environment
 from .model import DagModel, dag_model
+from .templating import environment
 
 # A DAG's content tag is the hash of its own file read with this in the tag's place: the tag
 # changes with every byte of the source, and anyone can check a deployed file against it.

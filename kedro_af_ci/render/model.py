@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from ..airflow_template import AirflowTemplate
 from ..plan.fixed_tasks import FIXED_TASKS, FixedTaskIds
 from ..plan.model import (
     DATA_VOLUME_NAME,
@@ -29,6 +28,7 @@ from ..plan.model import (
     VolumePlan,
 )
 from ..spark import OperatorSpec
+from ..vocabulary.airflow_template import AirflowTemplate
 
 # execution docker, data_volume_init: "$1" is the image's data folder, "$2" the new volume
 _VOLUME_OWNER = 'chown "$(stat -c %u:%g "$1")" "$2" && chmod "$(stat -c %a "$1")" "$2"'
@@ -54,7 +54,7 @@ class VolumeSection:
 class MlflowSection:
     """Arguments of the MLflow tasks: config values as literals, our own Jinja as AirflowTemplate."""
 
-    script: str  # kedro_af_ci/mlflow_run.py, run with `python -c`
+    script: str  # kedro_af_ci/render/mlflow_run.py, run with `python -c`
     start: tuple[Any, ...]
     end: tuple[Any, ...]
     run_id: str  # Jinja that reads the run id start_mlflow_run pushed
@@ -173,7 +173,7 @@ def pvc_yaml(volume: VolumePlan) -> str:
 
 @cache
 def mlflow_script() -> str:
-    from .. import mlflow_run
+    from . import mlflow_run
 
     return Path(mlflow_run.__file__).read_text(encoding="utf-8")
 

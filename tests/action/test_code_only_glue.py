@@ -11,7 +11,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from kedro_af_ci.action.code_only import NoCodeOnly, _assemble, _identity, _matching_record, _reuse
+from kedro_af_ci.action.code_only import (
+    CodeLayerPlan,
+    CodeOnlyRun,
+    NoCodeOnly,
+    _assemble,
+    _identity,
+    _matching_record,
+    _reuse,
+)
 from kedro_af_ci.action.records import encode_record, record_tag, tag_record, upload_record
 from kedro_af_ci.deliver.registry import RegistryRefused
 from kedro_af_ci.image.docker import branch_tag
@@ -49,17 +57,15 @@ class FakeRegistry:
         return self.blobs[repository, digest]
 
 
-def run(branch: str, pipeline: str = "__default__"):
+def run(branch: str, pipeline: str = "__default__") -> CodeOnlyRun:
     """What the glue reads of a run: its branch (the default one is main), its inputs, its image."""
-    return SimpleNamespace(
-        git=SimpleNamespace(branch_name=branch, commit_id="c" * 40), environ={"CI_DEFAULT_BRANCH": "main"},
-        inputs=SimpleNamespace(record_key="", pipeline=pipeline, env=None), image=f"registry.example/{REPOSITORY}:c",
-        reporter=SimpleNamespace(line=lambda text: None),
-        config=SimpleNamespace(run_config=SimpleNamespace(spark=None)))
+    return CodeOnlyRun(SimpleNamespace(record_key="", pipeline=pipeline, env=None), f"registry.example/{REPOSITORY}:c",
+                       SimpleNamespace(branch_name=branch, commit_id="c" * 40), "main", "/home/kedro",
+                       custom_factory=False, log=lambda text: None, decided=lambda text: None)
 
 
-def state(registry: FakeRegistry):
-    return SimpleNamespace(registry=registry, repository=REPOSITORY, copy=COPY, cache=None, layer=None)
+def state(registry: FakeRegistry) -> CodeLayerPlan:
+    return CodeLayerPlan(COPY, None, registry, REPOSITORY)
 
 
 def record_of(branch: str, registry: FakeRegistry, pipeline: str = "__default__", blob: bytes | None = None) -> None:
@@ -113,7 +119,7 @@ def test_a_refusing_registry_or_a_corrupt_record_means_a_usual_build(registry, s
 
 def test_the_records_image_gone_from_the_registry_means_a_usual_build():
     with pytest.raises(NoCodeOnly, match=f"the record's image {IMAGE[:19]} is gone from the registry"):
-        _assemble(run("feature/x"), state(FakeRegistry()), IMAGE)
+        _assemble(run("feature/x"), state(FakeRegistry()), None, IMAGE)
 
 
 def test_the_fake_answers_as_the_records_module_reads():

@@ -80,7 +80,7 @@ class Workspace:
 
 def committed_files(project: Path) -> list[str]:
     """The files of the checked-out commit under ``project``, minus those no shipment holds."""
-    from kedro_af_ci.source_tree import deny_spec
+    from kedro_af_ci.gitinfo.source_tree import deny_spec
 
     return sorted(f for f in git(project, "ls-files").splitlines() if not deny_spec().match_file(f))
 
@@ -448,7 +448,7 @@ def test_delete_removes_the_branchs_dag_file_then_the_dag_in_airflow(tmp_path):
     from containers import start_registry
     from servers import stop
 
-    from kedro_af_ci.gitinfo import GitInfo
+    from kedro_af_ci.gitinfo.commit import GitInfo
     from kedro_af_ci.plan.build import build_plan
     from kedro_af_ci.render.dag import render_dag
 

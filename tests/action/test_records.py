@@ -13,7 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from kedro_af_ci.action.code_only import NoCodeOnly, _identity, _matching_record
+from kedro_af_ci.action.code_only import (
+    CodeLayerPlan,
+    CodeOnlyRun,
+    CodeState,
+    NoCodeOnly,
+    _identity,
+    _matching_record,
+    production_cache,
+)
 from kedro_af_ci.action.records import MAC_ANNOTATION, encode_record, record_tag, tag_record, upload_record
 from kedro_af_ci.action.steps import _cache_candidates
 from kedro_af_ci.deliver.registry import Registry
@@ -45,17 +53,25 @@ class Lines:
         self.lines.append(text)
 
 
-def run(registry, repository: str, branch: str, key: str = "", code=None):
-    """What _matching_record and _cache_candidates read of a run: its branch, the default one, its key."""
+def run(registry, repository: str, branch: str, key: str = "") -> CodeOnlyRun:
+    """What _matching_record reads of a run: its branch, the default one (main), its key."""
+    return CodeOnlyRun(SimpleNamespace(record_key=key, pipeline="__default__", env=None),
+                       f"{registry.host}/{repository}:{'c' * 40}",
+                       SimpleNamespace(branch_name=branch, commit_id="c" * 40), "main", "/home/kedro",
+                       custom_factory=False, log=Lines().line, decided=Lines().line)
+
+
+def context(registry, repository: str, branch: str, key: str = "", code=None):
+    """What _cache_candidates reads of the steps' context."""
     return SimpleNamespace(
         git=SimpleNamespace(branch_name=branch, commit_id="c" * 40), environ={"CI_DEFAULT_BRANCH": "main"},
         inputs=SimpleNamespace(record_key=key, pipeline="__default__", env=None),
         image=f"{registry.host}/{repository}:{'c' * 40}", reporter=Lines(), code=code)
 
 
-def state(registry, repository: str):
+def state(registry, repository: str) -> CodeLayerPlan:
     client = Registry(registry.host, registry.username, registry.password, actions="pull,push")
-    return SimpleNamespace(registry=client, repository=repository, copy=COPY, cache=None)
+    return CodeLayerPlan(COPY, None, client, repository)
 
 
 def write(registry, repository: str, branch: str, image: str, key: str, *, tag_as: str | None = None) -> None:
@@ -99,24 +115,27 @@ def test_production_uses_its_own_authenticated_record_and_the_cache_it_names(reg
     write(registry, repository, "main", PRODUCTION_IMAGE, key=KEY)
     found = state(registry, repository)
     _previous, record = _matching_record(run(registry, repository, "main", KEY), found)
-    assert record["image"] == PRODUCTION_IMAGE and found.cache == PRODUCTION_IMAGE
+    cache = production_cache(run(registry, repository, "main", KEY), found)
+    assert record["image"] == PRODUCTION_IMAGE and cache == PRODUCTION_IMAGE
+    assert production_cache(run(registry, repository, "main", OTHER_KEY), found) is None  # not its own record
     manifest = json.loads(found.registry.manifest(repository, record_tag("main"))[0])
     assert MAC_ANNOTATION in manifest["annotations"]
     # the layer cache is the image by digest, never the moving tag kaf-branch-main a branch could move
-    production = run(registry, repository, "main", KEY, code=found)
+    production = context(registry, repository, "main", KEY, code=CodeState(found, cache))
     assert _cache_candidates(production) == [f"{registry.host}/{repository}@{PRODUCTION_IMAGE}"]
 
 
 def test_without_a_key_production_reads_no_record_and_no_cache(registry):
     repository = new_repository()
     write(registry, repository, "main", PRODUCTION_IMAGE, key=KEY)
-    production = run(registry, repository, "main", "")
     with pytest.raises(NoCodeOnly, match="without record-key"):
-        _matching_record(production, state(registry, repository))
+        _matching_record(run(registry, repository, "main", ""), state(registry, repository))
+    assert production_cache(run(registry, repository, "main", ""), state(registry, repository)) is None
+    production = context(registry, repository, "main", "")
     assert _cache_candidates(production) == []
     assert "takes none from the registry" in production.reporter.lines[0]
     # a branch's run still reads the moving tags, its own and the default branch's (its own preview's risk)
-    branch = run(registry, repository, "feature/x")
+    branch = context(registry, repository, "feature/x")
     assert _cache_candidates(branch) == [f"{registry.host}/{repository}:{branch_tag(b)}" for b in ("feature/x", "main")]
 
 

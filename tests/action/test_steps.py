@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kedro_af_ci import compiler
 from kedro_af_ci.action import steps
-from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.compiler import pipeline as compiler
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
 from kedro_af_ci.graph.model import PipelineGraph
 
 
@@ -23,7 +23,7 @@ def test_nothing_leaves_before_the_preflight():
 def test_the_compile_reads_neither_the_config_nor_the_graph_again(example_repo, example_graph, tmp_path,
                                                                    monkeypatch):
     from kedro_af_ci.config import load_config
-    from kedro_af_ci.gitinfo import read_git_info
+    from kedro_af_ci.gitinfo.commit import read_git_info
 
     project = example_repo[0]
     git = read_git_info(project)

@@ -14,18 +14,8 @@ from kedro_af_ci.config import (
     RunConfig,
     spark_config,
 )
-from kedro_af_ci.config.reference import (
-    COMMAND,
-    DEPLOYMENT_END,
-    DEPLOYMENT_START,
-    DOCUMENTS,
-    END,
-    START,
-    main,
-    markdown_table,
-    rows,
-    with_references,
-)
+from kedro_af_ci.config.reference import END, START, markdown_table, rows
+from kedro_af_ci.policy.reference import COMMAND, DEPLOYMENT_END, DEPLOYMENT_START, DOCUMENTS, main, with_references
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
@@ -108,7 +98,7 @@ def test_modes_stay_enums_that_print_as_their_values():
     """Modes stay typed after validation (Execution, Grouping, SparkType), and every way of printing one
     (str, f-string, repr, the DAG's literal encoder) writes the plain value, never Execution.DOCKER."""
     from kedro_af_ci.config import Execution, Grouping, SparkType
-    from kedro_af_ci.templating import py
+    from kedro_af_ci.render.templating import py
 
     rc = RunConfig.model_validate({"image": "a:1", "execution": "docker", "grouping": "tag"})
     default = RunConfig.model_validate({"image": "a:1"})

@@ -21,7 +21,7 @@ from kedro_af_ci.config import (
     spark_config,
 )
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 

@@ -12,7 +12,7 @@ from conftest import copy_example, git, make_config, make_graph, make_repo, run_
 
 from kedro_af_ci.deliver.delete import DeleteRequest, delete_pipeline
 from kedro_af_ci.errors import ConfigError, UploadError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.model import BRANCH_TAG, owner_tag, owner_tags
 from kedro_af_ci.render.dag import render_dag

@@ -18,10 +18,10 @@ from kedro_af_ci.deliver.deploy import DeployRequest, deploy
 from kedro_af_ci.deliver.ownership import tags_in_source
 from kedro_af_ci.deliver.upload import upload_dag
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
-from kedro_af_ci.k8s_names import dag_id_of, sanitize_id
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
+from kedro_af_ci.vocabulary.k8s_names import dag_id_of, sanitize_id
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 

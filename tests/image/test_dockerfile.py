@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kedro_af_ci.image.dockerfile import NotCodeOnly, code_copy, instructions
-from kedro_af_ci.templating import environment
+from kedro_af_ci.render.templating import environment
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 

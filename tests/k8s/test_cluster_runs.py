@@ -139,7 +139,7 @@ def generated_pods(setup: Setup, tmp_path: Path, **run_config) -> dict[str, dict
     from conftest import build_pod, load_dag
     from kubernetes.client import ApiClient
 
-    from kedro_af_ci.compiler import CompileRequest, compile_dag
+    from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
 
     result = compile_dag(CompileRequest(project_path=setup.project, env="k8s", verify=False,
                                         overrides={"run_config": {"image": f"{setup.image_repo}:{setup.commit}",

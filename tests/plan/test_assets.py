@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from conftest import load_dag, make_config, make_graph
 
-from kedro_af_ci.asset_uris import asset_uri
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
+from kedro_af_ci.vocabulary.asset_uris import asset_uri
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_config, make_graph
 
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project

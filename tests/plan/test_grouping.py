@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import build_pod, load_dag, make_config, make_graph
 
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.graph.model import DatasetInfo, GraphNode, PipelineGraph, ProjectInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.grouping import group_nodes

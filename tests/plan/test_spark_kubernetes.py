@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import load_dag, make_repo, render
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
 from kedro_af_ci.errors import ConfigError
 from kedro_af_ci.plan.spark_kubernetes import spark_memory
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import FakeVariables, load_dag, make_graph, render
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.policy.model import load_policy
 
 pytestmark = pytest.mark.airflow

@@ -14,7 +14,7 @@ from conftest import FakeDagRun, FakeTaskInstance, load_dag, make_config, make_g
 
 from kedro_af_ci.config import PodSecurity
 from kedro_af_ci.errors import ConfigError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.policy.model import load_policy
 from kedro_af_ci.policy.plan_check import check_plan

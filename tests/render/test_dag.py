@@ -12,16 +12,16 @@ import pytest
 import yaml
 from conftest import RUN_ID, FakeVariables, build_pod, load_dag, make_config, make_graph, render
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
 from kedro_af_ci.config import load_config
 from kedro_af_ci.errors import ConfigError, PreflightError
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.fixed_tasks import RESERVED_TASK_IDS
 from kedro_af_ci.plan.model import content_tag
 from kedro_af_ci.render import dag as render_module
 from kedro_af_ci.render.dag import ZEROED_TAG, render_dag
-from kedro_af_ci.templating import tpl
+from kedro_af_ci.render.templating import tpl
 
 pytestmark = pytest.mark.airflow
 GIT = GitInfo("0123456789abcdef0123456789abcdef01234567", "main")

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from conftest import FakeDagRun, FakeTaskInstance, FakeVariables, load_dag, make_config, make_graph, render
 
-from kedro_af_ci.compiler import CompileRequest, compile_dag
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.compiler.pipeline import CompileRequest, compile_dag
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.render.dag import render_dag
 

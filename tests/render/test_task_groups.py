@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import load_dag, make_config, make_graph
 
-from kedro_af_ci.gitinfo import GitInfo
+from kedro_af_ci.gitinfo.commit import GitInfo
 from kedro_af_ci.graph.model import GraphNode
 from kedro_af_ci.plan.build import build_plan
 from kedro_af_ci.plan.task_groups import shared_namespace

@@ -6,7 +6,7 @@ import pytest
 from attacks import plant_bare_repository
 from conftest import git, make_repo
 
-from kedro_af_ci.gitinfo import read_git_info
+from kedro_af_ci.gitinfo.commit import read_git_info
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ConfigError
-from .plan.model import DagPlan
-from .spark import FactoryOutput, SparkJob, SparkSettings, load_factory, run_factory
+from ..errors import ConfigError
+from ..plan.model import DagPlan
+from ..spark import FactoryOutput, SparkJob, SparkSettings, load_factory, run_factory
 
 # (factory class path, settings, jobs) -> the factory's operators, computed where project code may run
 SparkFactoryRunner = Callable[[str, SparkSettings, list[SparkJob]], FactoryOutput]

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from runner_commands import commands
 
-from kedro_af_ci.logsafe import SafeFormatter, safe_line, safe_text
+from kedro_af_ci.guards.logsafe import SafeFormatter, safe_line, safe_text
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
@@ -49,7 +49,7 @@ def test_the_cli_prints_run_once_log_tails_and_its_log_inert():
     from kedro_af_ci.cli import handle_errors
     from kedro_af_ci.deliver.deploy import RunOutcome, failure_message
     from kedro_af_ci.errors import RunFailed
-    from kedro_af_ci.logsafe import setup_logging
+    from kedro_af_ci.guards.logsafe import setup_logging
 
     outcome = RunOutcome("dag", "run", "failed", "http://a/run", failed=[("node", "http://a/log")],
                          logs={"node": ["    ::error::forged by a task", "##[add-mask]the-real-log"]})

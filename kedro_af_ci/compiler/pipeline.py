@@ -16,21 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import PluginConfig, load_config
-from .errors import GraphError, PreflightError
-from .gitinfo import GitInfo, read_git_info
-from .graph.model import PipelineGraph
-from .plan.build import build_plan
-from .plan.model import DagPlan
-from .policy.model import DeploymentPolicy
-from .policy.plan_check import check_plan
-from .policy.settings import narrow
-from .render.dag import RenderedDag, render_dag
-from .spark_factory import SparkFactoryRunner, apply_factory
-from .verify import NO_AIRFLOW, PreflightWorker, VerifyResult, airflow_available, airflow_major, verify_source
+from ..config import PluginConfig, load_config
+from ..errors import GraphError, PreflightError
+from ..gitinfo.commit import GitInfo, read_git_info
+from ..graph.model import PipelineGraph
+from ..plan.build import build_plan
+from ..plan.model import DagPlan
+from ..policy.model import DeploymentPolicy
+from ..policy.plan_check import check_plan
+from ..policy.settings import narrow
+from ..render.dag import RenderedDag, render_dag
+from ..spark_factory.apply import SparkFactoryRunner, apply_factory
+from ..verify.preflight import (
+    NO_AIRFLOW,
+    PreflightWorker,
+    VerifyResult,
+    airflow_available,
+    airflow_major,
+    verify_source,
+)
 
 if TYPE_CHECKING:
-    from .deliver.artifacts import Artifacts
+    from ..render.artifacts import Artifacts
 
 
 @dataclass(frozen=True)
@@ -74,15 +81,15 @@ def load_graph(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
     if request.graph_file is not None:
         return PipelineGraph.read(request.graph_file)
     if importlib.util.find_spec("kedro") is not None:
-        from .graph.extract import extract_graph  # imports Kedro: only when there is no graph file
+        from ..graph.extract import extract_graph  # imports Kedro: only when there is no graph file
 
         return extract_graph(request.project_path, request.pipeline, request.env)
     return _graph_in_image(request, config)
 
 
 def _graph_in_image(request: CompileRequest, config: PluginConfig) -> PipelineGraph:
-    from .image.docker import Docker
-    from .image.graph_in_image import extract_in_image
+    from ..image.docker import Docker
+    from ..image.graph_in_image import extract_in_image
 
     image = config.run_config.image if config.run_config.execution != "local" else None
     docker = Docker.find()
@@ -133,7 +140,7 @@ def _compile(request: CompileRequest) -> CompileResult:
 
 
 def _spark_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
-    from .deliver.artifacts import build_artifacts  # pathspec and the archive code: Spark projects only
+    from ..render.artifacts import build_artifacts  # pathspec and the archive code: Spark projects only
 
     return build_artifacts(plan, project_path)
 

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .errors import PreflightError
-from .trust import in_ci
+from ..errors import PreflightError
+from ..guards.trust import in_ci
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class PreflightWorker:
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "kedro_af_ci.verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-P", "-m", "kedro_af_ci.verify.preflight"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=None if log.isEnabledFor(logging.DEBUG) else subprocess.DEVNULL,  # Airflow's own logging
             text=True, env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
 

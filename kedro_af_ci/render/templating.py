@@ -22,9 +22,9 @@ from typing import Any
 
 import jinja2
 
-from . import __version__
-from .airflow_template import AirflowTemplate
-from .trust import in_ci
+from .. import __version__
+from ..guards.trust import in_ci
+from ..vocabulary.airflow_template import AirflowTemplate
 
 # What Airflow does to a string in a templated field depends on only two things: Jinja, which needs a
 # '{', and the operator's template_ext, file suffixes (".sh", ".yaml", ... each begins with a dot) that

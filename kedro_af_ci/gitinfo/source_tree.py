@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
-from .errors import BuildError
+from ..errors import BuildError
 
 # Never shipped, whatever a commit holds (gitignore syntax, any depth): what CI auth steps, SDKs and
-# users leave in a project. The Spark archive keeps out more (deliver/artifacts.py).
+# users leave in a project. The Spark archive keeps out more (render/artifacts.py).
 CREDENTIALS = (
     "**/conf/local/", "**/conf/**/*credentials*", "*credentials*.json", ".env", ".env.*", "*.pem", "*.key",
     "*.p12", "*.pfx", "*.keytab", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "gha-creds-*.json",
@@ -49,7 +49,7 @@ def commit_files(checkout: Path, commit: str, folder: str = "", deny: pathspec.G
                  ) -> Iterator[TreeFile]:
     """The files of ``commit`` under ``folder`` (relative to the checkout's root), streamed from
     ``git archive``; submodules and denied paths left out."""
-    from .gitinfo import git_process
+    from .commit import git_process
 
     deny = deny or deny_spec()
     tree = f"{commit}:{folder.strip('/')}" if folder.strip("/") not in ("", ".") else commit
@@ -97,7 +97,7 @@ def export_commit(checkout: Path, commit: str, folder: str, destination: Path) -
 
 def commit_blob(checkout: Path, commit: str, path: str) -> bytes | None:
     """One file of the commit (``path`` from the checkout's root), or None when the commit has none."""
-    from .gitinfo import git_bytes
+    from .commit import git_bytes
 
     with contextlib.suppress(subprocess.CalledProcessError):
         return git_bytes(checkout, "cat-file", "blob", f"{commit}:{path}", checkout=checkout)

@@ -8,10 +8,10 @@ import time
 import pytest
 import yaml
 
-from kedro_af_ci.bounded_yaml import MAX_NODES, YamlLimitError, load_bounded
 from kedro_af_ci.config import load_config
 from kedro_af_ci.config.substitution import Substitution
 from kedro_af_ci.errors import ConfigError
+from kedro_af_ci.guards.bounded_yaml import MAX_NODES, YamlLimitError, load_bounded
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 

@@ -1,6 +1,6 @@
 """Strings that are Jinja for Airflow to render at run time: the tool's own (``AirflowTemplate``) and
 the config's (``ConfigTemplate``). Every other string of a templated field is protected from Jinja by
-the encoders (templating.py); these two are the only ones passed through, and in CI the policy reads
+the encoders (render/templating.py); these two are the only ones passed through, and in CI the policy reads
 the config's first (docs/architecture.md, "Trust"). No imports: the isolated child ships this file."""
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ import pathspec
 
 from .. import __version__
 from ..errors import ConfigError
+from ..gitinfo.source_tree import TreeFile, commit_files, deny_spec
 from ..plan.model import DagPlan, SparkPlan
-from ..source_tree import TreeFile, commit_files, deny_spec
-from ..templating import environment
+from .templating import environment
 
 ARCHIVE = "project.tar.gz"
 INIT_SCRIPT = "init.sh"
@@ -44,9 +44,9 @@ class Artifacts:
 
 
 def project_files(project_path: Path, extra_excludes: tuple[str, ...] = (), commit: str = "HEAD") -> list[TreeFile]:
-    """What is shipped of the project: the files of the commit (source_tree.py), or, outside a git
+    """What is shipped of the project: the files of the commit (gitinfo/source_tree.py), or, outside a git
     checkout, the folder's files minus .gitignore's patterns; never a credential, never a symlink."""
-    from ..gitinfo import git
+    from ..gitinfo.commit import git
 
     deny = deny_spec((*ARCHIVE_EXTRA, *extra_excludes))
     try:
@@ -141,6 +141,6 @@ def build_artifacts(plan: DagPlan, project_path: Path) -> Artifacts | None:
 
 def _commit(commit_id: str) -> str:
     """The DAG's commit; HEAD when git could not name one (the files are then the checkout's HEAD's)."""
-    from ..gitinfo import UNKNOWN_COMMIT
+    from ..gitinfo.commit import UNKNOWN_COMMIT
 
     return "HEAD" if commit_id == UNKNOWN_COMMIT else commit_id

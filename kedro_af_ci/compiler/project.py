@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .config import PluginConfig
+    from ..config import PluginConfig
 
 
 def project_identity(project_path: Path) -> dict[str, str]:
@@ -30,8 +30,8 @@ def project_identity(project_path: Path) -> dict[str, str]:
 def project_dag_id(config: PluginConfig, project_path: Path) -> str:
     """The DAG id a compile of this project gives (its run name, else experiment, else package), without
     reading the pipeline: what delete-pipeline and the action's delete need."""
-    from .k8s_names import dag_id_of
-    from .plan.model import run_name_of
+    from ..plan.model import run_name_of
+    from ..vocabulary.k8s_names import dag_id_of
 
     rc = config.run_config
     return dag_id_of(run_name_of(rc.run_name, rc.experiment_name, project_identity(project_path)["package_name"]))

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from kedro_af_ci.errors import PreflightError
-from kedro_af_ci.verify import PreflightWorker, verify_source
+from kedro_af_ci.verify.preflight import PreflightWorker, verify_source
 
 pytestmark = pytest.mark.airflow
 
@@ -62,7 +62,7 @@ def test_in_ci_no_remembered_success_is_trusted(private_cache, monkeypatch):
     with PreflightWorker() as worker:
         worker.verify(GOOD, "worker_check")
     planted = next(private_cache.iterdir())
-    from kedro_af_ci.verify import _verified_marker
+    from kedro_af_ci.verify.preflight import _verified_marker
 
     planted.rename(_verified_marker(broken))
     closed = PreflightWorker()

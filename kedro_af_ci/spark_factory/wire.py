@@ -7,9 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .airflow_template import AirflowTemplate
-from .errors import ConfigError
-from .spark import FactoryOutput, OperatorSpec, SparkJob, SparkSettings, load_factory, run_factory
+from ..errors import ConfigError
+from ..spark import FactoryOutput, OperatorSpec, SparkJob, SparkSettings, load_factory, run_factory
+from ..vocabulary.airflow_template import AirflowTemplate
 
 _TEMPLATE_KEY = "__airflow_template__"
 

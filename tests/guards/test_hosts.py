@@ -1,11 +1,11 @@
-"""The one rule for plain http (kedro_af_ci/hosts.py): this machine's loopback, in every spelling, and
+"""The one rule for plain http (kedro_af_ci/guards/hosts.py): this machine's loopback, in every spelling, and
 nothing that only looks like it."""
 
 from __future__ import annotations
 
 import pytest
 
-from kedro_af_ci.hosts import is_loopback, registry_host_is_loopback
+from kedro_af_ci.guards.hosts import is_loopback, registry_host_is_loopback
 
 pytestmark = pytest.mark.unit  # the unit tier: no server, no Docker, no Kedro project
 
