@@ -227,7 +227,7 @@ def test_readme_stays_a_guide_under_350_lines():
 
 
 def test_init_says_what_each_environment_holds_and_names_productions_targets_for_the_preview():
-    from kedro_af_ci.scaffold import Targets, left_to_configure
+    from kedro_af_ci.cli.scaffold import Targets, left_to_configure
 
     steps = left_to_configure(github=True, gitlab=True, cloud="aws", image="ecr.example/acme/app",
                               production=Targets("https://airflow.example.com", "s3://prod/dags",
@@ -325,7 +325,7 @@ def test_gitlab_trusted_deployer_branch_jobs_hold_nothing_and_a_deployer_project
     ("ghcr.io/acme/app", "/opt/airflow/dags", "none"),
 ])
 def test_the_cloud_is_the_one_the_image_and_the_dags_folder_are_on(image, output, cloud):
-    from kedro_af_ci.scaffold import cloud_of
+    from kedro_af_ci.cli.scaffold import cloud_of
 
     assert cloud_of(image, output)[0] == cloud
 
@@ -363,7 +363,7 @@ def test_init_deploys_production_from_the_repositorys_own_default_branch(tmp_pat
 
 
 def test_the_default_branch_of_a_clone_is_its_remotes(tmp_path):
-    from kedro_af_ci.scaffold import default_branch_of
+    from kedro_af_ci.cli.scaffold import default_branch_of
 
     origin = tmp_path / "origin"
     origin.mkdir()

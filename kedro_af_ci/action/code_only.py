@@ -46,7 +46,7 @@ class NoCodeOnly(Exception):
 
 @dataclass(frozen=True)
 class CodeOnlyRun:
-    """What code-only deploys need of the run, as values: the run's context stays the steps' (action/steps.py
+    """What code-only deploys need of the run, as values: the run's context stays the steps' (action/steps/image.py
     makes this from it), so this module never reaches back into them."""
 
     inputs: ActionInputs

@@ -2,7 +2,7 @@
 
 Runs the same functions as the CLI (compile_dag, upload_dag, deploy_and_run); what it adds is the
 image build, extracting the graph inside that image, and reporting to the CI it runs on. The steps
-are in action/steps.py; this module runs them and reports the outcome, whatever it is. Exit codes
+are in action/steps/; this module runs them and reports the outcome, whatever it is. Exit codes
 are the CLI's (config 3, graph 4, pre-flight 5, upload 6, Airflow API 7, run 8) plus 9 for docker
 build/push failures.
 """

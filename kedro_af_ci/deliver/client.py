@@ -522,7 +522,7 @@ def _cause(exc: requests.RequestException) -> str:
 
 
 def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | None = None, credentials: bool = True,
-                   host_key: str = "host", **options):
+                   host_key: str = "host", **options: Any) -> AirflowClient:
     """The Airflow client of the CLI and the container action: credentials from the environment
     (none when ``credentials`` is false), TLS verified unless ``insecure`` (AIRFLOW_CA_BUNDLE: a CA file).
     ``host_key`` names where the host came from, for the error of :func:`check_transport`."""

@@ -31,7 +31,8 @@ RESULT_MARKER = "@@kedro-af-ci-result@@"
 ERROR_MARKER = "@@kedro-af-ci-error@@"
 _PACKAGE = Path(__file__).resolve().parent.parent
 _MODULES = ("__init__.py", "errors.py", "graph/__init__.py", "graph/model.py", "graph/extract.py", "graph/trace.py",
-            "vocabulary/airflow_template.py", "spark.py", "spark_factory/wire.py", "templates/kedro_logging.yml")
+            "vocabulary/__init__.py", "vocabulary/airflow_template.py", "spark.py", "spark_factory/__init__.py",
+            "spark_factory/wire.py", "templates/kedro_logging.yml")
 
 _BOOTSTRAP = '''\
 import base64, io, shutil, sys, tempfile, zipfile

@@ -133,6 +133,6 @@ def test_summary_skips_huge_diagrams():
     ("europe-docker.pkg.dev/acme/ml/app@sha256:" + "a" * 64, False),
 ])
 def test_a_placeholder_image_is_told_from_a_real_repository(image, placeholder):
-    from kedro_af_ci.action.steps import _placeholder
+    from kedro_af_ci.action.steps.settings import _placeholder
 
     assert _placeholder(image) is placeholder

@@ -23,7 +23,7 @@ from kedro_af_ci.action.code_only import (
     production_cache,
 )
 from kedro_af_ci.action.records import MAC_ANNOTATION, encode_record, record_tag, tag_record, upload_record
-from kedro_af_ci.action.steps import _cache_candidates
+from kedro_af_ci.action.steps.image import _cache_candidates
 from kedro_af_ci.deliver.registry import Registry
 from kedro_af_ci.image.docker import branch_tag
 from kedro_af_ci.image.dockerfile import CodeCopy

@@ -202,7 +202,7 @@ def test_the_pyspark_fixtures_config_still_loads():
 
 
 def test_inits_config_still_loads_with_its_commented_features(tmp_path):
-    from kedro_af_ci.scaffold import plan_config
+    from kedro_af_ci.cli.scaffold import plan_config
 
     planned = plan_config(tmp_path, "conf", None, host="https://airflow.example.com", output="gs://dags",
                           image=None, project={"package_name": "p", "project_name": "P"})

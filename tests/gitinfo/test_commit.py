@@ -88,7 +88,7 @@ def test_inits_release_lookup_goes_through_the_hardened_git(tmp_path, monkeypatc
     that is itself a (committed) bare repository whose config rewrites GitHub's URL, plain git would
     list the attacker's tags and the workflows would pin the attacker's commit."""
     from kedro_af_ci import __version__
-    from kedro_af_ci.scaffold import ACTION, action_commit
+    from kedro_af_ci.cli.scaffold import ACTION, action_commit
 
     evil = tmp_path / "evil-release"
     evil.mkdir()

@@ -46,7 +46,7 @@ def test_any_text_prints_as_one_line_no_runner_acts_on(text):
 
 def test_the_cli_prints_run_once_log_tails_and_its_log_inert():
     """run-once's failure message carries the last lines of each failed task's log: what the task printed."""
-    from kedro_af_ci.cli import handle_errors
+    from kedro_af_ci.cli.common import handle_errors
     from kedro_af_ci.deliver.deploy import RunOutcome, failure_message
     from kedro_af_ci.errors import RunFailed
     from kedro_af_ci.guards.logsafe import setup_logging

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__
-from .deliver.fileio import atomic_write_text
-from .errors import ConfigError
-from .render.templating import environment
+from .. import __version__
+from ..deliver.fileio import atomic_write_text
+from ..errors import ConfigError
+from ..render.templating import environment
 
 ACTION = "getindata/kedro-airflow-k8s-action"
 ACTION_IMAGE = "ghcr.io/getindata/kedro-airflow-k8s-action"
@@ -32,7 +32,7 @@ class PlannedFile:
     text: str
 
 
-def _to_yaml(value) -> str:
+def _to_yaml(value: object) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
@@ -67,7 +67,7 @@ def default_branch_of(root: Path) -> tuple[str, str]:
     (or the branch of the first commit to come), else git's ``init.defaultBranch``, else ``main``. A
     repository made with git's own default is on ``master``: a hard-coded ``main`` would never deploy
     production there."""
-    from .gitinfo.commit import git
+    from ..gitinfo.commit import git
 
     def ask(*args: str) -> str:
         try:
@@ -91,7 +91,7 @@ def default_branch_of(root: Path) -> tuple[str, str]:
 
 
 def git_root(project_path: Path) -> Path:
-    from .gitinfo.commit import git
+    from ..gitinfo.commit import git
 
     try:
         return Path(git(project_path, "rev-parse", "--show-toplevel"))
@@ -139,7 +139,7 @@ def spark_evidence(project_path: Path) -> str | None:
 
 def action_commit(timeout: float = 10) -> str | None:
     """The commit of this version's release tag, asked of GitHub (``git ls-remote``); None offline."""
-    from .gitinfo.commit import git
+    from ..gitinfo.commit import git
 
     url, tag = f"https://github.com/{ACTION}", f"refs/tags/v{__version__}"
     try:  # https only, from no repository's folder: nothing local configures or redirects the call
