@@ -26,7 +26,7 @@ from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 
 from ..errors import AirflowApiError, ConfigError
-from ..guards.hosts import is_loopback
+from ..guards.hosts import credentials_may_go
 from ..guards.redact import forms, redact
 from .answers import DagInfo, DagRunInfo, ImportErrorInfo, TaskInstanceInfo, kind
 
@@ -539,8 +539,7 @@ def airflow_client(host: str, insecure: bool, *, environ: Mapping[str, str] | No
 def check_transport(host: str, insecure: bool, host_key: str = "host") -> None:
     """Credentials travel over https, or plain http to this machine's loopback, or where ``insecure`` says
     so: the one rule for the CLI and the action (kedro_af_ci/guards/hosts.py)."""
-    parts = urlsplit(host)
-    if parts.scheme == "https" or insecure or is_loopback(parts.hostname or ""):
+    if credentials_may_go(host, insecure):
         return
-    raise ConfigError(f"plain http to {parts.hostname} would send the Airflow credentials in clear: use https "
+    raise ConfigError(f"plain http to {urlsplit(host).hostname} would send the Airflow credentials in clear: use https "
                       "(or --insecure, the insecure input, on a network you trust)", key=host_key)

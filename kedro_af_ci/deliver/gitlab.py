@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..guards.hosts import is_loopback
+from ..guards.hosts import credentials_may_go
 from .client import read_bounded
 
 TIMEOUT = (5, 30)  # connect, read: per request
@@ -145,8 +145,7 @@ def _raise_for(answer: requests.Response, what: str) -> None:
 
 def check_api(api: str, insecure: bool) -> None:
     """The token travels over https, or plain http to this machine's loopback, or where ``insecure`` says so."""
-    parts = urlsplit(api)
-    if parts.scheme == "https" or (parts.scheme == "http" and (insecure or is_loopback(parts.hostname or ""))):
+    if credentials_may_go(api, insecure):
         return
     raise GitLabRefused(f"{api[:80]!r} is not an https URL of GitLab's API (plain http would send the token in "
                         "clear): use CI_API_V4_URL's https URL")

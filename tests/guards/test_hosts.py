@@ -27,3 +27,21 @@ def test_what_only_looks_like_loopback(name):
 ])
 def test_registry_hosts(host, loopback):
     assert registry_host_is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("url", "insecure", "may"), [
+    ("https://airflow.example.com", False, True),
+    ("http://127.0.0.1:8080/api/v4", False, True),
+    ("http://[::1]:8080", False, True),
+    ("http://localhost.", False, True),
+    ("http://airflow.example.com", False, False),
+    ("http://127.0.0.1.example.com", False, False),
+    ("http://airflow.example.com", True, True),
+    ("ftp://127.0.0.1", True, False),
+    ("file:///etc/passwd", True, False),
+])
+def test_credentials_go_over_https_or_to_loopback_or_where_the_user_says(url, insecure, may):
+    """The one rule for the Airflow token and GitLab's (deliver/client.py and deliver/gitlab.py both ask it)."""
+    from kedro_af_ci.guards.hosts import credentials_may_go
+
+    assert credentials_may_go(url, insecure) is may
