@@ -70,7 +70,7 @@ def serve(fake: FakeGitLab, host: str = "127.0.0.1") -> tuple[str, ThreadingHTTP
             pass
 
     server = ThreadingHTTPServer((host, 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return f"http://{host}:{server.server_address[1]}/api/v4", server
 
 
