@@ -2,7 +2,8 @@
 project's branch pipeline packages with no variable of the deployment, and a deployer project's scheduled
 pipeline takes the package from GitLab's API (a stand-in, tests/fake_gitlab.py: no GitLab server runs here)
 and deploys it; Airflow runs the DAG in the image the branch's job built. What gitlab-ci-local cannot show:
-protected and environment-scoped variables, and that a schedule runs as its owner (README, "Security model")."""
+protected and environment-scoped variables, that a schedule runs as its owner, and `workflow: rules` (it does
+not apply them: the deployer's schedule-only rule is checked in tests/test_ci_files.py)."""
 
 from __future__ import annotations
 
