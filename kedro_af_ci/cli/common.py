@@ -33,7 +33,7 @@ class Options:
     graph_file: Path | None
     verbose: bool
     grouping: str | None = None
-    local: dict | None = None  # config overrides while `up`'s Airflow runs (outside CI): see _local_target
+    local: dict | None = None  # config overrides while `up`'s Airflow runs (outside CI): see local_target
 
 
 # `up`'s Airflow by URL: its own login, used for it instead of the credentials the environment holds for
@@ -41,7 +41,7 @@ class Options:
 _UP_LOGINS: dict[str, dict[str, str]] = {}
 
 
-def _local_target(project_path: Path) -> dict | None:
+def local_target(project_path: Path) -> dict | None:
     """Outside CI, while the Airflow `up` started for this project runs, commands deploy there: its host and
     DAGs folder, the nodes run in its worker (`execution: local`), its login unless one is set; said on every
     command. In CI never: where a DAG goes is the deployment's (docs/architecture.md, "Trust")."""
@@ -109,12 +109,12 @@ def airflow_k8s(ctx, env, pipeline, project_path, conf_source, graph_file, group
     """Compile Kedro pipelines to Airflow DAGs on Kubernetes, upload and run them."""
     setup_logging(verbose)
     command = ctx.invoked_subcommand
-    local = _local_target(project_path) if command not in (None, "init", "up", "down", "export-graph") else None
+    local = local_target(project_path) if command not in (None, "init", "up", "down", "export-graph") else None
     ctx.obj = Options(env=env, pipeline=pipeline, project_path=project_path, conf_source=conf_source,
                       graph_file=graph_file, verbose=verbose, grouping=grouping, local=local)
 
 
-def _request(opts: Options, **kwargs):
+def compile_request(opts: Options, **kwargs):
     from ..compiler.pipeline import CompileRequest
     from ..policy.model import policy_for
 
@@ -130,21 +130,21 @@ def _deep_merged(base: dict, over: dict) -> dict:
                        for k, v in over.items()}}
 
 
-def _load_config(opts: Options, **kwargs):
+def load_project_config(opts: Options, **kwargs):
     """The project's config as the command sees it (with `up`'s target while it runs)."""
     from ..config import load_config
 
     return load_config(opts.project_path, opts.env, conf_source=opts.conf_source, overrides=opts.local, **kwargs)
 
 
-def _report_warnings(warnings) -> None:
+def report_warnings(warnings) -> None:
     for warning in warnings:
         log.warning("%s", warning)
 
 
 
 
-def _airflow_options(func):
+def airflow_options(func):
     func = click.option("--host", help="Airflow base URL (default: host from the config).")(func)
     func = click.option("--insecure", is_flag=True,
                         help="Do not verify the server's TLS certificate (AIRFLOW_CA_BUNDLE sets a CA file), and "
@@ -152,7 +152,7 @@ def _airflow_options(func):
     return func
 
 
-def _client(option: str | None, config_host: str | None, insecure: bool, **options):
+def airflow_client_for(option: str | None, config_host: str | None, insecure: bool, **options):
     """The host of --host, else the config's. In CI the config is a branch's, so the credentials go only
     to a host the job names: --host or AIRFLOW_HOST (docs/architecture.md, "Trust")."""
     import os
@@ -178,7 +178,7 @@ def _client(option: str | None, config_host: str | None, insecure: bool, **optio
 
 
 
-def _default_branch_option(func):
+def default_branch_option(func):
     import os
 
     return click.option("--default-branch", default=lambda: os.environ.get("CI_DEFAULT_BRANCH") or "main",
@@ -188,7 +188,7 @@ def _default_branch_option(func):
 
 
 
-def _dag_of(opts: Options, branch: str | None):
+def dag_of(opts: Options, branch: str | None):
     """The config, git facts and DAG id of this project, for ``branch`` when given (its run name)."""
     from ..compiler.project import project_dag_id
     from ..gitinfo.commit import read_git_info
@@ -198,14 +198,14 @@ def _dag_of(opts: Options, branch: str | None):
     git = read_git_info(opts.project_path)
     if branch:
         git = dataclasses.replace(git, branch_name=branch)
-    config = _load_config(opts, git_info=git)
+    config = load_project_config(opts, git_info=git)
     policy = policy_for()
     if policy is not None:
         config, _ = narrow(config, policy)
     return config, git, project_dag_id(config, opts.project_path)
 
 
-def _destination_of(config, output: str | None) -> str:
+def destination_of(config, output: str | None) -> str:
     """-o, else the config's location (in CI: the deployment's, policy/settings.py)."""
     from ..policy.model import policy_for
     from ..policy.settings import destination

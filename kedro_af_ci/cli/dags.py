@@ -18,20 +18,20 @@ if TYPE_CHECKING:
 
 from .common import (
     Options,
-    _airflow_options,
-    _client,
-    _dag_of,
-    _default_branch_option,
-    _destination_of,
-    _load_config,
+    airflow_client_for,
     airflow_k8s,
+    airflow_options,
+    dag_of,
+    default_branch_option,
+    destination_of,
     echo,
     handle_errors,
+    load_project_config,
 )
 
 
 @airflow_k8s.command("list-pipelines")
-@_airflow_options
+@airflow_options
 @click.pass_obj
 @handle_errors
 def list_pipelines(opts: Options, host, insecure):
@@ -40,7 +40,7 @@ def list_pipelines(opts: Options, host, insecure):
     from rich.table import Table
 
     from ..plan.model import EXPERIMENT_TAGS, TAG_PREFIX
-    client = _client(host, None if host else _config_host(opts), insecure)
+    client = airflow_client_for(host, None if host else _config_host(opts), insecure)
     dags = [d for d in client.list_dags() if any(t.startswith(TAG_PREFIX + ":") for t in d.tags)]
     table = Table("Name", "ID", "Experiment", "Paused", "Last run")
     for dag in sorted(dags, key=lambda d: d.dag_id):
@@ -53,12 +53,12 @@ def list_pipelines(opts: Options, host, insecure):
 
 
 def _config_host(opts: Options) -> str | None:
-    return _load_config(opts).host
+    return load_project_config(opts).host
 
 
 @airflow_k8s.command()
 @click.option("--dag/--no-dag", "open_dag", default=True, help="Open this project's DAG (default) or the home page.")
-@_airflow_options
+@airflow_options
 @click.pass_obj
 @handle_errors
 def ui(opts: Options, open_dag, host, insecure):
@@ -68,8 +68,8 @@ def ui(opts: Options, open_dag, host, insecure):
     from ..compiler.project import project_dag_id
     from ..errors import AirflowApiError
 
-    config = _load_config(opts)
-    client = _client(host, config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
+    config = load_project_config(opts)
+    client = airflow_client_for(host, config.host, insecure, retries=0, timeout=10)  # a page to open: no retrying
     try:
         client.api  # noqa: B018 - the URL layout depends on the Airflow version
     except AirflowApiError as exc:
@@ -88,8 +88,8 @@ def ui(opts: Options, open_dag, host, insecure):
 @click.option("-o", "--output", help="DAG folder or bucket (default: output from the config).")
 @click.option("--branch", help="Branch whose DAG to delete (default: the checkout's).")
 @click.option("--force", is_flag=True, help="Also delete a scheduled DAG, or the default branch's.")
-@_default_branch_option
-@_airflow_options
+@default_branch_option
+@airflow_options
 @click.pass_obj
 @handle_errors
 def delete_pipeline(opts: Options, output, branch, force, default_branch, host, insecure):
@@ -97,9 +97,9 @@ def delete_pipeline(opts: Options, output, branch, force, default_branch, host, 
     from ..deliver.delete import DeleteRequest, delete_pipeline
     from ..plan.model import BRANCH_TAG, owner_tag, owner_tags
 
-    config, git, dag_id = _dag_of(opts, branch)
-    client = _client(host, config.host, insecure) if host or config.host else None
-    request = DeleteRequest(dag_id=dag_id, destination=_destination_of(config, output),
+    config, git, dag_id = dag_of(opts, branch)
+    client = airflow_client_for(host, config.host, insecure) if host or config.host else None
+    request = DeleteRequest(dag_id=dag_id, destination=destination_of(config, output),
                             owner_tags=owner_tags(git.branch_name, git.repository),
                             default_branch_tag=owner_tag(BRANCH_TAG, default_branch), force=force)
     outcome = delete_pipeline(client, request)
@@ -122,8 +122,8 @@ def delete_pipeline(opts: Options, output, branch, force, default_branch, host, 
 @click.option("--yes", is_flag=True, help="Delete them; without it, only list them.")
 @click.option("-o", "--output", help="DAG folder or bucket (default: output from the config).")
 @click.option("--force", is_flag=True, help="Also delete scheduled DAGs, and the default branch's.")
-@_default_branch_option
-@_airflow_options
+@default_branch_option
+@airflow_options
 @click.pass_obj
 @handle_errors
 def prune(opts: Options, branches_file, remote, older_than, yes, output, force, default_branch, host, insecure):
@@ -135,12 +135,12 @@ def prune(opts: Options, branches_file, remote, older_than, yes, output, force, 
     from ..deliver.prune import stale_dags
     from ..plan.model import BRANCH_TAG, owner_tag
 
-    config, git, _ = _dag_of(opts, None)
+    config, git, _ = dag_of(opts, None)
     if git.repository is None:
         raise ConfigError("prune keeps to this repository's DAGs, and nothing names this repository: add its "
                           "remote (git remote add origin URL), or set GITHUB_REPOSITORY or CI_PROJECT_PATH",
                           key="repository")
-    client = _client(host, config.host, insecure)
+    client = airflow_client_for(host, config.host, insecure)
     existing = _existing_branches(opts.project_path, branches_file, remote)
     found = stale_dags(client, existing, repository=git.repository, older_than_days=older_than)
     table = Table("DAG", "branch", "last run", "why")
@@ -150,7 +150,7 @@ def prune(opts: Options, branches_file, remote, older_than, yes, output, force, 
     if not found or not yes:
         echo(f"{len(found)} DAG(s) to prune" + ("; --yes deletes them" if found else ""))
         return
-    destination, failed = _destination_of(config, output), []
+    destination, failed = destination_of(config, output), []
     for stale in found:
         request = DeleteRequest(dag_id=stale.dag_id, destination=destination, owner_tags=(),
                                 default_branch_tag=owner_tag(BRANCH_TAG, default_branch), force=force,

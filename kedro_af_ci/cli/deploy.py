@@ -17,15 +17,15 @@ if TYPE_CHECKING:
 
 from .common import (
     Options,
-    _airflow_options,
-    _client,
-    _destination_of,
-    _report_warnings,
-    _request,
+    airflow_client_for,
     airflow_k8s,
+    airflow_options,
+    compile_request,
+    destination_of,
     echo,
     handle_errors,
     log,
+    report_warnings,
 )
 
 
@@ -44,8 +44,8 @@ def compile(opts: Options, output, image, cron, no_verify):
     from ..deliver.fileio import atomic_write_text
 
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
-    result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
-    _report_warnings(result.dag.warnings)
+    result = compile_dag(compile_request(opts, verify=not no_verify, overrides=overrides))
+    report_warnings(result.dag.warnings)
     _report_assets(result.plan)
     target = output or default_output(opts.project_path, result.dag.dag_id)
     atomic_write_text(target, result.dag.source)
@@ -69,7 +69,7 @@ def _report_assets(plan) -> None:
 
 
 def _destination(result, output: str | None) -> str:
-    return _destination_of(result.config, output)
+    return destination_of(result.config, output)
 
 
 def _upload(result, output: str | None):
@@ -96,8 +96,8 @@ def upload_pipeline(opts: Options, output, image, no_verify):
     from ..compiler.pipeline import compile_dag
 
     overrides = {"run_config": {"image": image}} if image else None
-    result = compile_dag(_request(opts, verify=not no_verify, overrides=overrides))
-    _report_warnings(result.dag.warnings)
+    result = compile_dag(compile_request(opts, verify=not no_verify, overrides=overrides))
+    report_warnings(result.dag.warnings)
     _report_assets(result.plan)
     _upload(result, output)
 
@@ -115,8 +115,8 @@ def schedule(opts: Options, cron, output, image):
     from ..compiler.pipeline import compile_dag
 
     overrides = {"run_config": {k: v for k, v in (("image", image), ("cron_expression", cron)) if v}}
-    result = compile_dag(_request(opts, overrides=overrides))
-    _report_warnings(result.dag.warnings)
+    result = compile_dag(compile_request(opts, overrides=overrides))
+    report_warnings(result.dag.warnings)
     _report_assets(result.plan)
     _upload(result, output)
     echo(f"Scheduled {result.dag.dag_id!r} with {result.plan.dag.schedule!r}")
@@ -133,7 +133,7 @@ def schedule(opts: Options, cron, output, image):
                    "folder scan, twice), or 120 s after Airflow 3 took a rescan and still lacks the file.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.1), default=10, show_default=True)
 @click.option("--run-id", help="Run id to use (default: derived from the DAG version and the time).")
-@_airflow_options
+@airflow_options
 @click.pass_obj
 @handle_errors
 def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_interval, run_id, host, insecure):
@@ -143,10 +143,10 @@ def run_once(opts: Options, output, image, wait, timeout, version_timeout, poll_
     from ..errors import RunFailed
 
     overrides = {"run_config": {"image": image}} if image else None
-    result = compile_dag(_request(opts, schedule=None, run_once=True, overrides=overrides))
-    _report_warnings(result.dag.warnings)
+    result = compile_dag(compile_request(opts, schedule=None, run_once=True, overrides=overrides))
+    report_warnings(result.dag.warnings)
     _report_assets(result.plan)
-    client = _client(host, result.config.host, insecure)
+    client = airflow_client_for(host, result.config.host, insecure)
     destination = _destination(result, output)
     dag_id = result.dag.dag_id
     outcome = deploy_and_run(client, result.dag.source, dag_id, result.dag.content_tag, destination, run_id=run_id,

@@ -2,7 +2,7 @@
 minutes"). It runs from the tool's own environment, which already holds the project's requirements for
 compile, so its tasks can run the nodes in the worker (`execution: local`). Its state lives in the
 project's `.kaf/airflow` (git-ignored); while it runs, commands outside CI deploy there unless told
-otherwise (cli/common.py, `_local_target`)."""
+otherwise (cli/common.py, `local_target`)."""
 
 from __future__ import annotations
 
