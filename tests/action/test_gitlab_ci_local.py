@@ -25,9 +25,10 @@ GITLAB_CI_LOCAL = Path(os.environ.get("KAF_GITLAB_CI_LOCAL") or ROOT / ".tools" 
 JOB = "kedro-airflow-k8s-run-once"
 
 
-def prepare(repo: UserRepo) -> None:
-    main = repo.root / ".gitlab-ci.yml"
-    main.write_text(main.read_text() + f"""
+def this_runner(repo: UserRepo) -> str:
+    """The override of the template's base job for this runner: the host's Docker socket instead of a docker:dind
+    service, and this machine's network and base image for builds."""
+    return f"""
 # this runner: the host's Docker socket instead of a docker:dind service, and its network for builds
 .kedro-airflow-k8s:
   services: []
@@ -36,7 +37,12 @@ def prepare(repo: UserRepo) -> None:
     DOCKER_TLS_VERIFY: ""
     INPUT_BUILD_NETWORK: host
     INPUT_BUILD_ARGS: BASE_IMAGE={repo.stack.base['BASE_IMAGE']}
+"""
 
+
+def prepare(repo: UserRepo) -> None:
+    main = repo.root / ".gitlab-ci.yml"
+    main.write_text(main.read_text() + this_runner(repo) + f"""
 report:
   stage: .post
   image: {repo.stack.base['PYTHON_IMAGE']}

@@ -14,7 +14,7 @@ from conftest import airflow_token, git, run_cli
 from container_scenario import BRANCH, UserRepo
 from containers import docker
 from fake_gitlab import FakeGitLab, serve, zip_folder
-from test_gitlab_ci_local import gitlab_ci_local
+from test_gitlab_ci_local import gitlab_ci_local, this_runner
 
 pytestmark = pytest.mark.slow
 PACKAGE_JOB, DEPLOY_JOB = "kedro-airflow-k8s-package", "kedro-airflow-k8s-deploy-packages"
@@ -30,15 +30,7 @@ def prepare(repo: UserRepo) -> None:
                      repo.image_repo, "--default-branch", "main", cwd=repo.root, check=True)
     assert "deployer project of its own" in result.stdout
     main = repo.root / ".gitlab-ci.yml"
-    main.write_text(main.read_text() + f"""
-.kedro-airflow-k8s:
-  services: []
-  variables:
-    DOCKER_HOST: unix:///var/run/docker.sock
-    DOCKER_TLS_VERIFY: ""
-    INPUT_BUILD_NETWORK: host
-    INPUT_BUILD_ARGS: BASE_IMAGE={repo.stack.base['BASE_IMAGE']}
-""")
+    main.write_text(main.read_text() + this_runner(repo))
     repo.commit_all("the trusted deployer's GitLab files, on this runner")
 
 
